@@ -1,0 +1,152 @@
+//! The intermediate representation: what a set of `.guard` files means, with no source text.
+//!
+//! The DSL lowers its AST into a [`Program`]; the compiler (feature `build`) turns the program's
+//! patterns into automata and the wire module writes both into a bundle. Indices are positions in
+//! the vectors that hold them (file order), which is also the order the evaluation reports in.
+
+use serde::{Deserialize, Serialize};
+
+/// Every policy and judge of the files compiled together, in file order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Program {
+    pub policies: Vec<Policy>,
+    pub judges: Vec<Judge>,
+}
+
+/// A set of rules and header operations for the requests its `match` lines select.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    pub name: String,
+    /// Any of these hosts selects the request (an empty list selects none).
+    pub hosts: Vec<HostPattern>,
+    /// When set, the request path (before `?`) must also start with this prefix.
+    pub path_prefix: Option<String>,
+    /// Applied in order in the headers phase.
+    pub headers: Vec<HeaderOp>,
+    pub rules: Vec<Rule>,
+}
+
+/// A host as the policy author wrote it, normalised: ASCII lowercase, no port, no trailing dot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HostPattern {
+    /// `api.example.com` matches only itself.
+    Exact(String),
+    /// `*.example.com`, stored as `.example.com`: any name that ends with it and is longer.
+    Subdomains(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HeaderOp {
+    /// `inject header`: replaces whatever the client sent under this name.
+    Set { name: String, value: Template },
+    /// `remove header`.
+    Remove { name: String },
+}
+
+/// One check of a policy; `id` is what verdicts, logs and tests report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    pub id: String,
+    pub reason: Option<String>,
+    pub action: RuleAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RuleAction {
+    /// Deny when the scanned text matches any pattern.
+    Deny(Patterns),
+    /// Ask the judge at this index of [`Program::judges`].
+    Escalate { judge: u32 },
+}
+
+/// The patterns of one deny rule, in the order the author wrote them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Patterns {
+    /// Literal keywords, from `deny keyword` lines and keyword files.
+    pub keywords: Vec<String>,
+    /// Rust regex syntax, from `deny regex` lines.
+    pub regexes: Vec<String>,
+    /// `ignore case`: keywords and regexes match without regard to case.
+    pub ignore_case: bool,
+}
+
+/// An OpenAI-compatible chat-completions endpoint used as a classifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Judge {
+    pub name: String,
+    pub endpoint: Endpoint,
+    /// The Envoy cluster the call goes to: `cluster "C"`, or Istio's `outbound|PORT||HOST`.
+    pub cluster: String,
+    pub model: String,
+    /// The bearer key; may reference secrets.
+    pub api_key: Template,
+    pub timeout_ms: u64,
+    pub on_error: OnError,
+    /// The system prompt; may reference `content`, `fence`, `policy` and `rule`.
+    pub prompt: Template,
+}
+
+/// A parsed `http://` or `https://` URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// As written.
+    pub url: String,
+    /// `host` or `host:port` as the `:authority` of the call.
+    pub authority: String,
+    /// Lowercase host name without port.
+    pub host: String,
+    pub port: u16,
+    /// Path and query, at least `/`.
+    pub path: String,
+}
+
+impl Endpoint {
+    /// Istio's name for the outbound cluster of this endpoint.
+    pub fn istio_cluster(&self) -> String {
+        format!("outbound|{}||{}", self.port, self.host)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OnError {
+    Allow,
+    Deny,
+}
+
+/// A string with placeholders, expanded once over the author's text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Template {
+    pub parts: Vec<TemplatePart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TemplatePart {
+    Text(String),
+    /// `{{ secret.NAME }}`: only in header values and judge api keys.
+    Secret(String),
+    /// `{{ content }}`: the scanned text (judge prompts only).
+    Content,
+    /// `{{ fence }}`: a per-request marker absent from the content (judge prompts only).
+    Fence,
+    /// `{{ policy }}`: the selecting policy's name (judge prompts only).
+    Policy,
+    /// `{{ rule }}`: the escalating rule's id (judge prompts only).
+    Rule,
+}
+
+impl Template {
+    /// A template with no placeholder.
+    pub fn text(s: impl Into<String>) -> Self {
+        Template {
+            parts: vec![TemplatePart::Text(s.into())],
+        }
+    }
+
+    /// The names of the secrets this template references, in order.
+    pub fn secrets(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            TemplatePart::Secret(name) => Some(name.as_str()),
+            _ => None,
+        })
+    }
+}
