@@ -1,8 +1,31 @@
 //! guard-engine: the compiled ruleset and its evaluation.
 //!
-//! See ARCHITECTURE.md at the repository root for the pipeline this crate is the back half of.
+//! The DSL lowers policies into an [`ir::Program`]; [`compile`] (feature `build`) turns it into a
+//! bundle; [`Ruleset::from_bytes`] loads and validates a bundle; the [`Ruleset`] methods evaluate
+//! a request phase by phase (see the `eval` module). No source text and no I/O live here.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
 
 pub mod ir;
-mod extract;
 
+#[cfg(feature = "build")]
+mod compile;
+mod eval;
+mod extract;
+mod judge;
+mod scan;
+mod template;
+mod wire;
+
+#[cfg(feature = "build")]
+pub use compile::{
+    check_regex, compile, CompileOptions, Compiled, GroupSize, PatternError, RegexError, RegexErrorKind,
+};
+pub use eval::{
+    Denial, Escalation, Explanation, HeaderPlan, Inspection, MatchSite, MatchedPattern, Outcome, PolicyId,
+    Ruleset,
+};
 pub use extract::{extract, ExtractError, Extracted, Format, Limits, Segment};
+pub use judge::{read_reply, read_verdict, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict, MAX_ANSWER_BYTES};
+pub use template::{MissingSecret, Secrets};
+pub use wire::{LoadError, PatternRef, FORMAT_VERSION, REGEX_AUTOMATA_VERSION};

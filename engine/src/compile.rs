@@ -1,0 +1,373 @@
+//! Compiling a [`Program`]'s patterns into automata and writing the bundle (feature `build`).
+//!
+//! Keywords stay strings and become an Aho-Corasick automaton when the bundle is loaded, because
+//! aho-corasick cannot be serialised and builds in well under a millisecond for thousands of
+//! keywords. Regexes become dense DFAs here, grouped per rule; a rule whose group would pass the
+//! size budget is split into one DFA per pattern, and a single pattern over the budget is an error
+//! the DSL reports against that pattern.
+
+use std::ops::Range;
+
+use regex_automata::dfa::{dense, regex::Builder};
+use regex_automata::nfa::thompson;
+use regex_automata::util::syntax;
+use regex_automata::MatchKind;
+
+use crate::ir::{Program, RuleAction};
+use crate::wire::{self, CompiledMatcher, CompiledRegexGroup, PatternRef};
+
+/// Limits for compilation.
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    /// The most bytes one DFA (forward or reverse) may take.
+    pub dfa_size_limit: usize,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            dfa_size_limit: 16 << 20,
+        }
+    }
+}
+
+/// Why a regex cannot be part of a ruleset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegexErrorKind {
+    /// The pattern is not valid Rust regex syntax.
+    Syntax,
+    /// Valid syntax that a DFA cannot run: look-around, backreferences.
+    Unsupported,
+    /// A Unicode word boundary, which a DFA cannot do; `(?-u:\b)` can.
+    UnicodeWordBoundary,
+    /// The DFA for this one pattern passes the size budget.
+    TooLarge { limit: usize },
+}
+
+/// A regex error with the byte range inside the pattern it concerns, when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegexError {
+    pub kind: RegexErrorKind,
+    pub span: Option<Range<usize>>,
+    pub message: String,
+}
+
+/// A regex error located in the program: `program.policies[policy].rules[rule]`'s regex `regex`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternError {
+    pub policy: usize,
+    pub rule: usize,
+    pub regex: usize,
+    pub error: RegexError,
+}
+
+/// The size of one compiled DFA group, for the compile report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSize {
+    pub policy: usize,
+    pub rule: usize,
+    pub patterns: usize,
+    pub forward_bytes: usize,
+    pub reverse_bytes: usize,
+}
+
+/// A compiled bundle and what it is made of.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub bytes: Vec<u8>,
+    pub groups: Vec<GroupSize>,
+    pub keywords: usize,
+}
+
+/// Checks a regex's syntax and that a DFA can run it, without building the DFA.
+pub fn check_regex(pattern: &str, ignore_case: bool) -> Result<(), RegexError> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(ignore_case)
+        .build()
+        .parse(pattern)
+        .map_err(|err| syntax_error(pattern, &err))?;
+    if hir.properties().look_set().contains_word_unicode() {
+        return Err(RegexError {
+            kind: RegexErrorKind::UnicodeWordBoundary,
+            span: word_boundary_span(pattern),
+            message: "a DFA cannot match a Unicode word boundary".into(),
+        });
+    }
+    Ok(())
+}
+
+fn syntax_error(pattern: &str, err: &regex_syntax::Error) -> RegexError {
+    use regex_syntax::ast::ErrorKind as Ast;
+    let (span, message, kind) = match err {
+        regex_syntax::Error::Parse(e) => {
+            let kind = match e.kind() {
+                Ast::UnsupportedLookAround | Ast::UnsupportedBackreference => {
+                    RegexErrorKind::Unsupported
+                }
+                _ => RegexErrorKind::Syntax,
+            };
+            (e.span(), e.kind().to_string(), kind)
+        }
+        regex_syntax::Error::Translate(e) => {
+            (e.span(), e.kind().to_string(), RegexErrorKind::Syntax)
+        }
+        _ => {
+            return RegexError {
+                kind: RegexErrorKind::Syntax,
+                span: None,
+                message: err.to_string(),
+            }
+        }
+    };
+    let range = span.start.offset..span.end.offset;
+    RegexError {
+        kind,
+        span: (range.end <= pattern.len()).then_some(range),
+        message,
+    }
+}
+
+/// The first `\b`/`\B` (or `\b{start}`...) in the pattern, for pointing at it.
+fn word_boundary_span(pattern: &str) -> Option<Range<usize>> {
+    let bytes = pattern.as_bytes();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        match (bytes.get(i), bytes.get(i + 1)) {
+            (Some(b'\\'), Some(b'b' | b'B')) => return Some(i..i + 2),
+            (Some(b'\\'), _) => i += 2,
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Compiles every deny rule's patterns and writes the bundle.
+///
+/// All pattern errors of the program are returned together, so a policy author sees every
+/// problem in one run.
+pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, Vec<PatternError>> {
+    let mut errors = Vec::new();
+    let mut matchers = Vec::new();
+    let mut blobs: Vec<Vec<u8>> = Vec::new();
+    let mut groups = Vec::new();
+    let mut keywords = 0;
+
+    for (p, policy) in program.policies.iter().enumerate() {
+        for (r, rule) in policy.rules.iter().enumerate() {
+            let RuleAction::Deny(patterns) = &rule.action else {
+                continue;
+            };
+            let mut matcher = CompiledMatcher {
+                policy: index(p),
+                rule: index(r),
+                keywords: Vec::new(),
+                regex_groups: Vec::new(),
+            };
+            // Each DFA input is a pattern with where it came from.
+            let mut dfa_inputs: Vec<(String, PatternRef)> = Vec::new();
+            for (k, keyword) in patterns.keywords.iter().enumerate() {
+                if patterns.ignore_case && !ascii_folding_suffices(keyword) {
+                    // aho-corasick folds ASCII only; a keyword with cased non-ASCII letters goes
+                    // into the rule's DFA, where Unicode simple case folding applies.
+                    dfa_inputs.push((regex_syntax::escape(keyword), PatternRef::Keyword(index(k))));
+                } else {
+                    matcher.keywords.push(index(k));
+                    keywords += 1;
+                }
+            }
+            let mut ok = true;
+            for (x, regex) in patterns.regexes.iter().enumerate() {
+                if let Err(error) = check_regex(regex, patterns.ignore_case) {
+                    errors.push(PatternError { policy: p, rule: r, regex: x, error });
+                    ok = false;
+                } else {
+                    dfa_inputs.push((regex.clone(), PatternRef::Regex(index(x))));
+                }
+            }
+            if !ok || dfa_inputs.is_empty() {
+                matchers.push(matcher);
+                continue;
+            }
+            match build_group(&dfa_inputs, patterns.ignore_case, options) {
+                Ok(built) => push_group(&mut matcher, &mut blobs, &mut groups, p, r, built),
+                Err(GroupError::TooLarge) => {
+                    // Split the rule: one DFA per pattern, so only the patterns that are too
+                    // large on their own are errors.
+                    for input in &dfa_inputs {
+                        match build_group(std::slice::from_ref(input), patterns.ignore_case, options) {
+                            Ok(built) => push_group(&mut matcher, &mut blobs, &mut groups, p, r, built),
+                            Err(error) => {
+                                if let PatternRef::Regex(x) = input.1 {
+                                    errors.push(PatternError {
+                                        policy: p,
+                                        rule: r,
+                                        regex: x as usize,
+                                        error: error.into_regex_error(options),
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(other) => {
+                    // Not a size problem: blame the first regex of the group.
+                    let regex = dfa_inputs
+                        .iter()
+                        .find_map(|(_, origin)| match origin {
+                            PatternRef::Regex(x) => Some(*x as usize),
+                            PatternRef::Keyword(_) => None,
+                        })
+                        .unwrap_or(0);
+                    errors.push(PatternError {
+                        policy: p,
+                        rule: r,
+                        regex,
+                        error: other.into_regex_error(options),
+                    });
+                }
+            }
+            matchers.push(matcher);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let bytes = wire::encode(program, matchers, &blobs);
+    Ok(Compiled {
+        bytes,
+        groups,
+        keywords,
+    })
+}
+
+fn index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+/// True when ASCII case folding finds every case variant of the keyword.
+fn ascii_folding_suffices(keyword: &str) -> bool {
+    keyword.chars().all(|c| {
+        c.is_ascii() || (c.to_lowercase().eq(std::iter::once(c)) && c.to_uppercase().eq(std::iter::once(c)))
+    })
+}
+
+struct BuiltGroup {
+    patterns: Vec<PatternRef>,
+    forward: Vec<u8>,
+    reverse: Vec<u8>,
+}
+
+enum GroupError {
+    TooLarge,
+    Other(String),
+}
+
+impl GroupError {
+    fn into_regex_error(self, options: &CompileOptions) -> RegexError {
+        match self {
+            GroupError::TooLarge => RegexError {
+                kind: RegexErrorKind::TooLarge {
+                    limit: options.dfa_size_limit,
+                },
+                span: None,
+                message: format!(
+                    "the DFA for this pattern is larger than the budget of {} bytes",
+                    options.dfa_size_limit
+                ),
+            },
+            GroupError::Other(message) => RegexError {
+                kind: RegexErrorKind::Syntax,
+                span: None,
+                message,
+            },
+        }
+    }
+}
+
+fn build_group(
+    inputs: &[(String, PatternRef)],
+    ignore_case: bool,
+    options: &CompileOptions,
+) -> Result<BuiltGroup, GroupError> {
+    let patterns: Vec<&str> = inputs.iter().map(|(p, _)| p.as_str()).collect();
+    let limit = Some(options.dfa_size_limit);
+    let regex = Builder::new()
+        .syntax(syntax::Config::new().case_insensitive(ignore_case))
+        .thompson(thompson::Config::new().nfa_size_limit(limit))
+        .dense(
+            dense::Config::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .dfa_size_limit(limit)
+                .determinize_size_limit(limit),
+        )
+        .build_many(&patterns)
+        .map_err(|err| {
+            if err.is_size_limit_exceeded() || err.to_string().contains("exceeded") {
+                GroupError::TooLarge
+            } else {
+                GroupError::Other(err.to_string())
+            }
+        })?;
+    let serialize = |dfa: &dense::DFA<Vec<u32>>| {
+        let (bytes, pad) = dfa.to_bytes_little_endian();
+        bytes.get(pad..).map(<[u8]>::to_vec).unwrap_or_default()
+    };
+    Ok(BuiltGroup {
+        patterns: inputs.iter().map(|(_, origin)| *origin).collect(),
+        forward: serialize(regex.forward()),
+        reverse: serialize(regex.reverse()),
+    })
+}
+
+fn push_group(
+    matcher: &mut CompiledMatcher,
+    blobs: &mut Vec<Vec<u8>>,
+    sizes: &mut Vec<GroupSize>,
+    policy: usize,
+    rule: usize,
+    built: BuiltGroup,
+) {
+    sizes.push(GroupSize {
+        policy,
+        rule,
+        patterns: built.patterns.len(),
+        forward_bytes: built.forward.len(),
+        reverse_bytes: built.reverse.len(),
+    });
+    let forward = index(blobs.len());
+    blobs.push(built.forward);
+    let reverse = index(blobs.len());
+    blobs.push(built.reverse);
+    matcher.regex_groups.push(CompiledRegexGroup {
+        patterns: built.patterns,
+        forward,
+        reverse,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn look_around_is_unsupported_with_a_span() {
+        let err = check_regex("a(?=b)", false).unwrap_err();
+        assert_eq!(err.kind, RegexErrorKind::Unsupported);
+        assert_eq!(err.span, Some(1..4));
+    }
+
+    #[test]
+    fn unicode_word_boundary_points_at_the_escape() {
+        let err = check_regex(r"x\bfoo", false).unwrap_err();
+        assert_eq!(err.kind, RegexErrorKind::UnicodeWordBoundary);
+        assert_eq!(err.span, Some(1..3));
+        assert!(check_regex(r"(?-u:\b)foo", false).is_ok());
+    }
+
+    #[test]
+    fn ascii_folding_is_enough_for_cjk_but_not_cyrillic() {
+        assert!(ascii_folding_suffices("账号 Account"));
+        assert!(!ascii_folding_suffices("пароль"));
+    }
+}

@@ -1,0 +1,463 @@
+//! Evaluation: from a request to a verdict, in the phases a proxy sees it.
+//!
+//! 1. Headers phase: [`Ruleset::select`] picks the policy from `:authority` and path, and
+//!    [`Ruleset::headers`] gives the headers to set and remove. Nothing here needs the body, so a
+//!    proxy decides headers before the body arrives.
+//! 2. Body phase: [`Ruleset::inspect`] extracts the prompt text and runs the deny rules. Its answer
+//!    is final (allow, deny) or an [`Escalation`] to the policy's judges.
+//! 3. Judge phase: the proxy sends each [`JudgeCall`] and hands the reply to
+//!    [`Escalation::settle`], until an [`Outcome`] comes out.
+
+use std::collections::BTreeSet;
+
+use crate::extract::{extract, ExtractError, Limits, Segment};
+use crate::ir::{HeaderOp, HostPattern, OnError, Policy, Program, RuleAction};
+use crate::judge::{self, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict};
+use crate::scan::{self, Hit, PolicyScanner, Want};
+use crate::template::{render, MissingSecret, PromptVars, Secrets};
+use crate::wire::{self, LoadError, PatternRef};
+
+/// A loaded, validated ruleset.
+#[derive(Debug)]
+pub struct Ruleset {
+    program: Program,
+    scanners: Vec<PolicyScanner>,
+    limits: Limits,
+}
+
+/// The policy that selected a request (its index in file order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyId(usize);
+
+/// The header changes for a selected request, header names in lowercase.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HeaderPlan {
+    pub set: Vec<(String, String)>,
+    pub remove: Vec<String>,
+}
+
+/// The answer of the body phase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inspection {
+    Allow,
+    Deny(Denial),
+    Escalate(Escalation),
+}
+
+/// A final answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Allow,
+    Deny(Denial),
+}
+
+/// Why a request is not forwarded; becomes the client's error response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    pub status: u16,
+    /// Stable, machine-readable: `guard.rule_denied`, `guard.judge_denied`, ...
+    pub code: &'static str,
+    pub policy: String,
+    pub rule: Option<String>,
+    pub judge: Option<String>,
+    pub reason: String,
+    /// Where a deny rule matched (rule denials only).
+    pub matched: Option<MatchSite>,
+}
+
+/// Where a pattern matched, for authors (`guardc explain`); never sent to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchSite {
+    /// The segment's path in the request, such as `messages[1].content`.
+    pub segment: String,
+    pub pattern: MatchedPattern,
+    /// Character offsets in the segment's decoded text.
+    pub start: usize,
+    pub end: usize,
+    /// Byte offsets in the segment's decoded text.
+    pub byte_span: std::ops::Range<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MatchedPattern {
+    Keyword(String),
+    Regex(String),
+}
+
+/// The judges still to ask about a request, in rule order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalation {
+    policy: usize,
+    /// Escalate rules of the policy, by index.
+    rules: Vec<usize>,
+    next: usize,
+    content: String,
+}
+
+/// What `explain` finds: every hit, not only the deciding one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    pub format: &'static str,
+    pub segments: Vec<Segment>,
+    /// (rule id, where) for every deny rule that matched, in rule order.
+    pub hits: Vec<(String, MatchSite)>,
+}
+
+impl Ruleset {
+    /// Loads a bundle, copying its DFAs into aligned memory. Every part is validated; a corrupt
+    /// bundle is an error, never a panic.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Ruleset, LoadError> {
+        let decoded = wire::decode(bytes)?;
+        let scanners = scan::load(&decoded, &|index| {
+            decoded.blob(index).and_then(|blob| scan::load_owned(blob, index))
+        })?;
+        Ruleset::new(decoded.meta.program, scanners)
+    }
+
+    /// Loads a bundle that lives for the whole program (embedded in the Wasm module), searching
+    /// its DFAs in place when it is 4-aligned.
+    pub fn from_static(bytes: &'static [u8]) -> Result<Ruleset, LoadError> {
+        let decoded = wire::decode(bytes)?;
+        let area = decoded.blob_area;
+        let scanners = scan::load(&decoded, &|index| {
+            let blob: &'static [u8] = blob_in(area, &decoded, index)?;
+            scan::load_static(blob, index)
+        })?;
+        Ruleset::new(decoded.meta.program, scanners)
+    }
+
+    fn new(program: Program, scanners: Vec<PolicyScanner>) -> Result<Ruleset, LoadError> {
+        validate(&program)?;
+        Ok(Ruleset {
+            program,
+            scanners,
+            limits: Limits::default(),
+        })
+    }
+
+    /// The program this ruleset was compiled from.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+
+    /// Names of every secret a template references.
+    pub fn required_secrets(&self) -> BTreeSet<&str> {
+        let headers = self.program.policies.iter().flat_map(|p| &p.headers).filter_map(|op| match op {
+            HeaderOp::Set { value, .. } => Some(value),
+            HeaderOp::Remove { .. } => None,
+        });
+        let judges = self.program.judges.iter().flat_map(|j| [&j.api_key, &j.prompt]);
+        headers.chain(judges).flat_map(|t| t.secrets()).collect()
+    }
+
+    /// Every required secret that `secrets` lacks.
+    pub fn missing_secrets(&self, secrets: &Secrets) -> Vec<String> {
+        self.required_secrets()
+            .into_iter()
+            .filter(|name| !secrets.contains_key(*name))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The first policy in file order whose `match` lines all hold.
+    pub fn select(&self, authority: &str, path: &str) -> Option<PolicyId> {
+        let host = normalize_host(authority);
+        let path = path.split('?').next().unwrap_or(path);
+        self.program
+            .policies
+            .iter()
+            .position(|policy| selects(policy, &host, path))
+            .map(PolicyId)
+    }
+
+    pub fn policy_name(&self, policy: PolicyId) -> &str {
+        self.policy(policy).map_or("", |p| p.name.as_str())
+    }
+
+    fn policy(&self, policy: PolicyId) -> Option<&Policy> {
+        self.program.policies.get(policy.0)
+    }
+
+    /// The headers to set and remove for a request the policy selected.
+    pub fn headers(&self, policy: PolicyId, secrets: &Secrets) -> Result<HeaderPlan, MissingSecret> {
+        let mut plan = HeaderPlan::default();
+        for op in self.policy(policy).map(|p| p.headers.as_slice()).unwrap_or_default() {
+            match op {
+                HeaderOp::Set { name, value } => {
+                    let value = render(value, secrets, &PromptVars::default())?;
+                    plan.set.push((name.to_ascii_lowercase(), value));
+                }
+                HeaderOp::Remove { name } => plan.remove.push(name.to_ascii_lowercase()),
+            }
+        }
+        Ok(plan)
+    }
+
+    /// The body phase: extract the prompt text and run the policy's rules.
+    pub fn inspect(&self, policy: PolicyId, content_type: Option<&str>, body: &[u8]) -> Inspection {
+        let Some(p) = self.policy(policy) else {
+            return Inspection::Allow;
+        };
+        let extracted = match extract(body, content_type, &self.limits) {
+            Ok(extracted) => extracted,
+            Err(err) => return Inspection::Deny(malformed(p, &err)),
+        };
+        let segments = &extracted.segments;
+        let hits = self.scan(policy, segments, Want::First);
+        if let Some(hit) = hits.into_iter().next() {
+            return Inspection::Deny(self.rule_denial(policy, segments, &hit));
+        }
+        let rules: Vec<usize> = p
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| matches!(rule.action, RuleAction::Escalate { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        if rules.is_empty() || segments.is_empty() {
+            // With no text there is nothing a judge could object to.
+            return Inspection::Allow;
+        }
+        let content = segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join("\n");
+        Inspection::Escalate(Escalation {
+            policy: policy.0,
+            rules,
+            next: 0,
+            content,
+        })
+    }
+
+    /// Every deny rule that matches the body, with where, for authors.
+    pub fn explain(&self, policy: PolicyId, content_type: Option<&str>, body: &[u8]) -> Result<Explanation, ExtractError> {
+        let extracted = extract(body, content_type, &self.limits)?;
+        let hits = self
+            .scan(policy, &extracted.segments, Want::Every)
+            .iter()
+            .filter_map(|hit| {
+                let rule = self.policy(policy)?.rules.get(hit.rule)?;
+                Some((rule.id.clone(), self.match_site(policy, &extracted.segments, hit)?))
+            })
+            .collect();
+        Ok(Explanation {
+            format: extracted.format.name(),
+            segments: extracted.segments,
+            hits,
+        })
+    }
+
+    fn scan(&self, policy: PolicyId, segments: &[Segment], want: Want) -> Vec<Hit> {
+        match self.scanners.get(policy.0) {
+            Some(scanner) => scanner.scan(segments.iter().map(|s| s.text.as_str()), want),
+            None => Vec::new(),
+        }
+    }
+
+    fn rule_denial(&self, policy: PolicyId, segments: &[Segment], hit: &Hit) -> Denial {
+        let p = self.policy(policy);
+        let rule = p.and_then(|p| p.rules.get(hit.rule));
+        Denial {
+            status: 403,
+            code: "guard.rule_denied",
+            policy: p.map(|p| p.name.clone()).unwrap_or_default(),
+            rule: rule.map(|r| r.id.clone()),
+            judge: None,
+            reason: rule
+                .and_then(|r| r.reason.clone())
+                .unwrap_or_else(|| "the request matched a deny rule".into()),
+            matched: self.match_site(policy, segments, hit),
+        }
+    }
+
+    fn match_site(&self, policy: PolicyId, segments: &[Segment], hit: &Hit) -> Option<MatchSite> {
+        let RuleAction::Deny(patterns) = &self.policy(policy)?.rules.get(hit.rule)?.action else {
+            return None;
+        };
+        let segment = segments.get(hit.segment)?;
+        let pattern = match hit.pattern {
+            PatternRef::Keyword(k) => MatchedPattern::Keyword(patterns.keywords.get(k as usize)?.clone()),
+            PatternRef::Regex(x) => MatchedPattern::Regex(patterns.regexes.get(x as usize)?.clone()),
+        };
+        let chars_before = |at: usize| segment.text.get(..at).map_or(0, |s| s.chars().count());
+        Some(MatchSite {
+            segment: segment.path.clone(),
+            pattern,
+            start: chars_before(hit.span.start),
+            end: chars_before(hit.span.end),
+            byte_span: hit.span.clone(),
+        })
+    }
+}
+
+impl Escalation {
+    /// The next judge call, or `None` when every judge has been asked. `seed` varies the fence
+    /// per request.
+    pub fn next_call(&self, ruleset: &Ruleset, secrets: &Secrets, seed: u64) -> Result<Option<JudgeCall>, MissingSecret> {
+        let Some((policy, rule, judge)) = self.current(ruleset) else {
+            return Ok(None);
+        };
+        judge::build_call(judge, secrets, &policy.name, &rule.id, &self.content, seed).map(Some)
+    }
+
+    /// Takes the current judge's reply: an outcome, or `None` when the next judge is to be asked.
+    pub fn settle(&mut self, ruleset: &Ruleset, reply: JudgeReply<'_>) -> Option<Outcome> {
+        let Some((policy, rule, judge)) = self.current(ruleset) else {
+            return Some(Outcome::Allow);
+        };
+        let denial = |code: &'static str, reason: String| {
+            Outcome::Deny(Denial {
+                status: 403,
+                code,
+                policy: policy.name.clone(),
+                rule: Some(rule.id.clone()),
+                judge: Some(judge.name.clone()),
+                reason,
+                matched: None,
+            })
+        };
+        let outcome = match judge::read_reply(reply) {
+            Ok(JudgeVerdict::Allow) => None,
+            Ok(JudgeVerdict::Deny { reason }) => Some(denial(
+                "guard.judge_denied",
+                reason.unwrap_or_else(|| "the content review denied this request".into()),
+            )),
+            Err(fault) => match judge.on_error {
+                OnError::Allow => None,
+                OnError::Deny => Some(denial(
+                    "guard.judge_unavailable",
+                    format!("the content review could not decide ({})", fault_word(&fault)),
+                )),
+            },
+        };
+        self.next += 1;
+        match outcome {
+            Some(outcome) => Some(outcome),
+            None if self.current(ruleset).is_none() => Some(Outcome::Allow),
+            None => None,
+        }
+    }
+
+    /// The text the judges are asked about.
+    pub fn content(&self) -> &str {
+        &self.content
+    }
+
+    fn current<'r>(&self, ruleset: &'r Ruleset) -> Option<(&'r Policy, &'r crate::ir::Rule, &'r crate::ir::Judge)> {
+        let policy = ruleset.program.policies.get(self.policy)?;
+        let rule = policy.rules.get(*self.rules.get(self.next)?)?;
+        let RuleAction::Escalate { judge } = rule.action else {
+            return None;
+        };
+        Some((policy, rule, ruleset.program.judges.get(judge as usize)?))
+    }
+}
+
+fn fault_word(fault: &JudgeFault) -> &'static str {
+    match fault {
+        JudgeFault::Timeout => "timeout",
+        JudgeFault::Failed => "unreachable",
+        JudgeFault::Status(_) => "error status",
+        JudgeFault::TooLarge => "answer too large",
+        JudgeFault::NotCompletion | JudgeFault::NotVerdict => "unreadable answer",
+    }
+}
+
+impl Denial {
+    /// The client's response body, in the OpenAI error shape.
+    pub fn body(&self) -> Vec<u8> {
+        let subject = match (&self.rule, &self.judge) {
+            (Some(rule), Some(judge)) => format!("rule `{rule}` (judge `{judge}`)"),
+            (Some(rule), None) => format!("rule `{rule}`"),
+            _ => "request checks".to_string(),
+        };
+        let message = format!(
+            "request denied by guard policy `{}`, {subject}: {}",
+            self.policy, self.reason
+        );
+        let body = serde_json::json!({
+            "error": {
+                "message": message,
+                "type": if self.status == 403 { "policy_violation" } else { "invalid_request_error" },
+                "code": self.code,
+                "param": null,
+                "policy": self.policy,
+                "rule": self.rule,
+                "reason": self.reason,
+            }
+        });
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+}
+
+fn malformed(policy: &Policy, err: &ExtractError) -> Denial {
+    Denial {
+        status: 400,
+        code: err.code(),
+        policy: policy.name.clone(),
+        rule: None,
+        judge: None,
+        reason: format!("the request body cannot be scanned: {err}"),
+        matched: None,
+    }
+}
+
+/// Lowercase, without `:port` and trailing dot. IPv6 literals keep their brackets.
+pub(crate) fn normalize_host(authority: &str) -> String {
+    let host = if authority.starts_with('[') {
+        authority.split_inclusive(']').next().unwrap_or(authority)
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(host, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                host
+            } else {
+                authority
+            }
+        })
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn selects(policy: &Policy, host: &str, path: &str) -> bool {
+    let host_ok = policy.hosts.iter().any(|pattern| match pattern {
+        HostPattern::Exact(name) => host == name,
+        HostPattern::Subdomains(suffix) => host.len() > suffix.len() && host.ends_with(suffix.as_str()),
+    });
+    host_ok && policy.path_prefix.as_deref().is_none_or(|prefix| path.starts_with(prefix))
+}
+
+fn blob_in(area: &'static [u8], decoded: &wire::Decoded<'_>, index: u32) -> Result<&'static [u8], LoadError> {
+    let span = decoded
+        .meta
+        .blobs
+        .get(index as usize)
+        .ok_or_else(|| LoadError::Invalid(format!("blob {index} does not exist")))?;
+    let start = span.offset as usize;
+    area.get(start..start.saturating_add(span.len as usize))
+        .ok_or_else(|| LoadError::Invalid(format!("blob {index} lies outside the bundle")))
+}
+
+/// Checks what the DFAs' own validation does not: references between parts of the program.
+fn validate(program: &Program) -> Result<(), LoadError> {
+    let invalid = |what: String| Err(LoadError::Invalid(what));
+    for policy in &program.policies {
+        for rule in &policy.rules {
+            if let RuleAction::Escalate { judge } = rule.action {
+                if judge as usize >= program.judges.len() {
+                    return invalid(format!("rule `{}` names judge {judge}, which does not exist", rule.id));
+                }
+            }
+        }
+        for op in &policy.headers {
+            let name = match op {
+                HeaderOp::Set { name, .. } | HeaderOp::Remove { name } => name,
+            };
+            if name.is_empty() || !name.bytes().all(is_token_byte) {
+                return invalid(format!("header name `{name}` is not a valid HTTP token"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}

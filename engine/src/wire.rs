@@ -1,0 +1,235 @@
+//! The bundle: the versioned binary form of a compiled ruleset.
+//!
+//! ```text
+//! offset  size  field
+//!      0     8  magic  89 'G' 'R' 'D' '\r' '\n' 1a '\n'   (PNG-style: catches text-mode mangling)
+//!      8     4  format version, u32 LE                     (FORMAT_VERSION)
+//!     12     4  header size, u32 LE                        (64)
+//!     16    32  regex-automata version, ASCII, NUL-padded  (DFAs are only readable by the same one)
+//!     48     8  payload size, u64 LE
+//!     56     4  CRC-32 of the payload
+//!     60     4  zero
+//!     64     …  payload: meta size (u32 LE), meta (postcard), zero padding to 8, DFA blobs
+//! ```
+//!
+//! Every DFA blob starts at a multiple of 8 from the start of the bundle, so a bundle that is
+//! itself 4-aligned in memory can be searched in place (`DFA::from_bytes` needs u32 alignment).
+//! The bundle holds secret *names* only, never values. Any change to this layout or to the meta
+//! types bumps [`FORMAT_VERSION`] and regenerates `testdata/wire/` deliberately.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ir::Program;
+
+pub(crate) const MAGIC: [u8; 8] = [0x89, b'G', b'R', b'D', b'\r', b'\n', 0x1a, b'\n'];
+/// The bundle layout version this engine reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+/// The regex-automata release whose DFA serialisation the bundle carries (pinned in Cargo.toml).
+pub const REGEX_AUTOMATA_VERSION: &str = "regex-automata 0.4.13";
+pub(crate) const HEADER_SIZE: usize = 64;
+const BLOB_ALIGN: usize = 8;
+
+/// The bundle's structured part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct BundleMeta {
+    pub program: Program,
+    /// One per deny rule, in (policy, rule) order.
+    pub matchers: Vec<CompiledMatcher>,
+    /// Where each blob sits, relative to the start of the blob area.
+    pub blobs: Vec<BlobSpan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CompiledMatcher {
+    pub policy: u32,
+    pub rule: u32,
+    /// Indices into the rule's keywords that the keyword automaton searches.
+    pub keywords: Vec<u32>,
+    pub regex_groups: Vec<CompiledRegexGroup>,
+}
+
+/// One forward/reverse DFA pair; DFA pattern id `i` is `patterns[i]` of the rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CompiledRegexGroup {
+    pub patterns: Vec<PatternRef>,
+    pub forward: u32,
+    pub reverse: u32,
+}
+
+/// Which of a rule's patterns a match came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PatternRef {
+    Keyword(u32),
+    Regex(u32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct BlobSpan {
+    pub offset: u32,
+    pub len: u32,
+}
+
+/// Why a bundle was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    #[error("not a guard bundle (bad magic)")]
+    BadMagic,
+    #[error("bundle is truncated: need {needed} bytes, have {have}")]
+    Truncated { needed: usize, have: usize },
+    #[error("bundle format version {found} is not supported (this guard reads version {supported})")]
+    UnsupportedVersion { found: u32, supported: u32 },
+    #[error("bundle was built with `{found}`, this guard needs `{expected}`")]
+    AutomataVersion { found: String, expected: &'static str },
+    #[error("bundle checksum mismatch: the bundle is corrupt")]
+    Checksum,
+    #[error("bundle has {0} trailing bytes")]
+    TrailingBytes(usize),
+    #[error("bundle metadata is malformed: {0}")]
+    Meta(String),
+    #[error("bundle is inconsistent: {0}")]
+    Invalid(String),
+    #[error("bundle DFA {index} is invalid: {message}")]
+    Dfa { index: usize, message: String },
+    #[error("bundle keyword automaton could not be built: {0}")]
+    Keywords(String),
+}
+
+pub(crate) fn encode(program: &Program, matchers: Vec<CompiledMatcher>, blobs: &[Vec<u8>]) -> Vec<u8> {
+    let mut spans = Vec::with_capacity(blobs.len());
+    let mut area_len = 0usize;
+    for blob in blobs {
+        spans.push(BlobSpan {
+            offset: u32::try_from(area_len).unwrap_or(u32::MAX),
+            len: u32::try_from(blob.len()).unwrap_or(u32::MAX),
+        });
+        area_len = align_up(area_len + blob.len(), BLOB_ALIGN);
+    }
+    let meta = BundleMeta {
+        program: program.clone(),
+        matchers,
+        blobs: spans,
+    };
+    // Serialising plain data into a Vec cannot fail.
+    let meta_bytes = postcard::to_allocvec(&meta).unwrap_or_default();
+
+    let mut payload = Vec::new();
+    payload.extend_from_slice(&u32::try_from(meta_bytes.len()).unwrap_or(u32::MAX).to_le_bytes());
+    payload.extend_from_slice(&meta_bytes);
+    payload.resize(align_up(HEADER_SIZE + payload.len(), BLOB_ALIGN) - HEADER_SIZE, 0);
+    for blob in blobs {
+        payload.extend_from_slice(blob);
+        payload.resize(align_up(HEADER_SIZE + payload.len(), BLOB_ALIGN) - HEADER_SIZE, 0);
+    }
+
+    let mut out = Vec::with_capacity(HEADER_SIZE + payload.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(HEADER_SIZE as u32).to_le_bytes());
+    let mut stamp = [0u8; 32];
+    for (slot, byte) in stamp.iter_mut().zip(REGEX_AUTOMATA_VERSION.bytes()) {
+        *slot = byte;
+    }
+    out.extend_from_slice(&stamp);
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&[0u8; 4]);
+    out.extend_from_slice(&payload);
+    out
+}
+
+fn align_up(n: usize, align: usize) -> usize {
+    n.div_ceil(align) * align
+}
+
+/// A bundle whose header and checksum are good and whose meta decoded; blobs are still unchecked.
+#[derive(Debug)]
+pub(crate) struct Decoded<'a> {
+    pub meta: BundleMeta,
+    /// The blob area, with the bundle's own alignment.
+    pub blob_area: &'a [u8],
+}
+
+impl Decoded<'_> {
+    pub fn blob(&self, index: u32) -> Result<&[u8], LoadError> {
+        let span = self
+            .meta
+            .blobs
+            .get(index as usize)
+            .ok_or_else(|| LoadError::Invalid(format!("blob {index} does not exist")))?;
+        let start = span.offset as usize;
+        let end = start.checked_add(span.len as usize).unwrap_or(usize::MAX);
+        self.blob_area
+            .get(start..end)
+            .ok_or_else(|| LoadError::Invalid(format!("blob {index} lies outside the bundle")))
+    }
+}
+
+pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded<'_>, LoadError> {
+    let header = bytes.get(..HEADER_SIZE).ok_or(LoadError::Truncated {
+        needed: HEADER_SIZE,
+        have: bytes.len(),
+    })?;
+    if header.get(..8) != Some(&MAGIC[..]) {
+        return Err(LoadError::BadMagic);
+    }
+    let version = read_u32(header, 8);
+    if version != FORMAT_VERSION {
+        return Err(LoadError::UnsupportedVersion {
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if read_u32(header, 12) as usize != HEADER_SIZE {
+        return Err(LoadError::Invalid("unexpected header size".into()));
+    }
+    let stamp = header.get(16..48).unwrap_or_default();
+    let stamp_len = stamp.iter().position(|&b| b == 0).unwrap_or(stamp.len());
+    let stamp = stamp.get(..stamp_len).unwrap_or_default();
+    if stamp != REGEX_AUTOMATA_VERSION.as_bytes() {
+        return Err(LoadError::AutomataVersion {
+            found: String::from_utf8_lossy(stamp).into_owned(),
+            expected: REGEX_AUTOMATA_VERSION,
+        });
+    }
+    let payload_len = usize::try_from(read_u64(header, 48)).unwrap_or(usize::MAX);
+    let needed = HEADER_SIZE.saturating_add(payload_len);
+    let payload = bytes.get(HEADER_SIZE..needed).ok_or(LoadError::Truncated {
+        needed,
+        have: bytes.len(),
+    })?;
+    if bytes.len() > needed {
+        return Err(LoadError::TrailingBytes(bytes.len() - needed));
+    }
+    if crc32fast::hash(payload) != read_u32(header, 56) {
+        return Err(LoadError::Checksum);
+    }
+    let meta_len = payload
+        .get(..4)
+        .map(|b| read_u32(b, 0) as usize)
+        .ok_or(LoadError::Truncated { needed: HEADER_SIZE + 4, have: bytes.len() })?;
+    let meta_bytes = payload
+        .get(4..4usize.saturating_add(meta_len))
+        .ok_or_else(|| LoadError::Meta("meta section runs past the payload".into()))?;
+    let meta: BundleMeta =
+        postcard::from_bytes(meta_bytes).map_err(|err| LoadError::Meta(err.to_string()))?;
+    let area_start = align_up(HEADER_SIZE + 4 + meta_len, BLOB_ALIGN) - HEADER_SIZE;
+    let blob_area = payload.get(area_start..).unwrap_or_default();
+    Ok(Decoded { meta, blob_area })
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    let mut word = [0u8; 4];
+    if let Some(src) = bytes.get(at..at + 4) {
+        word.copy_from_slice(src);
+    }
+    u32::from_le_bytes(word)
+}
+
+fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    if let Some(src) = bytes.get(at..at + 8) {
+        word.copy_from_slice(src);
+    }
+    u64::from_le_bytes(word)
+}
