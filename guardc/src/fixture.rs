@@ -1,0 +1,300 @@
+//! Request fixtures: one HTTP request in the `.http` form editor HTTP clients use.
+//!
+//! ```text
+//! # Free text comments describe the case.
+//! # @judge privacy: deny "mentions an internal meeting"
+//! POST http://dashscope.aliyuncs.com/compatible-mode/v1/chat/completions
+//! Content-Type: application/json
+//!
+//! {"model": "qwen-turbo", "messages": [...]}
+//! ```
+//!
+//! Comment lines before the request line may carry directives. `@judge NAME: ANSWER` mocks what
+//! a judge answers, so escalations are tested offline; ANSWER is one of `allow`, `deny "REASON"`,
+//! `timeout`, `unreachable`, `status CODE`, `says "TEXT"` (a completion whose message is TEXT)
+//! or `garbage "TEXT"` (a 200 whose whole body is TEXT). A body line `< FILE` reads the body from
+//! FILE, relative to the fixture, for bytes a text file cannot hold.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What a mocked judge answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JudgeMock {
+    Allow,
+    Deny(Option<String>),
+    Timeout,
+    Unreachable,
+    Status(u16),
+    Says(String),
+    Garbage(String),
+}
+
+impl JudgeMock {
+    /// The HTTP body a judge would send for this answer, when it sends one.
+    pub fn response_body(&self) -> Option<Vec<u8>> {
+        let says = |content: String| {
+            let completion = serde_json::json!({
+                "id": "mock",
+                "object": "chat.completion",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            });
+            serde_json::to_vec(&completion).ok()
+        };
+        match self {
+            JudgeMock::Allow => says(r#"{"result": "allow", "reason": "nothing confidential"}"#.to_string()),
+            JudgeMock::Deny(reason) => says(
+                serde_json::json!({"result": "deny", "reason": reason.clone().unwrap_or_default()}).to_string(),
+            ),
+            JudgeMock::Says(text) => says(text.clone()),
+            JudgeMock::Garbage(text) => Some(text.clone().into_bytes()),
+            JudgeMock::Status(_) => Some(b"{\"error\": \"mock failure\"}".to_vec()),
+            JudgeMock::Timeout | JudgeMock::Unreachable => None,
+        }
+    }
+}
+
+impl JudgeMock {
+    /// The mock as data: `mode` plus what the mode needs, for mock judges outside guardc.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            JudgeMock::Allow => json!({"mode": "allow"}),
+            JudgeMock::Deny(reason) => json!({"mode": "deny", "reason": reason}),
+            JudgeMock::Timeout => json!({"mode": "timeout"}),
+            JudgeMock::Unreachable => json!({"mode": "unreachable"}),
+            JudgeMock::Status(status) => json!({"mode": "status", "status": status}),
+            JudgeMock::Says(text) => json!({"mode": "says", "text": text}),
+            JudgeMock::Garbage(text) => json!({"mode": "garbage", "body": text}),
+        }
+    }
+}
+
+impl fmt::Display for JudgeMock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JudgeMock::Allow => write!(f, "allow"),
+            JudgeMock::Deny(Some(reason)) => write!(f, "deny {reason:?}"),
+            JudgeMock::Deny(None) => write!(f, "deny"),
+            JudgeMock::Timeout => write!(f, "timeout"),
+            JudgeMock::Unreachable => write!(f, "unreachable"),
+            JudgeMock::Status(code) => write!(f, "status {code}"),
+            JudgeMock::Says(text) => write!(f, "says {text:?}"),
+            JudgeMock::Garbage(text) => write!(f, "garbage {text:?}"),
+        }
+    }
+}
+
+/// One parsed fixture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixture {
+    pub path: PathBuf,
+    pub method: String,
+    /// `host[:port]`, from an absolute URL or the `Host` header.
+    pub authority: String,
+    /// Path and query.
+    pub path_and_query: String,
+    pub scheme: String,
+    /// Header names as written, in order; `Host` excluded.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub judges: BTreeMap<String, JudgeMock>,
+}
+
+impl Fixture {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A fixture that cannot be read, with the line it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixtureError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for FixtureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
+    }
+}
+
+pub fn load(path: &Path) -> Result<Fixture, FixtureError> {
+    let bytes = std::fs::read(path).map_err(|err| FixtureError {
+        path: path.to_path_buf(),
+        line: 0,
+        message: format!("cannot read fixture: {err}"),
+    })?;
+    parse(path, &bytes)
+}
+
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Fixture, FixtureError> {
+    let fail = |line: usize, message: String| FixtureError {
+        path: path.to_path_buf(),
+        line,
+        message,
+    };
+    // The head (directives, request line, headers) is text; the body may be any bytes.
+    let (head, body) = split_head(bytes);
+    let head = std::str::from_utf8(head).map_err(|_| fail(1, "the request head is not UTF-8".into()))?;
+    let mut lines = head.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
+
+    let mut judges = BTreeMap::new();
+    let (request_line_no, request_line) = loop {
+        let Some((no, line)) = lines.next() else {
+            return Err(fail(1, "no request line (`METHOD URL`)".into()));
+        };
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with("###") {
+            continue;
+        }
+        if let Some(comment) = trimmed.strip_prefix('#').or_else(|| trimmed.strip_prefix("//")) {
+            if let Some(directive) = comment.trim().strip_prefix('@') {
+                let (name, mock) = parse_directive(directive).map_err(|m| fail(no, m))?;
+                if judges.insert(name.clone(), mock).is_some() {
+                    return Err(fail(no, format!("judge `{name}` is mocked twice")));
+                }
+            }
+            continue;
+        }
+        break (no, trimmed);
+    };
+
+    let mut words = request_line.split_whitespace();
+    let (Some(method), Some(target)) = (words.next(), words.next()) else {
+        return Err(fail(request_line_no, format!("expected `METHOD URL`, found `{request_line}`")));
+    };
+    if let Some(version) = words.next() {
+        if !version.starts_with("HTTP/") {
+            return Err(fail(request_line_no, format!("unexpected `{version}` after the URL")));
+        }
+    }
+
+    let mut headers = Vec::new();
+    let mut host_header = None;
+    for (no, line) in lines {
+        if line.trim().is_empty() {
+            break;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(fail(no, format!("expected `Name: value`, found `{line}`")));
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(fail(no, format!("`{name}` is not a header name")));
+        }
+        if name.eq_ignore_ascii_case("host") {
+            host_header = Some(value.to_string());
+        } else {
+            headers.push((name.to_string(), value.to_string()));
+        }
+    }
+
+    let (scheme, authority, path_and_query) = if let Some((scheme, rest)) = target.split_once("://") {
+        let (authority, path) = match rest.find('/') {
+            Some(i) => rest.split_at(i),
+            None => (rest, "/"),
+        };
+        (scheme.to_string(), authority.to_string(), path.to_string())
+    } else if target.starts_with('/') {
+        let authority = host_header.clone().ok_or_else(|| {
+            fail(request_line_no, "a relative URL needs a `Host` header".into())
+        })?;
+        ("http".to_string(), authority, target.to_string())
+    } else {
+        return Err(fail(request_line_no, format!("`{target}` is neither an absolute URL nor a path")));
+    };
+
+    let body = read_body(path, body).map_err(|m| fail(0, m))?;
+    Ok(Fixture {
+        path: path.to_path_buf(),
+        method: method.to_string(),
+        authority,
+        path_and_query,
+        scheme,
+        headers,
+        body,
+        judges,
+    })
+}
+
+/// Splits at the first blank line after the request line; the body keeps its bytes.
+fn split_head(bytes: &[u8]) -> (&[u8], &[u8]) {
+    let mut seen_request_line = false;
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = bytes[start..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| start + i + 1);
+        let line = &bytes[start..end];
+        let text = String::from_utf8_lossy(line);
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            if seen_request_line {
+                return (&bytes[..start], &bytes[end..]);
+            }
+        } else if !trimmed.starts_with('#') && !trimmed.starts_with("//") {
+            seen_request_line = true;
+        }
+        start = end;
+    }
+    (bytes, &[])
+}
+
+fn read_body(fixture: &Path, body: &[u8]) -> Result<Vec<u8>, String> {
+    let text = String::from_utf8_lossy(body);
+    let trimmed = text.trim();
+    if let Some(file) = trimmed.strip_prefix("< ") {
+        if !trimmed.contains('\n') {
+            let file = fixture.parent().unwrap_or(Path::new(".")).join(file.trim());
+            return std::fs::read(&file).map_err(|err| format!("cannot read body file `{}`: {err}", file.display()));
+        }
+    }
+    // One trailing line break belongs to the file, not to the body.
+    let mut body = body.to_vec();
+    if body.ends_with(b"\r\n") {
+        body.truncate(body.len() - 2);
+    } else if body.ends_with(b"\n") {
+        body.truncate(body.len() - 1);
+    }
+    Ok(body)
+}
+
+fn parse_directive(directive: &str) -> Result<(String, JudgeMock), String> {
+    let Some(rest) = directive.strip_prefix("judge") else {
+        return Err(format!("unknown directive `@{directive}`; the directive is `@judge NAME: ANSWER`"));
+    };
+    let Some((name, answer)) = rest.split_once(':') else {
+        return Err("expected `@judge NAME: ANSWER`".into());
+    };
+    let name = name.trim().trim_matches('"').to_string();
+    if name.is_empty() {
+        return Err("expected a judge name after `@judge`".into());
+    }
+    let answer = answer.trim();
+    let (word, arg) = answer.split_once(char::is_whitespace).unwrap_or((answer, ""));
+    let arg = arg.trim();
+    let quoted = || -> Result<String, String> {
+        serde_json::from_str::<String>(arg).map_err(|_| format!("expected a quoted string after `{word}`, found `{arg}`"))
+    };
+    let mock = match word {
+        "allow" if arg.is_empty() => JudgeMock::Allow,
+        "deny" if arg.is_empty() => JudgeMock::Deny(None),
+        "deny" => JudgeMock::Deny(Some(quoted()?)),
+        "timeout" if arg.is_empty() => JudgeMock::Timeout,
+        "unreachable" if arg.is_empty() => JudgeMock::Unreachable,
+        "status" => JudgeMock::Status(arg.parse().map_err(|_| format!("expected a status code, found `{arg}`"))?),
+        "says" => JudgeMock::Says(quoted()?),
+        "garbage" => JudgeMock::Garbage(quoted()?),
+        _ => {
+            return Err(format!(
+                "unknown judge answer `{answer}`; expected allow, deny \"REASON\", timeout, unreachable, status CODE, says \"TEXT\" or garbage \"TEXT\""
+            ))
+        }
+    };
+    Ok((name, mock))
+}

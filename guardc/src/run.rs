@@ -1,0 +1,169 @@
+//! Running a fixture through the engine the way the filter does, with mocked judges.
+
+use std::collections::BTreeSet;
+
+use guard_engine::{Denial, HeaderPlan, Inspection, JudgeReply, MatchedPattern, Outcome, Ruleset, Secrets};
+
+use crate::fixture::{Fixture, JudgeMock};
+
+/// The placeholder `guardc test` uses for a secret's value: visible in verdicts, never a real key.
+pub fn test_secret(name: &str) -> String {
+    format!("<secret:{name}>")
+}
+
+/// Placeholder values for every secret the ruleset needs.
+pub fn test_secrets(ruleset: &Ruleset) -> Secrets {
+    ruleset
+        .required_secrets()
+        .into_iter()
+        .map(|name| (name.to_string(), test_secret(name)))
+        .collect()
+}
+
+/// Everything that happened to one request.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub policy: Option<String>,
+    pub headers: HeaderPlan,
+    /// Judges asked, in order, with the mocked answer.
+    pub judges: Vec<(String, JudgeMock)>,
+    pub outcome: Outcome,
+    /// (policy, rule) of every rule this request exercised, for coverage.
+    pub exercised: BTreeSet<(String, String)>,
+}
+
+pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Run, String> {
+    let mut run = Run {
+        policy: None,
+        headers: HeaderPlan::default(),
+        judges: Vec::new(),
+        outcome: Outcome::Allow,
+        exercised: BTreeSet::new(),
+    };
+    let Some(policy) = ruleset.select(&fixture.authority, &fixture.path_and_query) else {
+        return Ok(run);
+    };
+    let policy_name = ruleset.policy_name(policy).to_string();
+    run.policy = Some(policy_name.clone());
+    run.headers = ruleset.headers(policy, secrets).map_err(|e| e.to_string())?;
+    let content_type = fixture.header("content-type");
+
+    // Every deny rule that matches counts as exercised, not only the one the verdict reports.
+    if let Ok(explanation) = ruleset.explain(policy, content_type, &fixture.body) {
+        for (rule, _) in explanation.hits {
+            run.exercised.insert((policy_name.clone(), rule));
+        }
+    }
+
+    run.outcome = match ruleset.inspect(policy, content_type, &fixture.body) {
+        Inspection::Allow => Outcome::Allow,
+        Inspection::Deny(denial) => Outcome::Deny(denial),
+        Inspection::Escalate(mut escalation) => loop {
+            let call = match escalation.next_call(ruleset, secrets, 0) {
+                Ok(Some(call)) => call,
+                Ok(None) => break Outcome::Allow,
+                Err(err) => return Err(err.to_string()),
+            };
+            run.exercised.insert((policy_name.clone(), call.rule.clone()));
+            let mock = fixture.judges.get(&call.judge).cloned().ok_or_else(|| {
+                format!(
+                    "the request is escalated to judge `{}`, but the fixture does not say what it answers; add `# @judge {}: allow` (or deny \"REASON\", timeout, ...)",
+                    call.judge, call.judge
+                )
+            })?;
+            let body = mock.response_body();
+            let reply = match &mock {
+                JudgeMock::Timeout => JudgeReply::Timeout,
+                JudgeMock::Unreachable => JudgeReply::Failed,
+                JudgeMock::Status(status) => JudgeReply::Response {
+                    status: *status,
+                    body: body.as_deref().unwrap_or_default(),
+                },
+                _ => JudgeReply::Response {
+                    status: 200,
+                    body: body.as_deref().unwrap_or_default(),
+                },
+            };
+            run.judges.push((call.judge.clone(), mock.clone()));
+            if let Some(outcome) = escalation.settle(ruleset, reply) {
+                break outcome;
+            }
+        },
+    };
+    Ok(run)
+}
+
+/// The verdict as reviewers read it in `.verdict` files: stable, one fact per line.
+pub fn render(run: &Run) -> String {
+    let mut out = String::new();
+    let mut line = |key: &str, value: &str| {
+        out.push_str(key);
+        out.push_str(": ");
+        out.push_str(value);
+        out.push('\n');
+    };
+    match &run.outcome {
+        Outcome::Allow => {
+            line("verdict", "allow");
+            match &run.policy {
+                None => line("policy", "none (the request passes untouched)"),
+                Some(policy) => line("policy", policy),
+            }
+            for name in &run.headers.remove {
+                line("remove-header", name);
+            }
+            for (name, value) in &run.headers.set {
+                line("set-header", &format!("{name}: {value}"));
+            }
+        }
+        Outcome::Deny(denial) => {
+            line("verdict", "deny");
+            line("status", &denial.status.to_string());
+            line("code", denial.code);
+            line("policy", &denial.policy);
+            if let Some(rule) = &denial.rule {
+                line("rule", rule);
+            }
+            line("reason", &denial.reason);
+            if let Some(site) = &denial.matched {
+                line("matched", &describe_site(site));
+            }
+        }
+    }
+    for (judge, mock) in &run.judges {
+        line("judge", &format!("{judge} answered {mock}"));
+    }
+    out
+}
+
+pub fn describe_site(site: &guard_engine::MatchSite) -> String {
+    let pattern = match &site.pattern {
+        MatchedPattern::Keyword(k) => format!("keyword {k:?}"),
+        MatchedPattern::Regex(r) => format!("regex {r:?}"),
+    };
+    format!("{pattern} in {} at characters {}..{}", site.segment, site.start, site.end)
+}
+
+/// The run as JSON, for `--format json` and the Envoy differential test.
+pub fn to_json(run: &Run) -> serde_json::Value {
+    let denial = |d: &Denial| {
+        serde_json::json!({
+            "status": d.status,
+            "code": d.code,
+            "policy": d.policy,
+            "rule": d.rule,
+            "judge": d.judge,
+            "reason": d.reason,
+            "body": String::from_utf8_lossy(&d.body()),
+            "matched": d.matched.as_ref().map(describe_site),
+        })
+    };
+    serde_json::json!({
+        "verdict": match run.outcome { Outcome::Allow => "allow", Outcome::Deny(_) => "deny" },
+        "policy": run.policy,
+        "set_headers": run.headers.set.iter().map(|(n, v)| serde_json::json!([n, v])).collect::<Vec<_>>(),
+        "remove_headers": run.headers.remove,
+        "judges": run.judges.iter().map(|(j, m)| serde_json::json!({"judge": j, "answer": m.to_string(), "mock": m.to_json()})).collect::<Vec<_>>(),
+        "deny": match &run.outcome { Outcome::Deny(d) => denial(d), Outcome::Allow => serde_json::Value::Null },
+    })
+}
