@@ -126,16 +126,21 @@ pub(crate) fn encode(program: &Program, matchers: Vec<CompiledMatcher>, blobs: &
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&(HEADER_SIZE as u32).to_le_bytes());
-    let mut stamp = [0u8; 32];
-    for (slot, byte) in stamp.iter_mut().zip(REGEX_AUTOMATA_VERSION.bytes()) {
-        *slot = byte;
-    }
-    out.extend_from_slice(&stamp);
+    out.extend_from_slice(&automata_stamp());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
     out.extend_from_slice(&[0u8; 4]);
     out.extend_from_slice(&payload);
     out
+}
+
+/// The version field as written: the name, NUL-padded to 32 bytes (and compared whole on load).
+fn automata_stamp() -> [u8; 32] {
+    let mut stamp = [0u8; 32];
+    for (slot, byte) in stamp.iter_mut().zip(REGEX_AUTOMATA_VERSION.bytes()) {
+        *slot = byte;
+    }
+    stamp
 }
 
 fn align_up(n: usize, align: usize) -> usize {
@@ -180,15 +185,14 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded<'_>, LoadError> {
             supported: FORMAT_VERSION,
         });
     }
-    if read_u32(header, 12) as usize != HEADER_SIZE {
+    if read_u32(header, 12) as usize != HEADER_SIZE || read_u32(header, 60) != 0 {
         return Err(LoadError::Invalid("unexpected header size".into()));
     }
     let stamp = header.get(16..48).unwrap_or_default();
-    let stamp_len = stamp.iter().position(|&b| b == 0).unwrap_or(stamp.len());
-    let stamp = stamp.get(..stamp_len).unwrap_or_default();
-    if stamp != REGEX_AUTOMATA_VERSION.as_bytes() {
+    if stamp != automata_stamp() {
+        let shown = stamp.split(|&b| b == 0).next().unwrap_or_default();
         return Err(LoadError::AutomataVersion {
-            found: String::from_utf8_lossy(stamp).into_owned(),
+            found: String::from_utf8_lossy(shown).into_owned(),
             expected: REGEX_AUTOMATA_VERSION,
         });
     }

@@ -1,0 +1,190 @@
+//! The bundle format: a golden file pins the layout, and every kind of damage is refused
+//! without a panic.
+//!
+//! `GUARD_BLESS=1 cargo test -p guard-engine --test wire` rewrites the golden bundle; do that
+//! only together with a FORMAT_VERSION bump (or a regex-automata upgrade) and say so in review.
+
+use std::path::PathBuf;
+
+use guard_engine::ir::{Endpoint, HeaderOp, HostPattern, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction, Template, TemplatePart};
+use guard_engine::{compile, CompileOptions, Inspection, LoadError, Ruleset, FORMAT_VERSION};
+
+fn program() -> Program {
+    Program {
+        policies: vec![Policy {
+            name: "golden".into(),
+            hosts: vec![HostPattern::Exact("llm.example.com".into()), HostPattern::Subdomains(".example.net".into())],
+            path_prefix: None,
+            headers: vec![
+                HeaderOp::Set {
+                    name: "Authorization".into(),
+                    value: Template {
+                        parts: vec![TemplatePart::Text("Bearer ".into()), TemplatePart::Secret("key".into())],
+                    },
+                },
+                HeaderOp::Remove { name: "x-debug".into() },
+            ],
+            rules: vec![
+                Rule {
+                    id: "words".into(),
+                    reason: Some("words".into()),
+                    action: RuleAction::Deny(Patterns {
+                        keywords: vec!["账号".into(), "Secret Plan".into(), "пароль".into()],
+                        regexes: vec![],
+                        ignore_case: true,
+                    }),
+                },
+                Rule {
+                    id: "digits".into(),
+                    reason: None,
+                    action: RuleAction::Deny(Patterns {
+                        keywords: vec![],
+                        regexes: vec!["1[3-9][0-9]{9}".into(), "[a-z]+@[a-z]+\\.com".into()],
+                        ignore_case: false,
+                    }),
+                },
+                Rule {
+                    id: "ask".into(),
+                    reason: None,
+                    action: RuleAction::Escalate { judge: 0 },
+                },
+            ],
+        }],
+        judges: vec![Judge {
+            name: "j".into(),
+            endpoint: Endpoint {
+                url: "http://judge.internal/v1/chat/completions".into(),
+                authority: "judge.internal".into(),
+                host: "judge.internal".into(),
+                port: 80,
+                path: "/v1/chat/completions".into(),
+            },
+            cluster: "outbound|80||judge.internal".into(),
+            model: "m".into(),
+            api_key: Template::text("k"),
+            timeout_ms: 1000,
+            on_error: OnError::Deny,
+            prompt: Template {
+                parts: vec![TemplatePart::Fence, TemplatePart::Content, TemplatePart::Fence],
+            },
+        }],
+    }
+}
+
+fn golden_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/wire/golden.bundle")
+}
+
+fn bundle() -> Vec<u8> {
+    compile(&program(), &CompileOptions::default()).unwrap().bytes
+}
+
+#[test]
+fn compiled_bundle_matches_the_golden_file() {
+    let bytes = bundle();
+    if std::env::var_os("GUARD_BLESS").is_some() {
+        std::fs::write(golden_path(), &bytes).unwrap();
+    }
+    let golden = std::fs::read(golden_path()).expect("golden bundle; run with GUARD_BLESS=1 to create it");
+    assert_eq!(u32::from_le_bytes(golden[8..12].try_into().unwrap()), FORMAT_VERSION, "golden file is from another format version");
+    assert!(bytes == golden, "the bundle layout changed: bump FORMAT_VERSION and bless the golden file");
+}
+
+#[test]
+fn golden_bundle_loads_and_evaluates() {
+    let golden = std::fs::read(golden_path()).unwrap();
+    let ruleset = Ruleset::from_bytes(&golden).unwrap();
+    assert_eq!(ruleset.program(), &program());
+    let policy = ruleset.select("LLM.example.com:443", "/v1/chat").unwrap();
+    let deny = |text: &str| match ruleset.inspect(policy, Some("text/plain"), text.as_bytes()) {
+        Inspection::Deny(d) => Some(d.rule.unwrap()),
+        _ => None,
+    };
+    assert_eq!(deny("the SECRET PLAN"), Some("words".into()));
+    assert_eq!(deny("ПАРОЛЬ"), Some("words".into()));
+    assert_eq!(deny("call 13912345678"), Some("digits".into()));
+    assert_eq!(deny("mail bob@example.com"), Some("digits".into()));
+    // Both rules match: the earlier rule in file order is reported.
+    assert_eq!(deny("13912345678 账号"), Some("words".into()));
+    assert!(matches!(ruleset.inspect(policy, Some("text/plain"), b"hello"), Inspection::Escalate(_)));
+    assert!(ruleset.select("example.net", "/").is_none());
+    assert!(ruleset.select("a.example.net.", "/").is_some());
+}
+
+#[test]
+fn every_truncation_is_refused() {
+    let bytes = bundle();
+    for len in 0..bytes.len() {
+        assert!(Ruleset::from_bytes(&bytes[..len]).is_err(), "truncated to {len} bytes was accepted");
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(Ruleset::from_bytes(&longer).unwrap_err(), LoadError::TrailingBytes(1));
+}
+
+#[test]
+fn every_single_bit_flip_is_refused() {
+    let bytes = bundle();
+    for i in 0..bytes.len() {
+        for bit in 0..8 {
+            let mut damaged = bytes.clone();
+            damaged[i] ^= 1 << bit;
+            assert!(Ruleset::from_bytes(&damaged).is_err(), "flip of bit {bit} at byte {i} was accepted");
+        }
+    }
+}
+
+#[test]
+fn wrong_versions_are_refused_by_name() {
+    let mut bytes = bundle();
+    bytes[8] = bytes[8].wrapping_add(1);
+    assert!(matches!(Ruleset::from_bytes(&bytes), Err(LoadError::UnsupportedVersion { .. })));
+    let mut bytes = bundle();
+    bytes[16..48].copy_from_slice(&[b'x'; 32]);
+    assert!(matches!(Ruleset::from_bytes(&bytes), Err(LoadError::AutomataVersion { .. })));
+}
+
+/// Damage behind a recomputed checksum reaches the deep validation (meta decoding, references,
+/// DFA transition tables); it must still be an error or a working ruleset, never a panic.
+#[test]
+fn damage_behind_a_valid_checksum_never_panics() {
+    let bytes = bundle();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut refused = 0;
+    for _ in 0..3000 {
+        let mut damaged = bytes.clone();
+        for _ in 0..(1 + next() % 4) {
+            let at = 64 + (next() as usize) % (damaged.len() - 64);
+            damaged[at] = next() as u8;
+        }
+        let crc = crc32(&damaged[64..]);
+        damaged[56..60].copy_from_slice(&crc.to_le_bytes());
+        match Ruleset::from_bytes(&damaged) {
+            Err(_) => refused += 1,
+            Ok(ruleset) => {
+                // Whatever loaded must evaluate without panicking.
+                if let Some(policy) = ruleset.select("llm.example.com", "/") {
+                    let _ = ruleset.inspect(policy, None, "13912345678 账号 hello".as_bytes());
+                }
+            }
+        }
+    }
+    assert!(refused > 0);
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
