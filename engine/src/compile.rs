@@ -170,7 +170,12 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                 if patterns.ignore_case && !ascii_folding_suffices(keyword) {
                     // aho-corasick folds ASCII only; a keyword with cased non-ASCII letters goes
                     // into the rule's DFA, where Unicode simple case folding applies.
-                    dfa_inputs.push((regex_syntax::escape(keyword), PatternRef::Keyword(index(k))));
+                    let keyword = if patterns.skip_normalization {
+                        std::borrow::Cow::Borrowed(keyword.as_str())
+                    } else {
+                        crate::normalize::normalize(keyword)
+                    };
+                    dfa_inputs.push((regex_syntax::escape(&keyword), PatternRef::Keyword(index(k))));
                 } else {
                     matcher.keywords.push(index(k));
                     keywords += 1;

@@ -247,7 +247,10 @@ impl Ruleset {
 
     fn scan(&self, policy: PolicyId, segments: &[Segment], want: Want) -> Vec<Hit> {
         match self.scanners.get(policy.0) {
-            Some(scanner) => scanner.scan(segments.iter().map(|s| s.text.as_str()), want),
+            Some(scanner) => {
+                let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+                scanner.scan(&texts, want)
+            }
             None => Vec::new(),
         }
     }

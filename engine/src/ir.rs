@@ -68,6 +68,9 @@ pub struct Patterns {
     pub regexes: Vec<String>,
     /// `ignore case`: keywords and regexes match without regard to case.
     pub ignore_case: bool,
+    /// `normalize off`: match the text as sent, without NFKC and removal of invisible characters
+    /// (for rules about exact bytes). Off by default, so rules see through look-alikes.
+    pub skip_normalization: bool,
 }
 
 /// An OpenAI-compatible chat-completions endpoint used as a classifier.

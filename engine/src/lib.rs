@@ -13,6 +13,7 @@ mod compile;
 mod eval;
 mod extract;
 mod judge;
+mod normalize;
 mod scan;
 mod template;
 mod wire;
@@ -27,5 +28,6 @@ pub use eval::{
 };
 pub use extract::{extract, ExtractError, Extracted, Format, Limits, Segment};
 pub use judge::{read_reply, read_verdict, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict, MAX_ANSWER_BYTES};
+pub use normalize::normalize;
 pub use template::{MissingSecret, Secrets};
 pub use wire::{LoadError, PatternRef, FORMAT_VERSION, REGEX_AUTOMATA_VERSION};

@@ -5,6 +5,7 @@
 //! groups the compiler built, per rule in file order, and only for rules earlier than the
 //! earliest keyword hit: the verdict reports the earliest rule in file order.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind as AcMatchKind};
@@ -12,6 +13,7 @@ use regex_automata::dfa::{dense, Automaton, StartKind};
 use regex_automata::{Anchored, Input};
 
 use crate::ir::{Program, RuleAction};
+use crate::normalize::{normalize, original_span};
 use crate::wire::{CompiledMatcher, Decoded, LoadError, PatternRef};
 
 /// One place where a deny rule matched.
@@ -43,11 +45,14 @@ struct DfaGroup {
 #[derive(Debug)]
 struct RuleRegexes {
     rule: usize,
+    /// Searches the normalised text (the default) rather than the text as sent.
+    normalized: bool,
     groups: Vec<DfaGroup>,
 }
 
 #[derive(Debug)]
 struct KeywordSet {
+    normalized: bool,
     automaton: AhoCorasick,
     /// Automaton pattern id → (rule, keyword index in the rule).
     sites: Vec<(usize, u32)>,
@@ -56,8 +61,8 @@ struct KeywordSet {
 /// Everything needed to scan text for one policy.
 #[derive(Debug, Default)]
 pub(crate) struct PolicyScanner {
-    exact: Option<KeywordSet>,
-    folded: Option<KeywordSet>,
+    /// At most four: exact or ASCII-folded, on normalised or raw text.
+    keyword_sets: Vec<KeywordSet>,
     /// In rule order.
     regexes: Vec<RuleRegexes>,
 }
@@ -148,9 +153,13 @@ pub(crate) fn load(
 
 #[derive(Default)]
 struct ScannerParts {
-    exact: Vec<(String, usize, u32)>,
-    folded: Vec<(String, usize, u32)>,
+    /// Keyword entries (text, rule, keyword index) by (ASCII-folded, normalised).
+    keywords: [Vec<(String, usize, u32)>; 4],
     regexes: Vec<RuleRegexes>,
+}
+
+fn set_slot(fold: bool, normalized: bool) -> usize {
+    usize::from(fold) * 2 + usize::from(normalized)
 }
 
 fn load_matcher(
@@ -186,8 +195,12 @@ fn load_matcher(
         if keyword.is_empty() {
             return Err(LoadError::Invalid("empty keyword".into()));
         }
-        let list = if patterns.ignore_case { &mut parts.folded } else { &mut parts.exact };
-        list.push((keyword, r, k));
+        let normalized = !patterns.skip_normalization;
+        // Keywords are normalised like the text they are searched in.
+        let keyword = if normalized { normalize(&keyword).into_owned() } else { keyword };
+        if let Some(list) = parts.keywords.get_mut(set_slot(patterns.ignore_case, normalized)) {
+            list.push((keyword, r, k));
+        }
     }
     let mut groups = Vec::new();
     for group in &matcher.regex_groups {
@@ -216,22 +229,31 @@ fn load_matcher(
         });
     }
     if !groups.is_empty() {
-        parts.regexes.push(RuleRegexes { rule: r, groups });
+        parts.regexes.push(RuleRegexes {
+            rule: r,
+            normalized: !patterns.skip_normalization,
+            groups,
+        });
     }
     Ok(())
 }
 
 impl ScannerParts {
     fn finish(self) -> Result<PolicyScanner, LoadError> {
+        let mut keyword_sets = Vec::new();
+        for (slot, entries) in self.keywords.into_iter().enumerate() {
+            if let Some(set) = keyword_set(entries, slot / 2 == 1, slot % 2 == 1)? {
+                keyword_sets.push(set);
+            }
+        }
         Ok(PolicyScanner {
-            exact: keyword_set(self.exact, false)?,
-            folded: keyword_set(self.folded, true)?,
+            keyword_sets,
             regexes: self.regexes,
         })
     }
 }
 
-fn keyword_set(entries: Vec<(String, usize, u32)>, fold: bool) -> Result<Option<KeywordSet>, LoadError> {
+fn keyword_set(entries: Vec<(String, usize, u32)>, fold: bool, normalized: bool) -> Result<Option<KeywordSet>, LoadError> {
     if entries.is_empty() {
         return Ok(None);
     }
@@ -241,14 +263,31 @@ fn keyword_set(entries: Vec<(String, usize, u32)>, fold: bool) -> Result<Option<
         .build(entries.iter().map(|(keyword, _, _)| keyword.as_bytes()))
         .map_err(|e| LoadError::Keywords(e.to_string()))?;
     let sites = entries.into_iter().map(|(_, rule, k)| (rule, k)).collect();
-    Ok(Some(KeywordSet { automaton, sites }))
+    Ok(Some(KeywordSet {
+        normalized,
+        automaton,
+        sites,
+    }))
 }
 
 impl PolicyScanner {
     /// Finds hits in the texts. With [`Want::First`] the result has at most one hit: that of the
-    /// earliest rule in file order.
-    pub(crate) fn scan<'t>(&self, texts: impl Iterator<Item = &'t str> + Clone, want: Want) -> Vec<Hit> {
-        // best[rule] = first hit of that rule; kept sparse as a sorted vec.
+    /// earliest rule in file order. Spans are always in the texts as given.
+    pub(crate) fn scan(&self, texts: &[&str], want: Want) -> Vec<Hit> {
+        let any_normalized = self.keyword_sets.iter().any(|s| s.normalized) || self.regexes.iter().any(|r| r.normalized);
+        let normalized: Vec<Cow<'_, str>> = if any_normalized {
+            texts.iter().map(|t| normalize(t)).collect()
+        } else {
+            Vec::new()
+        };
+        let view = |normalized_view: bool, segment: usize| -> Option<&str> {
+            if normalized_view {
+                normalized.get(segment).map(|c| c.as_ref())
+            } else {
+                texts.get(segment).copied()
+            }
+        };
+        // Sorted by rule, at most one hit per rule.
         let mut hits: Vec<Hit> = Vec::new();
         let record = |hit: Hit, hits: &mut Vec<Hit>| match hits.iter().position(|h| h.rule >= hit.rule) {
             Some(i) if hits.get(i).is_some_and(|h| h.rule == hit.rule) => {}
@@ -257,8 +296,11 @@ impl PolicyScanner {
         };
         let earliest = |hits: &Vec<Hit>| hits.first().map_or(usize::MAX, |h| h.rule);
 
-        for set in [&self.exact, &self.folded].into_iter().flatten() {
-            for (segment, text) in texts.clone().enumerate() {
+        for set in &self.keyword_sets {
+            for segment in 0..texts.len() {
+                let Some(text) = view(set.normalized, segment) else {
+                    continue;
+                };
                 for m in set.automaton.find_overlapping_iter(text) {
                     let Some(&(rule, k)) = set.sites.get(m.pattern().as_usize()) else {
                         continue;
@@ -282,41 +324,62 @@ impl PolicyScanner {
             if want == Want::First && rule.rule >= earliest(&hits) {
                 break;
             }
-            if let Some(hit) = rule.first_hit(texts.clone()) {
+            let found = (0..texts.len()).find_map(|segment| {
+                let text = view(rule.normalized, segment)?;
+                rule.first_hit(text).map(|(pattern, span)| Hit {
+                    rule: rule.rule,
+                    pattern,
+                    segment,
+                    span,
+                })
+            });
+            if let Some(hit) = found {
                 record(hit, &mut hits);
             }
         }
         if want == Want::First {
             hits.truncate(1);
         }
+        // Report every span in the original text.
+        for hit in &mut hits {
+            if let (Some(Cow::Owned(_)), Some(original)) = (normalized.get(hit.segment), texts.get(hit.segment)) {
+                if self.hit_was_normalized(hit) {
+                    hit.span = original_span(original, hit.span.clone());
+                }
+            }
+        }
         hits
+    }
+
+    fn hit_was_normalized(&self, hit: &Hit) -> bool {
+        match hit.pattern {
+            PatternRef::Keyword(k) => self
+                .keyword_sets
+                .iter()
+                .find(|set| set.sites.contains(&(hit.rule, k)))
+                .is_some_and(|set| set.normalized),
+            PatternRef::Regex(_) => self.regexes.iter().find(|r| r.rule == hit.rule).is_some_and(|r| r.normalized),
+        }
     }
 }
 
 impl RuleRegexes {
-    fn first_hit<'t>(&self, texts: impl Iterator<Item = &'t str>) -> Option<Hit> {
-        for (segment, text) in texts.enumerate() {
-            for group in &self.groups {
-                let found = match (&group.forward, &group.reverse) {
-                    (Dfa::Owned(f), Dfa::Owned(r)) => find(f, r, text),
-                    (Dfa::Borrowed(f), Dfa::Borrowed(r)) => find(f, r, text),
-                    (Dfa::Owned(f), Dfa::Borrowed(r)) => find(f, r, text),
-                    (Dfa::Borrowed(f), Dfa::Owned(r)) => find(f, r, text),
-                };
-                if let Some((pattern, span)) = found {
-                    let pattern = group
-                        .patterns
-                        .get(pattern)
-                        .or(group.patterns.first())
-                        .copied()
-                        .unwrap_or(PatternRef::Regex(0));
-                    return Some(Hit {
-                        rule: self.rule,
-                        pattern,
-                        segment,
-                        span,
-                    });
-                }
+    fn first_hit(&self, text: &str) -> Option<(PatternRef, Range<usize>)> {
+        for group in &self.groups {
+            let found = match (&group.forward, &group.reverse) {
+                (Dfa::Owned(f), Dfa::Owned(r)) => find(f, r, text),
+                (Dfa::Borrowed(f), Dfa::Borrowed(r)) => find(f, r, text),
+                (Dfa::Owned(f), Dfa::Borrowed(r)) => find(f, r, text),
+                (Dfa::Borrowed(f), Dfa::Owned(r)) => find(f, r, text),
+            };
+            if let Some((pattern, span)) = found {
+                let pattern = group
+                    .patterns
+                    .get(pattern)
+                    .or(group.patterns.first())
+                    .copied()
+                    .unwrap_or(PatternRef::Regex(0));
+                return Some((pattern, span));
             }
         }
         None

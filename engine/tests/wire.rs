@@ -32,6 +32,7 @@ fn program() -> Program {
                         keywords: vec!["账号".into(), "Secret Plan".into(), "пароль".into()],
                         regexes: vec![],
                         ignore_case: true,
+                        skip_normalization: false,
                     }),
                 },
                 Rule {
@@ -41,6 +42,7 @@ fn program() -> Program {
                         keywords: vec![],
                         regexes: vec!["1[3-9][0-9]{9}".into(), "[a-z]+@[a-z]+\\.com".into()],
                         ignore_case: false,
+                        skip_normalization: true,
                     }),
                 },
                 Rule {
@@ -103,9 +105,19 @@ fn golden_bundle_loads_and_evaluates() {
     assert_eq!(deny("the SECRET PLAN"), Some("words".into()));
     assert_eq!(deny("ПАРОЛЬ"), Some("words".into()));
     assert_eq!(deny("call 13912345678"), Some("digits".into()));
+    let Inspection::Deny(denial) = ruleset.inspect(policy, Some("text/plain"), "x ＳＥＣＲＥＴ ＰＬＡＮ y".as_bytes()) else {
+        panic!("not denied");
+    };
+    let site = denial.matched.unwrap();
+    assert_eq!((site.start, site.end), (2, 13), "the span is reported in the original text");
     assert_eq!(deny("mail bob@example.com"), Some("digits".into()));
     // Both rules match: the earlier rule in file order is reported.
     assert_eq!(deny("13912345678 账号"), Some("words".into()));
+    // Normalised: full-width letters and a zero-width space do not hide the keyword.
+    assert_eq!(deny("the ＳＥＣＲＥＴ\u{200b} ＰＬＡＮ"), Some("words".into()));
+    assert_eq!(deny("账\u{200d}号"), Some("words".into()));
+    // `digits` opts out of normalisation, so full-width digits are not ASCII digits to it.
+    assert_eq!(deny("call １３９１２３４５６７８"), None);
     assert!(matches!(ruleset.inspect(policy, Some("text/plain"), b"hello"), Inspection::Escalate(_)));
     assert!(ruleset.select("example.net", "/").is_none());
     assert!(ruleset.select("a.example.net.", "/").is_some());
