@@ -43,7 +43,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Deepest nesting of JSON arrays and objects accepted: `{}` is depth 1, `[{}]` depth 2. Values
-    /// above [`MAX_SUPPORTED_DEPTH`] act as that value.
+    /// above `MAX_SUPPORTED_DEPTH` (126) act as 126.
     pub max_depth: usize,
     /// Most non-empty text segments one body may produce; one more is an error, not a truncation,
     /// because the segments we dropped would be the ones nobody scanned.
@@ -51,14 +51,17 @@ pub struct Limits {
 }
 
 /// The deepest nesting [`Limits::max_depth`] can allow. serde_json refuses the 128th level on its
-/// own, before our visitor sees it, with an error we could only recognise by its message; capping
-/// our limit two levels lower makes our check fire first, so depth refusals are always
-/// [`ExtractError::TooDeep`].
+/// own, before our visitor sees it, with an error we could only recognise by its message. With
+/// this cap our check refuses the 127th level at the latest, which serde_json still lets through
+/// to us, so depth refusals are always [`ExtractError::TooDeep`].
 pub const MAX_SUPPORTED_DEPTH: usize = 126;
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_depth: 64, max_segments: 100_000 }
+        Self {
+            max_depth: 64,
+            max_segments: 100_000,
+        }
     }
 }
 
@@ -131,7 +134,11 @@ impl fmt::Display for Format {
 pub enum ExtractError {
     /// The body is, or looks like, JSON but does not parse. `message` is serde_json's description.
     #[error("malformed json at line {line} column {column}: {message}")]
-    InvalidJson { line: usize, column: usize, message: String },
+    InvalidJson {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// An object has the same key twice (after unescaping); `path` is the object's path.
     #[error("duplicate key `{}` at `{}`", Shown(.key), Shown(.path))]
     DuplicateKey { key: String, path: String },
@@ -170,21 +177,28 @@ pub fn extract(
     content_type: Option<&str>,
     limits: &Limits,
 ) -> Result<Extracted, ExtractError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|err| ExtractError::InvalidUtf8 { offset: err.valid_up_to() })?;
+    let text = std::str::from_utf8(body).map_err(|err| ExtractError::InvalidUtf8 {
+        offset: err.valid_up_to(),
+    })?;
     // RFC 8259 lets parsers ignore a byte-order mark and some upstreams do; serde_json does not,
     // so strip it rather than refuse bodies the upstream would accept.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let start = text.trim_start_matches(is_json_whitespace);
     if start.is_empty() {
-        return Ok(Extracted { format: Format::Empty, segments: Vec::new() });
+        return Ok(Extracted {
+            format: Format::Empty,
+            segments: Vec::new(),
+        });
     }
 
     let mut walker = Walker::new(limits.max_segments);
     let looks_like_json = start.starts_with(['{', '[']);
     if !(looks_like_json || content_type.is_some_and(is_json_media_type)) {
         walker.emit_at("body", text.to_owned())?;
-        return Ok(Extracted { format: Format::Text, segments: walker.segments });
+        return Ok(Extracted {
+            format: Format::Text,
+            segments: walker.segments,
+        });
     }
 
     let doc = parse(text, limits.max_depth.min(MAX_SUPPORTED_DEPTH))?;
@@ -199,7 +213,10 @@ pub fn extract(
         }
         doc => walker.walk(doc, Mode::Free)?,
     }
-    Ok(Extracted { format, segments: walker.segments })
+    Ok(Extracted {
+        format,
+        segments: walker.segments,
+    })
 }
 
 /// The whitespace JSON allows between tokens; a body of only these is empty.
@@ -209,7 +226,9 @@ fn is_json_whitespace(c: char) -> bool {
 
 /// `application/json` or any structured `+json` type, ignoring case and parameters.
 fn is_json_media_type(content_type: &str) -> bool {
-    let essence = content_type.split_once(';').map_or(content_type, |(essence, _)| essence);
+    let essence = content_type
+        .split_once(';')
+        .map_or(content_type, |(essence, _)| essence);
     let essence = essence.trim().to_ascii_lowercase();
     essence == "application/json" || (essence.ends_with("+json") && essence.contains('/'))
 }
@@ -246,11 +265,17 @@ impl Json {
 }
 
 fn parse(text: &str, max_depth: usize) -> Result<Json, ExtractError> {
-    let mut parser = Parser { max_depth, failure: None };
+    let mut parser = Parser {
+        max_depth,
+        failure: None,
+    };
     let mut de = serde_json::Deserializer::from_str(text);
-    let result = NodeSeed { parser: &mut parser, depth: 0 }
-        .deserialize(&mut de)
-        .and_then(|doc| de.end().map(|()| doc));
+    let result = NodeSeed {
+        parser: &mut parser,
+        depth: 0,
+    }
+    .deserialize(&mut de)
+    .and_then(|doc| de.end().map(|()| doc));
     result.map_err(|err| match parser.failure.take() {
         Some(Failure::TooDeep) => ExtractError::TooDeep { limit: max_depth },
         Some(Failure::DuplicateKey { key, mut at }) => {
@@ -275,7 +300,11 @@ fn json_error(err: &serde_json::Error) -> ExtractError {
     let full = err.to_string();
     let suffix = format!(" at line {line} column {column}");
     let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
-    ExtractError::InvalidJson { line, column, message }
+    ExtractError::InvalidJson {
+        line,
+        column,
+        message,
+    }
 }
 
 /// State shared by every level of the visitor. serde errors can only carry a message, so our own
@@ -289,7 +318,10 @@ enum Failure {
     TooDeep,
     /// `at` is filled in innermost-first while the error unwinds through the enclosing visitors,
     /// so that paths cost nothing on the success path.
-    DuplicateKey { key: String, at: Vec<OwnedStep> },
+    DuplicateKey {
+        key: String,
+        at: Vec<OwnedStep>,
+    },
 }
 
 enum OwnedStep {
@@ -384,7 +416,10 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         let depth = parser.enter(self.depth)?;
         let mut items = Vec::new();
         loop {
-            match seq.next_element_seed(NodeSeed { parser: &mut *parser, depth }) {
+            match seq.next_element_seed(NodeSeed {
+                parser: &mut *parser,
+                depth,
+            }) {
                 Ok(Some(item)) => items.push(item),
                 Ok(None) => return Ok(Json::Array(items)),
                 Err(err) => {
@@ -404,9 +439,15 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         let mut fields = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             if !seen.insert(key.clone()) {
-                return Err(parser.fail(Failure::DuplicateKey { key, at: Vec::new() }));
+                return Err(parser.fail(Failure::DuplicateKey {
+                    key,
+                    at: Vec::new(),
+                }));
             }
-            match map.next_value_seed(NodeSeed { parser: &mut *parser, depth }) {
+            match map.next_value_seed(NodeSeed {
+                parser: &mut *parser,
+                depth,
+            }) {
                 Ok(value) => fields.push((key, value)),
                 Err(err) => {
                     parser.unwinding_through(OwnedStep::Key(key));
@@ -449,22 +490,31 @@ fn detect(doc: &Json) -> Format {
     let has = |key: &str| doc.field(key).is_some();
 
     if let Some(Json::Array(messages)) = doc.field("messages") {
-        if messages.iter().all(|m| matches!(m, Json::Object(_)) && m.field("role").is_some()) {
+        if messages
+            .iter()
+            .all(|m| matches!(m, Json::Object(_)) && m.field("role").is_some())
+        {
             let non_openai_block = || {
-                messages.iter().any(|message| match message.field("content") {
-                    Some(Json::Array(blocks)) => blocks.iter().any(|block| {
-                        block
-                            .field("type")
-                            .and_then(Json::as_str)
-                            .is_some_and(|t| !OPENAI_CHAT_PART_TYPES.contains(&t))
-                    }),
-                    _ => false,
-                })
+                messages
+                    .iter()
+                    .any(|message| match message.field("content") {
+                        Some(Json::Array(blocks)) => blocks.iter().any(|block| {
+                            block
+                                .field("type")
+                                .and_then(Json::as_str)
+                                .is_some_and(|t| !OPENAI_CHAT_PART_TYPES.contains(&t))
+                        }),
+                        _ => false,
+                    })
             };
             let anthropic = has("system")
                 || has("anthropic_version")
                 || (has("max_tokens") && non_openai_block());
-            return if anthropic { Format::AnthropicMessages } else { Format::OpenAiChat };
+            return if anthropic {
+                Format::AnthropicMessages
+            } else {
+                Format::OpenAiChat
+            };
         }
     }
 
@@ -559,18 +609,22 @@ const METADATA_KEYS: &[&str] = &[
     "file_id",
     "file_uri",
     "fileUri",
+    "version",
 ];
 
 /// Keys whose whole value is media or cache configuration: base64 images, audio and files, or
 /// references to them. Scanning base64 with keyword rules costs time and finds nothing but false
 /// positives, and the upstream hands these to the model as media, not as prompt text.
 const OPAQUE_KEYS: &[&str] = &[
-    "image_url",
-    "input_audio",
-    "file_data",
-    "inlineData",
-    "inline_data",
-    "fileData",
+    "image_url",   // OpenAI chat and Responses
+    "input_audio", // OpenAI chat
+    "file_data",   // OpenAI chat and Responses (base64), Gemini snake_case (file reference)
+    "inlineData",  // Gemini
+    "inline_data", // Gemini, snake_case spelling
+    "fileData",    // Gemini
+    "image",       // DashScope content parts: URL or base64 data URL
+    "audio",       // DashScope content parts; OpenAI chat's assistant audio reference
+    "video",       // DashScope content parts: URL or list of frame URLs
     "cache_control",
 ];
 
@@ -616,7 +670,11 @@ struct Walker {
 
 impl Walker {
     fn new(max_segments: usize) -> Self {
-        Self { max_segments, segments: Vec::new(), path: String::new() }
+        Self {
+            max_segments,
+            segments: Vec::new(),
+            path: String::new(),
+        }
     }
 
     fn emit_at(&mut self, path: &str, text: String) -> Result<(), ExtractError> {
@@ -624,9 +682,14 @@ impl Walker {
             return Ok(());
         }
         if self.segments.len() >= self.max_segments {
-            return Err(ExtractError::TooManySegments { limit: self.max_segments });
+            return Err(ExtractError::TooManySegments {
+                limit: self.max_segments,
+            });
         }
-        self.segments.push(Segment { path: path.to_owned(), text });
+        self.segments.push(Segment {
+            path: path.to_owned(),
+            text,
+        });
         Ok(())
     }
 
@@ -649,7 +712,9 @@ impl Walker {
                 let data_is_opaque = mode == Mode::Schema
                     && fields.iter().any(|(key, value)| {
                         key == "type"
-                            && value.as_str().is_some_and(|t| OPAQUE_DATA_TYPES.contains(&t))
+                            && value
+                                .as_str()
+                                .is_some_and(|t| OPAQUE_DATA_TYPES.contains(&t))
                     });
                 for (key, value) in fields {
                     let child_mode = match mode {
@@ -723,7 +788,10 @@ fn push_step(path: &mut String, step: Step<'_>) {
 }
 
 fn is_plain_key(key: &str) -> bool {
-    !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// Request-supplied text in an error message: control and bidirectional-override characters
@@ -766,7 +834,10 @@ mod tests {
     #[test]
     fn depth_limit_is_exact() {
         for max_depth in [0, 1, 2, 10, 64] {
-            let limits = Limits { max_depth, ..Limits::default() };
+            let limits = Limits {
+                max_depth,
+                ..Limits::default()
+            };
             if max_depth > 0 {
                 let ok = json(&nested(max_depth), &limits).unwrap();
                 assert_eq!(ok.segments.len(), 1, "depth {max_depth}");
@@ -774,22 +845,40 @@ mod tests {
             let err = json(&nested(max_depth + 1), &limits).unwrap_err();
             assert_eq!(err, ExtractError::TooDeep { limit: max_depth });
             // Objects count the same as arrays.
-            let objects = format!("{}1{}", "{\"a\":".repeat(max_depth + 1), "}".repeat(max_depth + 1));
-            assert_eq!(json(&objects, &limits).unwrap_err(), ExtractError::TooDeep { limit: max_depth });
+            let objects = format!(
+                "{}1{}",
+                "{\"a\":".repeat(max_depth + 1),
+                "}".repeat(max_depth + 1)
+            );
+            assert_eq!(
+                json(&objects, &limits).unwrap_err(),
+                ExtractError::TooDeep { limit: max_depth }
+            );
         }
         // A scalar has no depth.
-        let zero = Limits { max_depth: 0, ..Limits::default() };
+        let zero = Limits {
+            max_depth: 0,
+            ..Limits::default()
+        };
         assert_eq!(json("\"x\"", &zero).unwrap().segments.len(), 1);
     }
 
     #[test]
     fn depth_limit_is_capped_below_serde_json_own_limit() {
-        let limits = Limits { max_depth: usize::MAX, ..Limits::default() };
+        // The reason for the cap: serde_json alone accepts 127 levels and refuses 128.
+        assert!(serde_json::from_str::<serde_json::Value>(&nested(127)).is_ok());
+        assert!(serde_json::from_str::<serde_json::Value>(&nested(128)).is_err());
+        let limits = Limits {
+            max_depth: usize::MAX,
+            ..Limits::default()
+        };
         assert!(json(&nested(MAX_SUPPORTED_DEPTH), &limits).is_ok());
         for depth in [MAX_SUPPORTED_DEPTH + 1, 127, 128, 129, 1000] {
             assert_eq!(
                 json(&nested(depth), &limits).unwrap_err(),
-                ExtractError::TooDeep { limit: MAX_SUPPORTED_DEPTH },
+                ExtractError::TooDeep {
+                    limit: MAX_SUPPORTED_DEPTH
+                },
                 "depth {depth}"
             );
         }
@@ -798,14 +887,26 @@ mod tests {
     #[test]
     fn segment_limit_is_exact() {
         let body = r#"{"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]}"#;
-        let two = Limits { max_segments: 2, ..Limits::default() };
+        let two = Limits {
+            max_segments: 2,
+            ..Limits::default()
+        };
         assert_eq!(json(body, &two).unwrap().segments.len(), 2);
-        let one = Limits { max_segments: 1, ..Limits::default() };
-        assert_eq!(json(body, &one).unwrap_err(), ExtractError::TooManySegments { limit: 1 });
+        let one = Limits {
+            max_segments: 1,
+            ..Limits::default()
+        };
+        assert_eq!(
+            json(body, &one).unwrap_err(),
+            ExtractError::TooManySegments { limit: 1 }
+        );
         // Empty strings are not segments and do not count.
         let empty = r#"{"messages":[{"role":"user","content":""},{"role":"user","content":"b"}]}"#;
         assert_eq!(json(empty, &one).unwrap().segments.len(), 1);
-        let zero = Limits { max_segments: 0, ..Limits::default() };
+        let zero = Limits {
+            max_segments: 0,
+            ..Limits::default()
+        };
         assert_eq!(
             extract(b"hi", None, &zero).unwrap_err(),
             ExtractError::TooManySegments { limit: 0 }
@@ -817,27 +918,48 @@ mod tests {
         let err = json(r#"{"messages":[],"m\u0065ssages":[]}"#, &Limits::default()).unwrap_err();
         assert_eq!(
             err,
-            ExtractError::DuplicateKey { key: "messages".into(), path: "$".into() }
+            ExtractError::DuplicateKey {
+                key: "messages".into(),
+                path: "$".into()
+            }
         );
     }
 
     #[test]
     fn duplicate_key_paths_quote_odd_keys() {
         let err = json(r#"[{"a b":{"x":1,"x":2}}]"#, &Limits::default()).unwrap_err();
-        assert_eq!(err, ExtractError::DuplicateKey { key: "x".into(), path: "$[0][\"a b\"]".into() });
+        assert_eq!(
+            err,
+            ExtractError::DuplicateKey {
+                key: "x".into(),
+                path: "$[0][\"a b\"]".into()
+            }
+        );
         assert_eq!(err.to_string(), "duplicate key `x` at `$[0][\"a b\"]`");
         // A key that sorts after its duplicate's neighbours is still found (the set is global to
         // the object, not adjacent-only).
         let err = json(r#"{"b":1,"a":2,"c":3,"b":4}"#, &Limits::default()).unwrap_err();
-        assert_eq!(err, ExtractError::DuplicateKey { key: "b".into(), path: "$".into() });
+        assert_eq!(
+            err,
+            ExtractError::DuplicateKey {
+                key: "b".into(),
+                path: "$".into()
+            }
+        );
     }
 
     #[test]
     fn error_messages_escape_control_characters_and_cap_length() {
         let key = format!("a\nb\u{202e}{}", "k".repeat(200));
-        let err = ExtractError::DuplicateKey { key, path: "$".into() };
+        let err = ExtractError::DuplicateKey {
+            key,
+            path: "$".into(),
+        };
         let shown = err.to_string();
-        assert!(shown.starts_with("duplicate key `a\\u{a}b\\u{202e}kkk"), "{shown}");
+        assert!(
+            shown.starts_with("duplicate key `a\\u{a}b\\u{202e}kkk"),
+            "{shown}"
+        );
         assert!(shown.ends_with("…` at `$`"), "{shown}");
         assert!(!shown.contains('\n'));
     }
@@ -848,16 +970,43 @@ mod tests {
         for ct in [None, Some("text/plain"), Some("application/octet-stream")] {
             let got = extract(b"  {\"a\":\"\\u8d26\"}", ct, &limits).unwrap();
             assert_eq!(got.format, Format::UnknownJson, "{ct:?}");
-            assert_eq!(got.segments, vec![Segment { path: "a".into(), text: "账".into() }]);
-            assert_eq!(extract(b"[1,", ct, &limits).unwrap_err().code(), "guard.malformed_json");
+            assert_eq!(
+                got.segments,
+                vec![Segment {
+                    path: "a".into(),
+                    text: "账".into()
+                }]
+            );
+            assert_eq!(
+                extract(b"[1,", ct, &limits).unwrap_err().code(),
+                "guard.malformed_json"
+            );
         }
         // Text that does not start like JSON stays text unless declared JSON.
-        assert_eq!(extract(b"\"hi\"", Some("text/plain"), &limits).unwrap().format, Format::Text);
-        for ct in ["application/json", "Application/JSON; charset=utf-8", "application/vnd.api+json"] {
+        assert_eq!(
+            extract(b"\"hi\"", Some("text/plain"), &limits)
+                .unwrap()
+                .format,
+            Format::Text
+        );
+        for ct in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/vnd.api+json",
+        ] {
             let got = extract(b"\"hi\"", Some(ct), &limits).unwrap();
             assert_eq!(got.format, Format::UnknownJson, "{ct}");
-            assert_eq!(got.segments, vec![Segment { path: "$".into(), text: "hi".into() }]);
-            assert_eq!(extract(b"hello", Some(ct), &limits).unwrap_err().code(), "guard.malformed_json");
+            assert_eq!(
+                got.segments,
+                vec![Segment {
+                    path: "$".into(),
+                    text: "hi".into()
+                }]
+            );
+            assert_eq!(
+                extract(b"hello", Some(ct), &limits).unwrap_err().code(),
+                "guard.malformed_json"
+            );
         }
         assert!(!is_json_media_type("+json"));
         assert!(!is_json_media_type("application/jsonp"));
@@ -867,7 +1016,13 @@ mod tests {
     fn byte_order_mark_is_ignored() {
         let got = extract(b"\xef\xbb\xbf{\"prompt\":\"hi\"}", None, &Limits::default()).unwrap();
         assert_eq!(got.format, Format::OpenAiCompletions);
-        assert_eq!(got.segments, vec![Segment { path: "prompt".into(), text: "hi".into() }]);
+        assert_eq!(
+            got.segments,
+            vec![Segment {
+                path: "prompt".into(),
+                text: "hi".into()
+            }]
+        );
         let got = extract(b"\xef\xbb\xbf \n", None, &Limits::default()).unwrap();
         assert_eq!(got.format, Format::Empty);
     }
@@ -876,15 +1031,26 @@ mod tests {
     fn invalid_utf8_offset_points_at_the_bad_byte() {
         let err = extract(b"ab\xc3(", Some("text/plain"), &Limits::default()).unwrap_err();
         assert_eq!(err, ExtractError::InvalidUtf8 { offset: 2 });
-        let err = extract(b"{\"a\":\"\xff\"}", Some("application/json"), &Limits::default());
+        let err = extract(
+            b"{\"a\":\"\xff\"}",
+            Some("application/json"),
+            &Limits::default(),
+        );
         assert_eq!(err.unwrap_err(), ExtractError::InvalidUtf8 { offset: 6 });
     }
 
     #[test]
     fn error_codes_are_stable() {
         let codes: Vec<_> = [
-            ExtractError::InvalidJson { line: 1, column: 1, message: String::new() },
-            ExtractError::DuplicateKey { key: String::new(), path: String::new() },
+            ExtractError::InvalidJson {
+                line: 1,
+                column: 1,
+                message: String::new(),
+            },
+            ExtractError::DuplicateKey {
+                key: String::new(),
+                path: String::new(),
+            },
             ExtractError::TooDeep { limit: 0 },
             ExtractError::InvalidUtf8 { offset: 0 },
             ExtractError::TooManySegments { limit: 0 },

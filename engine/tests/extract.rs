@@ -1,0 +1,145 @@
+//! Data-driven tests of `extract`: every file in `testdata/extract/` is extracted and the result
+//! snapshotted. The content type comes from the extension (`.json` → `application/json`, `.txt`
+//! → `text/plain`), so the corpus also shows JSON sniffing in text bodies. Beyond the snapshots,
+//! every successful result is checked against an independent reading of the body: each segment's
+//! path must lead, in serde_json's own parse, to exactly that segment's text.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use guard_engine::{extract, Extracted, Format, Limits};
+
+#[test]
+fn corpus() {
+    insta::glob!("../../testdata/extract", "*", |path| {
+        // The walk also yields the directory itself, which `*` matches as an empty name.
+        if path.is_dir() {
+            return;
+        }
+        let body = std::fs::read(path).unwrap();
+        let content_type = match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => "application/json",
+            Some("txt") => "text/plain",
+            other => panic!("{}: unexpected extension {other:?}", path.display()),
+        };
+        let result = extract(&body, Some(content_type), &Limits::default());
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert_eq!(
+            name.starts_with("err_"),
+            result.is_err(),
+            "{name}: fixtures named err_* must fail and only they: {result:?}"
+        );
+        if let Ok(extracted) = &result {
+            check_paths(path, &body, extracted);
+        }
+        insta::assert_snapshot!(render(content_type, &result));
+    });
+}
+
+fn render(content_type: &str, result: &Result<Extracted, guard_engine::ExtractError>) -> String {
+    let mut out = format!("content-type: {content_type}\n");
+    match result {
+        Ok(extracted) => {
+            writeln!(out, "format: {}", extracted.format.name()).unwrap();
+            for segment in &extracted.segments {
+                writeln!(out, "{}: {:?}", segment.path, segment.text).unwrap();
+            }
+        }
+        Err(err) => writeln!(out, "error {}: {err}", err.code()).unwrap(),
+    }
+    out
+}
+
+/// Every segment must be non-empty and be what its path points at in the body.
+fn check_paths(path: &Path, body: &[u8], extracted: &Extracted) {
+    let name = path.display();
+    match extracted.format {
+        Format::Empty => assert!(extracted.segments.is_empty(), "{name}"),
+        Format::Text => {
+            let [segment] = extracted.segments.as_slice() else {
+                panic!("{name}: one segment")
+            };
+            assert_eq!(segment.path, "body", "{name}");
+            assert_eq!(segment.text.as_bytes(), body, "{name}");
+        }
+        _ => {
+            let doc: serde_json::Value = serde_json::from_slice(body).unwrap();
+            for segment in &extracted.segments {
+                assert!(
+                    !segment.text.is_empty(),
+                    "{name}: empty segment at {}",
+                    segment.path
+                );
+                let pointer = to_pointer(&segment.path);
+                let found = doc.pointer(&pointer).and_then(|v| v.as_str());
+                assert_eq!(
+                    found,
+                    Some(segment.text.as_str()),
+                    "{name}: {} ({pointer})",
+                    segment.path
+                );
+            }
+        }
+    }
+}
+
+/// Reads a segment path back into a JSON pointer: `a.b[2]["c d"]` → `/a/b/2/c d`.
+fn to_pointer(path: &str) -> String {
+    let mut pointer = String::new();
+    let mut push = |token: &str| {
+        pointer.push('/');
+        pointer.push_str(&token.replace('~', "~0").replace('/', "~1"));
+    };
+    let rest = path.strip_prefix('$').unwrap_or(path);
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '.' => {}
+            '[' if chars.peek() == Some(&'"') => {
+                chars.next();
+                let mut key = String::new();
+                loop {
+                    match chars.next().unwrap() {
+                        '"' => break,
+                        '\\' => match chars.next().unwrap() {
+                            'u' => {
+                                let hex: String = chars.by_ref().take(4).collect();
+                                key.push(
+                                    char::from_u32(u32::from_str_radix(&hex, 16).unwrap()).unwrap(),
+                                );
+                            }
+                            escaped => key.push(escaped),
+                        },
+                        c => key.push(c),
+                    }
+                }
+                assert_eq!(chars.next(), Some(']'), "{path}");
+                push(&key);
+            }
+            '[' => {
+                let index: String = chars.by_ref().take_while(|&c| c != ']').collect();
+                index.parse::<usize>().unwrap();
+                push(&index);
+            }
+            c => {
+                let mut key = String::from(c);
+                while let Some(&next) = chars.peek() {
+                    if next == '.' || next == '[' {
+                        break;
+                    }
+                    key.push(next);
+                    chars.next();
+                }
+                push(&key);
+            }
+        }
+    }
+    pointer
+}
