@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::decode::{decode, DecodeError};
 use crate::extract::{extract, ExtractError, Limits, Segment};
 use crate::ir::{HeaderOp, HostPattern, OnError, Policy, Program, RuleAction};
 use crate::judge::{self, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict};
@@ -23,7 +24,12 @@ pub struct Ruleset {
     program: Program,
     scanners: Vec<PolicyScanner>,
     limits: Limits,
+    max_body_bytes: usize,
 }
+
+/// The largest body, before and after decoding, that guard scans by default; a larger one is
+/// refused with 413 rather than forwarded unscanned.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 << 20;
 
 /// The policy that selected a request (its index in file order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +138,7 @@ impl Ruleset {
             program,
             scanners,
             limits: Limits::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         })
     }
 
@@ -193,12 +200,32 @@ impl Ruleset {
         Ok(plan)
     }
 
-    /// The body phase: extract the prompt text and run the policy's rules.
+    /// Sets the largest body (before and after decoding) that is scanned rather than refused.
+    pub fn set_max_body_bytes(&mut self, limit: usize) {
+        self.max_body_bytes = limit;
+    }
+
+    /// The body phase for an unencoded body; see [`Ruleset::inspect_encoded`].
     pub fn inspect(&self, policy: PolicyId, content_type: Option<&str>, body: &[u8]) -> Inspection {
+        self.inspect_encoded(policy, content_type, None, body)
+    }
+
+    /// The body phase: decode, extract the prompt text and run the policy's rules.
+    pub fn inspect_encoded(
+        &self,
+        policy: PolicyId,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        body: &[u8],
+    ) -> Inspection {
         let Some(p) = self.policy(policy) else {
             return Inspection::Allow;
         };
-        let extracted = match extract(body, content_type, &self.limits) {
+        let body = match self.decode(content_encoding, body) {
+            Ok(body) => body,
+            Err(err) => return Inspection::Deny(refusal(p, &err)),
+        };
+        let extracted = match extract(&body, content_type, &self.limits) {
             Ok(extracted) => extracted,
             Err(err) => return Inspection::Deny(malformed(p, &err)),
         };
@@ -227,9 +254,25 @@ impl Ruleset {
         })
     }
 
+    fn decode<'b>(&self, content_encoding: Option<&str>, body: &'b [u8]) -> Result<std::borrow::Cow<'b, [u8]>, DecodeError> {
+        if body.len() > self.max_body_bytes {
+            return Err(DecodeError::TooLarge {
+                limit: self.max_body_bytes,
+            });
+        }
+        decode(content_encoding, body, self.max_body_bytes)
+    }
+
     /// Every deny rule that matches the body, with where, for authors.
-    pub fn explain(&self, policy: PolicyId, content_type: Option<&str>, body: &[u8]) -> Result<Explanation, ExtractError> {
-        let extracted = extract(body, content_type, &self.limits)?;
+    pub fn explain(
+        &self,
+        policy: PolicyId,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        body: &[u8],
+    ) -> Result<Explanation, String> {
+        let body = self.decode(content_encoding, body).map_err(|e| e.to_string())?;
+        let extracted = extract(&body, content_type, &self.limits).map_err(|e| format!("{} ({})", e, e.code()))?;
         let hits = self
             .scan(policy, &extracted.segments, Want::Every)
             .iter()
@@ -388,6 +431,19 @@ impl Denial {
             }
         });
         serde_json::to_vec(&body).unwrap_or_default()
+    }
+}
+
+fn refusal(policy: &Policy, err: &DecodeError) -> Denial {
+    let (status, code) = err.status_and_code();
+    Denial {
+        status,
+        code,
+        policy: policy.name.clone(),
+        rule: None,
+        judge: None,
+        reason: format!("the request body cannot be scanned: {err}"),
+        matched: None,
     }
 }
 

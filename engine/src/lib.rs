@@ -10,6 +10,7 @@ pub mod ir;
 
 #[cfg(feature = "build")]
 mod compile;
+mod decode;
 mod eval;
 mod extract;
 mod judge;
@@ -22,8 +23,9 @@ mod wire;
 pub use compile::{
     check_regex, compile, CompileOptions, Compiled, GroupSize, PatternError, RegexError, RegexErrorKind,
 };
+pub use decode::DecodeError;
 pub use eval::{
-    Denial, Escalation, Explanation, HeaderPlan, Inspection, MatchSite, MatchedPattern, Outcome, PolicyId,
+    Denial, Escalation, Explanation, DEFAULT_MAX_BODY_BYTES, HeaderPlan, Inspection, MatchSite, MatchedPattern, Outcome, PolicyId,
     Ruleset,
 };
 pub use extract::{extract, ExtractError, Extracted, Format, Limits, Segment};

@@ -270,8 +270,9 @@ fn explain(fixture_path: &Path, policies: &[PathBuf], args: &PolicyArgs) -> Exit
     };
     println!("policy: {}", ruleset.policy_name(policy));
     let content_type = fixture.header("content-type");
-    match ruleset.explain(policy, content_type, &fixture.body) {
-        Err(err) => println!("body: cannot be scanned ({}): {err}", err.code()),
+    let content_encoding = fixture.header("content-encoding");
+    match ruleset.explain(policy, content_type, content_encoding, &fixture.body) {
+        Err(err) => println!("body: cannot be scanned: {err}"),
         Ok(explanation) => {
             println!("body: {} with {} text segment{}", explanation.format, explanation.segments.len(), if explanation.segments.len() == 1 { "" } else { "s" });
             for segment in &explanation.segments {
@@ -288,7 +289,7 @@ fn explain(fixture_path: &Path, policies: &[PathBuf], args: &PolicyArgs) -> Exit
             }
         }
     }
-    if let Inspection::Escalate(escalation) = ruleset.inspect(policy, content_type, &fixture.body) {
+    if let Inspection::Escalate(escalation) = ruleset.inspect_encoded(policy, content_type, content_encoding, &fixture.body) {
         if let Ok(Some(call)) = escalation.next_call(&ruleset, &secrets, 0) {
             println!("escalates: rule `{}` asks judge `{}` (cluster `{}`)", call.rule, call.judge, call.cluster);
         }

@@ -47,15 +47,16 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
     run.policy = Some(policy_name.clone());
     run.headers = ruleset.headers(policy, secrets).map_err(|e| e.to_string())?;
     let content_type = fixture.header("content-type");
+    let content_encoding = fixture.header("content-encoding");
 
     // Every deny rule that matches counts as exercised, not only the one the verdict reports.
-    if let Ok(explanation) = ruleset.explain(policy, content_type, &fixture.body) {
+    if let Ok(explanation) = ruleset.explain(policy, content_type, content_encoding, &fixture.body) {
         for (rule, _) in explanation.hits {
             run.exercised.insert((policy_name.clone(), rule));
         }
     }
 
-    run.outcome = match ruleset.inspect(policy, content_type, &fixture.body) {
+    run.outcome = match ruleset.inspect_encoded(policy, content_type, content_encoding, &fixture.body) {
         Inspection::Allow => Outcome::Allow,
         Inspection::Deny(denial) => Outcome::Deny(denial),
         Inspection::Escalate(mut escalation) => loop {

@@ -1,0 +1,105 @@
+//! Content-Encoding: a compressed body is decompressed (within a bound) before it is scanned.
+//!
+//! An encoding guard cannot decode is refused rather than passed on: the upstream would decode
+//! it, so text the guard never saw would reach the model.
+
+use std::borrow::Cow;
+use std::io::Read;
+
+use flate2::read::{DeflateDecoder, GzDecoder, ZlibDecoder};
+
+/// Why a body could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    #[error("content encoding `{0}` is not supported (gzip, deflate and identity are)")]
+    Unsupported(String),
+    #[error("the body is not valid `{0}` data")]
+    Corrupt(&'static str),
+    #[error("the decoded body is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+}
+
+impl DecodeError {
+    /// HTTP status and stable error code of the refusal.
+    pub fn status_and_code(&self) -> (u16, &'static str) {
+        match self {
+            DecodeError::Unsupported(_) => (415, "guard.unsupported_encoding"),
+            DecodeError::Corrupt(_) => (400, "guard.malformed_encoding"),
+            DecodeError::TooLarge { .. } => (413, "guard.body_too_large"),
+        }
+    }
+}
+
+/// The body as the upstream would read it, at most `limit` bytes.
+pub(crate) fn decode<'a>(content_encoding: Option<&str>, body: &'a [u8], limit: usize) -> Result<Cow<'a, [u8]>, DecodeError> {
+    let mut out = Cow::Borrowed(body);
+    // `Content-Encoding: gzip, br` lists encodings in the order they were applied.
+    let codings: Vec<String> = content_encoding
+        .unwrap_or("")
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| !c.is_empty() && c != "identity")
+        .collect();
+    for coding in codings.iter().rev() {
+        out = Cow::Owned(match coding.as_str() {
+            "gzip" | "x-gzip" => inflate(GzDecoder::new(out.as_ref()), "gzip", limit)?,
+            // RFC 9110's deflate is zlib-wrapped; some clients send raw deflate, so try both.
+            "deflate" => inflate(ZlibDecoder::new(out.as_ref()), "deflate", limit)
+                .or_else(|_| inflate(DeflateDecoder::new(out.as_ref()), "deflate", limit))?,
+            other => return Err(DecodeError::Unsupported(other.to_string())),
+        });
+    }
+    if out.len() > limit {
+        return Err(DecodeError::TooLarge { limit });
+    }
+    Ok(out)
+}
+
+fn inflate(reader: impl Read, name: &'static str, limit: usize) -> Result<Vec<u8>, DecodeError> {
+    let mut out = Vec::new();
+    // One byte past the limit tells "exactly at the limit" from "over it" without reading a bomb.
+    let bound = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    reader
+        .take(bound)
+        .read_to_end(&mut out)
+        .map_err(|_| DecodeError::Corrupt(name))?;
+    if out.len() > limit {
+        return Err(DecodeError::TooLarge { limit });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::{GzEncoder, ZlibEncoder};
+    use flate2::Compression;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_and_deflate_round_trip() {
+        let text = "my 账号 is 1111111".as_bytes();
+        assert_eq!(decode(Some("gzip"), &gzip(text), 1 << 20).unwrap().as_ref(), text);
+        let mut z = ZlibEncoder::new(Vec::new(), Compression::default());
+        z.write_all(text).unwrap();
+        assert_eq!(decode(Some("Deflate"), &z.finish().unwrap(), 1 << 20).unwrap().as_ref(), text);
+        assert_eq!(decode(Some("gzip, gzip"), &gzip(&gzip(text)), 1 << 20).unwrap().as_ref(), text);
+        assert_eq!(decode(None, text, 1 << 20).unwrap().as_ref(), text);
+    }
+
+    #[test]
+    fn bombs_unknown_and_corrupt_encodings_are_refused() {
+        let bomb = gzip(&vec![b'a'; 10 << 20]);
+        assert!(bomb.len() < 20_000);
+        assert_eq!(decode(Some("gzip"), &bomb, 1 << 20), Err(DecodeError::TooLarge { limit: 1 << 20 }));
+        assert_eq!(decode(Some("br"), b"x", 100), Err(DecodeError::Unsupported("br".into())));
+        assert_eq!(decode(Some("gzip"), b"not gzip", 100), Err(DecodeError::Corrupt("gzip")));
+    }
+}
