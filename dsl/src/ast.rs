@@ -1,0 +1,213 @@
+//! The syntax tree of one `.guard` file: what the author wrote, with byte spans into its file.
+//!
+//! Values are decoded (string escapes, triple-quote dedent) but not yet validated: hosts,
+//! durations, templates and the like are checked while lowering, so the tree can hold anything
+//! the grammar accepts and every problem is reported against these spans.
+
+use std::ops::Range;
+
+/// Index of a source file in the order the files were given.
+pub(crate) type FileId = usize;
+
+/// A byte range in one source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Span {
+    pub file: FileId,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(file: FileId, range: Range<usize>) -> Span {
+        Span {
+            file,
+            start: range.start,
+            end: range.end.max(range.start),
+        }
+    }
+
+    /// The smallest span covering both (same file assumed).
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+}
+
+/// A decoded string literal that remembers where each of its bytes came from, so a problem found
+/// inside the value (a regex error, a bad template) can be pointed at in the source even when
+/// escapes or dedent make the value and the literal differ.
+#[derive(Debug, Clone)]
+pub(crate) struct Str {
+    pub value: String,
+    /// The whole literal, quotes included.
+    pub span: Span,
+    /// Between the quotes.
+    pub content: Span,
+    /// For each byte of `value`, the source byte range that produced it.
+    pub origins: Vec<(usize, usize)>,
+}
+
+impl Str {
+    /// The source span of a byte range of the decoded value. Out-of-range or empty ranges fall
+    /// back to a point (or the content), so a caller can pass an engine's span unchecked.
+    pub fn span_of(&self, range: Range<usize>) -> Span {
+        let file = self.span.file;
+        let start = if range.start >= self.value.len() {
+            Some(self.content.end)
+        } else {
+            self.origins.get(range.start).map(|o| o.0)
+        };
+        let Some(start) = start else {
+            return self.content;
+        };
+        if range.end <= range.start {
+            return Span::new(file, start..start);
+        }
+        let end = range
+            .end
+            .checked_sub(1)
+            .and_then(|last| self.origins.get(last))
+            .map_or(self.content.end, |o| o.1);
+        Span::new(file, start..end)
+    }
+}
+
+/// A bare word (a duration, an `on_error` value) with its span.
+#[derive(Debug, Clone)]
+pub(crate) struct Word {
+    pub text: String,
+    pub span: Span,
+}
+
+/// One parsed file.
+#[derive(Debug, Clone)]
+pub(crate) struct File {
+    pub items: Vec<Item>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Item {
+    Policy(Policy),
+    Judge(Judge),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Policy {
+    pub name: Str,
+    pub stmts: Vec<PolicyStmt>,
+}
+
+/// A statement, with `head`: the span of its leading keywords (`match host`, `deny keyword file`),
+/// which is what a statement-level diagnostic underlines.
+#[derive(Debug, Clone)]
+pub(crate) enum PolicyStmt {
+    MatchHost { head: Span, hosts: Vec<Str> },
+    MatchPath { head: Span, prefix: Str },
+    Inject { name: Str, value: Str },
+    Remove { name: Str },
+    Rule(Rule),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    /// The `rule` keyword.
+    pub keyword: Span,
+    pub name: Str,
+    pub stmts: Vec<RuleStmt>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum RuleStmt {
+    DenyKeyword {
+        head: Span,
+        keywords: Vec<Str>,
+    },
+    DenyKeywordFile {
+        head: Span,
+        path: Str,
+    },
+    DenyRegex {
+        head: Span,
+        regexes: Vec<Str>,
+    },
+    IgnoreCase {
+        head: Span,
+    },
+    /// `normalize off` (a guard addition to the v0 contract).
+    NormalizeOff {
+        head: Span,
+    },
+    Reason {
+        head: Span,
+        text: Str,
+    },
+    Escalate {
+        head: Span,
+        judge: Str,
+    },
+}
+
+impl RuleStmt {
+    pub fn head(&self) -> Span {
+        match self {
+            RuleStmt::DenyKeyword { head, .. }
+            | RuleStmt::DenyKeywordFile { head, .. }
+            | RuleStmt::DenyRegex { head, .. }
+            | RuleStmt::IgnoreCase { head }
+            | RuleStmt::NormalizeOff { head }
+            | RuleStmt::Reason { head, .. }
+            | RuleStmt::Escalate { head, .. } => *head,
+        }
+    }
+
+    pub fn is_deny(&self) -> bool {
+        matches!(
+            self,
+            RuleStmt::DenyKeyword { .. }
+                | RuleStmt::DenyKeywordFile { .. }
+                | RuleStmt::DenyRegex { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Judge {
+    pub name: Str,
+    pub fields: Vec<JudgeField>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct JudgeField {
+    /// The field's keyword.
+    pub head: Span,
+    pub value: JudgeValue,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum JudgeValue {
+    Endpoint(Str),
+    Cluster(Str),
+    Model(Str),
+    ApiKey(Str),
+    Timeout(Word),
+    OnError(Word),
+    Prompt(Str),
+}
+
+impl JudgeValue {
+    /// The field's keyword, as the author writes it.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            JudgeValue::Endpoint(_) => "endpoint",
+            JudgeValue::Cluster(_) => "cluster",
+            JudgeValue::Model(_) => "model",
+            JudgeValue::ApiKey(_) => "api_key",
+            JudgeValue::Timeout(_) => "timeout",
+            JudgeValue::OnError(_) => "on_error",
+            JudgeValue::Prompt(_) => "prompt",
+        }
+    }
+}

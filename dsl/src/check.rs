@@ -1,0 +1,333 @@
+//! Semantic checks over all parsed files together: names, references and the shape of each block.
+//!
+//! Values (hosts, durations, templates, regexes...) are checked where they are converted, in
+//! lower.rs; this module checks what needs the whole program or a whole block: unique names
+//! (policies, rules and judges each unique across all files, as the contract says: verdicts, logs
+//! and metrics name a rule by its id alone), judges that exist, one action per rule, required and
+//! repeated statements.
+
+use std::collections::HashMap;
+
+use crate::ast::{self, PolicyStmt, RuleStmt, Span, Str};
+use crate::diagnostic::{Code, Diag};
+use crate::parse::closest;
+
+/// Checks the parsed files. `complete` is false when some file had a syntax error: its judges are
+/// unknown, so a reference to a judge that is not found is not reported (it may be in that file).
+pub(crate) fn check(files: &[&ast::File], complete: bool) -> Vec<Diag> {
+    let mut checker = Checker::default();
+    for file in files {
+        for item in &file.items {
+            if let ast::Item::Judge(judge) = item {
+                checker.name(Kind::Judge, &judge.name);
+                checker.judge_names.push(judge.name.value.as_str());
+            }
+        }
+    }
+    for file in files {
+        for item in &file.items {
+            match item {
+                ast::Item::Policy(policy) => checker.policy(policy, complete),
+                ast::Item::Judge(judge) => checker.judge(judge),
+            }
+        }
+    }
+    checker.diags
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Policy,
+    Rule,
+    Judge,
+}
+
+impl Kind {
+    fn word(self) -> &'static str {
+        match self {
+            Kind::Policy => "policy",
+            Kind::Rule => "rule",
+            Kind::Judge => "judge",
+        }
+    }
+}
+
+#[derive(Default)]
+struct Checker<'a> {
+    diags: Vec<Diag>,
+    /// The first definition of each name, per kind.
+    seen: HashMap<(Kind, &'a str), Span>,
+    judge_names: Vec<&'a str>,
+}
+
+impl<'a> Checker<'a> {
+    /// Validates a name and records it, reporting a second definition.
+    fn name(&mut self, kind: Kind, name: &'a Str) {
+        let value = name.value.as_str();
+        let word = kind.word();
+        if value.trim().is_empty() {
+            self.diags.push(
+                Diag::new(Code::InvalidName, format!("{word} name is empty"))
+                    .at(name.span, "empty name")
+                    .help(format!(
+                        "give the {word} a name that logs and verdicts can report"
+                    )),
+            );
+        } else if let Some((i, c)) = value.char_indices().find(|(_, c)| c.is_control()) {
+            self.diags.push(
+                Diag::new(
+                    Code::InvalidName,
+                    format!(
+                        "{word} name `{}` contains a control character",
+                        value.escape_debug()
+                    ),
+                )
+                .at(name.span_of(i..i + c.len_utf8()), "control character")
+                .help(
+                    "names appear in logs, headers and JSON bodies; use printable characters only",
+                ),
+            );
+        }
+        match self.seen.get(&(kind, value)) {
+            Some(first) => {
+                let (code, help) = match kind {
+                    Kind::Policy => (
+                        Code::DuplicatePolicy,
+                        "policy names are unique across all files compiled together",
+                    ),
+                    Kind::Rule => (
+                        Code::DuplicateRule,
+                        "rule ids are unique across all policies and files, because verdicts, logs \
+                         and metrics report a rule by its id alone",
+                    ),
+                    Kind::Judge => (
+                        Code::DuplicateJudge,
+                        "judge names are unique across all files compiled together",
+                    ),
+                };
+                self.diags.push(
+                    Diag::new(code, format!("{word} `{value}` is defined twice"))
+                        .at(name.span, "defined again here")
+                        .also(*first, "first defined here")
+                        .help(help),
+                );
+            }
+            None => {
+                self.seen.insert((kind, value), name.span);
+            }
+        }
+    }
+
+    fn duplicate(&mut self, what: &str, owner: &str, again: Span, first: Span, help: &str) {
+        self.diags.push(
+            Diag::new(
+                Code::DuplicateStatement,
+                format!("duplicate `{what}` in {owner}"),
+            )
+            .at(again, "again here")
+            .also(first, "first here")
+            .help(help.to_string()),
+        );
+    }
+
+    fn policy(&mut self, policy: &'a ast::Policy, complete: bool) {
+        self.name(Kind::Policy, &policy.name);
+        let owner = format!("policy `{}`", policy.name.value);
+        let mut host: Option<Span> = None;
+        let mut path: Option<Span> = None;
+        for stmt in &policy.stmts {
+            match stmt {
+                PolicyStmt::MatchHost { head, .. } => match host {
+                    Some(first) => self.duplicate(
+                        "match host",
+                        &owner,
+                        *head,
+                        first,
+                        "list every host in one line: `match host \"a.example.com\", \"b.example.com\"`",
+                    ),
+                    None => host = Some(*head),
+                },
+                PolicyStmt::MatchPath { head, .. } => match path {
+                    Some(first) => self.duplicate(
+                        "match path prefix",
+                        &owner,
+                        *head,
+                        first,
+                        "a policy has at most one path prefix; use one policy per prefix",
+                    ),
+                    None => path = Some(*head),
+                },
+                PolicyStmt::Rule(rule) => self.rule(rule, complete),
+                PolicyStmt::Inject { .. } | PolicyStmt::Remove { .. } => {}
+            }
+        }
+        if host.is_none() {
+            self.diags.push(
+                Diag::new(
+                    Code::MissingMatchHost,
+                    format!("policy `{}` has no `match host` line", policy.name.value),
+                )
+                .at(policy.name.span, "this policy selects no request")
+                .help("add the hosts it applies to: `match host \"api.example.com\"`"),
+            );
+        }
+    }
+
+    fn rule(&mut self, rule: &'a ast::Rule, complete: bool) {
+        self.name(Kind::Rule, &rule.name);
+        let owner = format!("rule `{}`", rule.name.value);
+        // Every `deny` line together is one action; each `escalate` is one.
+        let mut actions: Vec<(Span, bool)> = Vec::new();
+        let mut reason: Option<Span> = None;
+        let mut ignore_case: Option<Span> = None;
+        let mut normalize_off: Option<Span> = None;
+        for stmt in &rule.stmts {
+            match stmt {
+                s if s.is_deny() && !actions.iter().any(|(_, deny)| *deny) => {
+                    actions.push((s.head(), true));
+                }
+                RuleStmt::Escalate { head, judge } => {
+                    actions.push((*head, false));
+                    if complete && !self.judge_names.contains(&judge.value.as_str()) {
+                        self.unknown_judge(judge);
+                    }
+                }
+                RuleStmt::Reason { head, .. } => match reason {
+                    Some(first) => {
+                        self.duplicate("reason", &owner, *head, first, "a rule has one `reason`")
+                    }
+                    None => reason = Some(*head),
+                },
+                RuleStmt::IgnoreCase { head } => match ignore_case {
+                    Some(first) => self.duplicate(
+                        "ignore case",
+                        &owner,
+                        *head,
+                        first,
+                        "write `ignore case` once",
+                    ),
+                    None => ignore_case = Some(*head),
+                },
+                RuleStmt::NormalizeOff { head } => match normalize_off {
+                    Some(first) => self.duplicate(
+                        "normalize off",
+                        &owner,
+                        *head,
+                        first,
+                        "write `normalize off` once",
+                    ),
+                    None => normalize_off = Some(*head),
+                },
+                _ => {}
+            }
+        }
+        match actions.as_slice() {
+            [] => self.diags.push(
+                Diag::new(
+                    Code::RuleWithoutAction,
+                    format!("rule `{}` has no action", rule.name.value),
+                )
+                .at(rule.name.span, "this rule never does anything")
+                .help(
+                    "add `deny keyword \"...\"`, `deny regex \"...\"` or `escalate judge \"...\"`",
+                ),
+            ),
+            [(first, first_deny), (second, second_deny), ..] => {
+                let help = if *first_deny || *second_deny {
+                    "a rule either denies (all its `deny` lines form one action) or escalates to a \
+                     judge; put the escalation in a rule of its own"
+                } else {
+                    "a rule escalates to one judge; write one rule per judge"
+                };
+                self.diags.push(
+                    Diag::new(
+                        Code::RuleWithTwoActions,
+                        format!("rule `{}` has two actions", rule.name.value),
+                    )
+                    .at(*second, "second action")
+                    .also(*first, "first action")
+                    .help(help),
+                );
+            }
+            [(_, false)] => {
+                for (modifier, span) in [
+                    ("ignore case", ignore_case),
+                    ("normalize off", normalize_off),
+                ] {
+                    let Some(span) = span else { continue };
+                    self.diags.push(
+                        Diag::new(
+                            Code::ModifierWithoutDeny,
+                            format!("`{modifier}` has no effect in rule `{}`", rule.name.value),
+                        )
+                        .at(span, "this rule escalates; it has no keywords or regexes")
+                        .help(format!("`{modifier}` applies to `deny keyword` and `deny regex` lines; remove it")),
+                    );
+                }
+            }
+            [(_, true)] => {}
+        }
+    }
+
+    fn unknown_judge(&mut self, judge: &Str) {
+        let name = judge.value.as_str();
+        let help = match closest(name, &self.judge_names) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if self.judge_names.is_empty() => {
+                format!("define it at the top level of a file: `judge \"{name}\" {{ ... }}`")
+            }
+            None => {
+                let known: Vec<String> =
+                    self.judge_names.iter().map(|n| format!("`{n}`")).collect();
+                format!("the judges are {}", known.join(", "))
+            }
+        };
+        self.diags.push(
+            Diag::new(Code::UnknownJudge, format!("unknown judge `{name}`"))
+                .at(judge.span, "no judge has this name")
+                .help(help),
+        );
+    }
+
+    fn judge(&mut self, judge: &'a ast::Judge) {
+        let owner = format!("judge `{}`", judge.name.value);
+        let mut first: HashMap<&'static str, Span> = HashMap::new();
+        for field in &judge.fields {
+            let keyword = field.value.keyword();
+            match first.get(keyword) {
+                Some(span) => {
+                    let help = format!("a judge has one `{keyword}`");
+                    self.duplicate(keyword, &owner, field.head, *span, &help);
+                }
+                None => {
+                    first.insert(keyword, field.head);
+                }
+            }
+        }
+        let required = [
+            "endpoint", "model", "api_key", "timeout", "on_error", "prompt",
+        ];
+        let missing: Vec<String> = required
+            .iter()
+            .filter(|k| !first.contains_key(*k))
+            .map(|k| format!("`{k}`"))
+            .collect();
+        if !missing.is_empty() {
+            let list = match missing.as_slice() {
+                [init @ .., last] if !init.is_empty() => format!("{} or {last}", init.join(", ")),
+                _ => missing.join(""),
+            };
+            self.diags.push(
+                Diag::new(
+                    Code::MissingJudgeField,
+                    format!("judge `{}` has no {list}", judge.name.value),
+                )
+                .at(judge.name.span, "incomplete judge")
+                .help(
+                    "a judge needs `endpoint`, `model`, `api_key`, `timeout`, `on_error` and \
+                     `prompt`; `cluster` is optional",
+                ),
+            );
+        }
+    }
+}

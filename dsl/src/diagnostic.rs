@@ -1,0 +1,702 @@
+//! Diagnostics: what every stage reports, and how they are rendered for people and for tools.
+//!
+//! Stages build [`Diag`]s (a stable [`Code`], a lowercase message with user input in backticks, a
+//! primary span, more labels, help). [`Diagnostics`] holds all of them with the sources they point
+//! into and renders them either with miette's graphical handler (no colours, so the output is the
+//! same on a terminal, in CI logs and in snapshots) or as one JSON array.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, Severity,
+    SourceCode, SourceSpan, SpanContents,
+};
+
+use crate::ast::{FileId, Span};
+
+/// The stable identity of a diagnostic: tools and tests match on it, so a code never changes
+/// meaning; new situations get new codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Code {
+    // Files and paths.
+    NoInput,
+    NoSuchFile,
+    NoGuardFiles,
+    UnreadableFile,
+    // Syntax.
+    Syntax,
+    UnknownStatement,
+    MisplacedStatement,
+    UnterminatedString,
+    UnknownEscape,
+    InvalidUnicodeEscape,
+    // Names and structure.
+    InvalidName,
+    DuplicatePolicy,
+    DuplicateRule,
+    DuplicateJudge,
+    DuplicateStatement,
+    MissingMatchHost,
+    RuleWithoutAction,
+    RuleWithTwoActions,
+    ModifierWithoutDeny,
+    UnknownJudge,
+    MissingJudgeField,
+    // Values.
+    InvalidHost,
+    InvalidPathPrefix,
+    InvalidHeaderName,
+    InvalidHeaderValue,
+    DuplicateHeader,
+    EmptyKeyword,
+    MissingKeywordFile,
+    UnreadableKeywordFile,
+    KeywordFileNotUtf8,
+    EmptyKeywordFile,
+    InvalidRegex,
+    UnsupportedRegex,
+    UnicodeWordBoundary,
+    RegexMatchesEmpty,
+    RegexTooLarge,
+    BadDuration,
+    BadOnError,
+    InvalidEndpoint,
+    // Templates.
+    UnclosedTemplate,
+    UnknownTemplateVariable,
+    InvalidSecretName,
+    SecretNotAllowed,
+    VariableNotAllowed,
+    PromptWithoutContent,
+    /// A bug in guard, never the author's fault; reported rather than panicking.
+    Internal,
+}
+
+impl Code {
+    #[cfg(test)]
+    pub const ALL: &'static [Code] = &[
+        Code::NoInput,
+        Code::NoSuchFile,
+        Code::NoGuardFiles,
+        Code::UnreadableFile,
+        Code::Syntax,
+        Code::UnknownStatement,
+        Code::MisplacedStatement,
+        Code::UnterminatedString,
+        Code::UnknownEscape,
+        Code::InvalidUnicodeEscape,
+        Code::InvalidName,
+        Code::DuplicatePolicy,
+        Code::DuplicateRule,
+        Code::DuplicateJudge,
+        Code::DuplicateStatement,
+        Code::MissingMatchHost,
+        Code::RuleWithoutAction,
+        Code::RuleWithTwoActions,
+        Code::ModifierWithoutDeny,
+        Code::UnknownJudge,
+        Code::MissingJudgeField,
+        Code::InvalidHost,
+        Code::InvalidPathPrefix,
+        Code::InvalidHeaderName,
+        Code::InvalidHeaderValue,
+        Code::DuplicateHeader,
+        Code::EmptyKeyword,
+        Code::MissingKeywordFile,
+        Code::UnreadableKeywordFile,
+        Code::KeywordFileNotUtf8,
+        Code::EmptyKeywordFile,
+        Code::InvalidRegex,
+        Code::UnsupportedRegex,
+        Code::UnicodeWordBoundary,
+        Code::RegexMatchesEmpty,
+        Code::RegexTooLarge,
+        Code::BadDuration,
+        Code::BadOnError,
+        Code::InvalidEndpoint,
+        Code::UnclosedTemplate,
+        Code::UnknownTemplateVariable,
+        Code::InvalidSecretName,
+        Code::SecretNotAllowed,
+        Code::VariableNotAllowed,
+        Code::PromptWithoutContent,
+        Code::Internal,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::NoInput => "guard::dsl::no_input",
+            Code::NoSuchFile => "guard::dsl::no_such_file",
+            Code::NoGuardFiles => "guard::dsl::no_guard_files",
+            Code::UnreadableFile => "guard::dsl::unreadable_file",
+            Code::Syntax => "guard::dsl::syntax",
+            Code::UnknownStatement => "guard::dsl::unknown_statement",
+            Code::MisplacedStatement => "guard::dsl::misplaced_statement",
+            Code::UnterminatedString => "guard::dsl::unterminated_string",
+            Code::UnknownEscape => "guard::dsl::unknown_escape",
+            Code::InvalidUnicodeEscape => "guard::dsl::invalid_unicode_escape",
+            Code::InvalidName => "guard::dsl::invalid_name",
+            Code::DuplicatePolicy => "guard::dsl::duplicate_policy",
+            Code::DuplicateRule => "guard::dsl::duplicate_rule",
+            Code::DuplicateJudge => "guard::dsl::duplicate_judge",
+            Code::DuplicateStatement => "guard::dsl::duplicate_statement",
+            Code::MissingMatchHost => "guard::dsl::missing_match_host",
+            Code::RuleWithoutAction => "guard::dsl::rule_without_action",
+            Code::RuleWithTwoActions => "guard::dsl::rule_with_two_actions",
+            Code::ModifierWithoutDeny => "guard::dsl::modifier_without_deny",
+            Code::UnknownJudge => "guard::dsl::unknown_judge",
+            Code::MissingJudgeField => "guard::dsl::missing_judge_field",
+            Code::InvalidHost => "guard::dsl::invalid_host",
+            Code::InvalidPathPrefix => "guard::dsl::invalid_path_prefix",
+            Code::InvalidHeaderName => "guard::dsl::invalid_header_name",
+            Code::InvalidHeaderValue => "guard::dsl::invalid_header_value",
+            Code::DuplicateHeader => "guard::dsl::duplicate_header",
+            Code::EmptyKeyword => "guard::dsl::empty_keyword",
+            Code::MissingKeywordFile => "guard::dsl::missing_keyword_file",
+            Code::UnreadableKeywordFile => "guard::dsl::unreadable_keyword_file",
+            Code::KeywordFileNotUtf8 => "guard::dsl::keyword_file_not_utf8",
+            Code::EmptyKeywordFile => "guard::dsl::empty_keyword_file",
+            Code::InvalidRegex => "guard::dsl::invalid_regex",
+            Code::UnsupportedRegex => "guard::dsl::unsupported_regex",
+            Code::UnicodeWordBoundary => "guard::dsl::unicode_word_boundary",
+            Code::RegexMatchesEmpty => "guard::dsl::regex_matches_empty",
+            Code::RegexTooLarge => "guard::dsl::regex_too_large",
+            Code::BadDuration => "guard::dsl::bad_duration",
+            Code::BadOnError => "guard::dsl::bad_on_error",
+            Code::InvalidEndpoint => "guard::dsl::invalid_endpoint",
+            Code::UnclosedTemplate => "guard::dsl::unclosed_template",
+            Code::UnknownTemplateVariable => "guard::dsl::unknown_template_variable",
+            Code::InvalidSecretName => "guard::dsl::invalid_secret_name",
+            Code::SecretNotAllowed => "guard::dsl::secret_not_allowed",
+            Code::VariableNotAllowed => "guard::dsl::variable_not_allowed",
+            Code::PromptWithoutContent => "guard::dsl::prompt_without_content",
+            Code::Internal => "guard::dsl::internal",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A span with the text shown under it.
+#[derive(Debug, Clone)]
+pub(crate) struct Label {
+    pub span: Span,
+    pub text: String,
+}
+
+/// One error, as a stage reports it.
+#[derive(Debug, Clone)]
+pub(crate) struct Diag {
+    pub code: Code,
+    pub message: String,
+    pub help: Option<String>,
+    /// Where the problem is; `None` only for problems with a path rather than a text.
+    pub primary: Option<Label>,
+    /// Related places ("first defined here"), in this file or another.
+    pub secondary: Vec<Label>,
+    /// For a problem with a path that has no source text (a missing file, an empty directory).
+    pub path: Option<PathBuf>,
+}
+
+impl Diag {
+    pub fn new(code: Code, message: impl Into<String>) -> Diag {
+        Diag {
+            code,
+            message: message.into(),
+            help: None,
+            primary: None,
+            secondary: Vec::new(),
+            path: None,
+        }
+    }
+
+    /// Sets the primary span and its label.
+    pub fn at(mut self, span: Span, label: impl Into<String>) -> Diag {
+        self.primary = Some(Label {
+            span,
+            text: label.into(),
+        });
+        self
+    }
+
+    /// Adds a secondary label.
+    pub fn also(mut self, span: Span, label: impl Into<String>) -> Diag {
+        self.secondary.push(Label {
+            span,
+            text: label.into(),
+        });
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Diag {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn path(mut self, path: impl Into<PathBuf>) -> Diag {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Where the diagnostic sorts: its file, then its offset; path-level problems first.
+    fn sort_key(&self) -> (Option<FileId>, usize) {
+        match &self.primary {
+            Some(label) => (Some(label.span.file), label.span.start),
+            None => (None, 0),
+        }
+    }
+}
+
+/// A source file as diagnostics see it: display name, text and line starts.
+#[derive(Debug, Clone)]
+pub(crate) struct SourceFile {
+    pub name: String,
+    pub text: Arc<str>,
+    /// Byte offset of each line's first byte.
+    line_starts: Vec<usize>,
+}
+
+impl SourceFile {
+    pub fn new(name: String, text: Arc<str>) -> SourceFile {
+        // A line ends at `\n`, at `\r\n`, or at a lone `\r`, the same line breaks as pest's
+        // NEWLINE and miette's snippets, so line numbers agree everywhere.
+        let bytes = text.as_bytes();
+        let mut line_starts = vec![0];
+        for (i, &b) in bytes.iter().enumerate() {
+            let next = bytes.get(i + 1).copied();
+            if b == b'\n' || (b == b'\r' && next != Some(b'\n')) {
+                line_starts.push(i + 1);
+            }
+        }
+        SourceFile {
+            name,
+            text,
+            line_starts,
+        }
+    }
+
+    /// 1-based line and column of a byte offset; the column counts characters, not bytes, so it
+    /// is where an editor puts the cursor for `file:line:col`.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self
+            .line_starts
+            .partition_point(|&start| start <= offset)
+            .max(1);
+        let start = self.line_starts.get(line - 1).copied().unwrap_or(0);
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |prefix| prefix.chars().count());
+        (line, column + 1)
+    }
+}
+
+/// How [`Diagnostics::render`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorFormat {
+    /// miette's graphical report, without colours: `file:line:col`, the source line, an underline
+    /// under the span, the code and the help.
+    Human,
+    /// One JSON array; each element has `code`, `severity`, `message`, `help`, `file`, `line`,
+    /// `column` (1-based, in characters), `span` (`offset`, `length` in bytes) and `labels`.
+    Json,
+}
+
+/// Every diagnostic of every file compiled together, sorted by file and position.
+#[derive(Debug, Clone)]
+pub struct Diagnostics {
+    sources: Vec<SourceFile>,
+    items: Vec<Diag>,
+}
+
+impl Diagnostics {
+    pub(crate) fn new(sources: Vec<SourceFile>, mut items: Vec<Diag>) -> Diagnostics {
+        items.sort_by_key(Diag::sort_key);
+        Diagnostics { sources, items }
+    }
+
+    /// How many diagnostics there are.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// All diagnostics as one text, in `format`.
+    pub fn render(&self, format: ErrorFormat) -> String {
+        match format {
+            ErrorFormat::Human => self.render_human(),
+            ErrorFormat::Json => self.render_json(),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn codes(&self) -> Vec<Code> {
+        self.items.iter().map(|d| d.code).collect()
+    }
+
+    fn render_human(&self) -> String {
+        let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor())
+            .with_width(110)
+            .with_links(false)
+            .with_show_related_as_nested(true);
+        let mut out = String::new();
+        for (i, diag) in self.items.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            let report = self.report(diag);
+            let mut one = String::new();
+            if handler.render_report(&mut one, &report).is_err() {
+                // miette only fails on a span outside its source, which would be a bug here;
+                // the message alone is still worth showing.
+                one = format!("{}: {}\n", diag.code, diag.message);
+            }
+            out.push_str(&one);
+            if !one.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    fn source(&self, file: FileId) -> Option<&SourceFile> {
+        self.sources.get(file)
+    }
+
+    /// The miette form of one diagnostic. Labels in the primary's file are drawn in its snippet;
+    /// labels in other files become related notes with their own snippet.
+    fn report(&self, diag: &Diag) -> Report {
+        let file = diag.primary.as_ref().map(|l| l.span.file);
+        let mut labels = Vec::new();
+        let mut related = Vec::new();
+        if let Some(primary) = &diag.primary {
+            labels.push(LabeledSpan::new_primary_with_span(
+                Some(primary.text.clone()).filter(|t| !t.is_empty()),
+                source_span(primary.span),
+            ));
+        }
+        let primary_line = diag
+            .primary
+            .as_ref()
+            .and_then(|l| self.source(l.span.file).map(|s| s.line_col(l.span.start).0));
+        for label in &diag.secondary {
+            // A label near the primary shares its snippet; a distant one (or one in another file)
+            // gets a snippet of its own after it, so the first location shown is the problem's.
+            let line = self
+                .source(label.span.file)
+                .map(|s| s.line_col(label.span.start).0);
+            let near = matches!((primary_line, line), (Some(a), Some(b)) if a.abs_diff(b) <= 3);
+            if Some(label.span.file) == file && near {
+                labels.push(LabeledSpan::new_with_span(
+                    Some(label.text.clone()).filter(|t| !t.is_empty()),
+                    source_span(label.span),
+                ));
+            } else {
+                related.push(Report {
+                    message: label.text.clone(),
+                    code: None,
+                    help: None,
+                    severity: Severity::Advice,
+                    source: self.source(label.span.file).map(GuardSource::new),
+                    labels: vec![LabeledSpan::new_primary_with_span(
+                        None,
+                        source_span(label.span),
+                    )],
+                    related: Vec::new(),
+                });
+            }
+        }
+        Report {
+            message: diag.message.clone(),
+            code: Some(diag.code),
+            help: diag.help.clone(),
+            severity: Severity::Error,
+            source: file.and_then(|f| self.source(f)).map(GuardSource::new),
+            labels,
+            related,
+        }
+    }
+
+    fn render_json(&self) -> String {
+        let mut out = String::from("[");
+        for (i, diag) in self.items.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("\n  {");
+            let mut fields: Vec<(&str, String)> = vec![
+                ("code", json_str(diag.code.as_str())),
+                ("severity", json_str("error")),
+                ("message", json_str(&diag.message)),
+                ("help", diag.help.as_deref().map_or("null".into(), json_str)),
+            ];
+            match &diag.primary {
+                Some(label) => {
+                    fields.extend(self.json_location(label.span));
+                    fields.push(("label", json_str(&label.text)));
+                }
+                None => {
+                    let file = diag.path.as_ref().map(|p| p.display().to_string());
+                    fields.push(("file", file.as_deref().map_or("null".into(), json_str)));
+                    fields.push(("line", "null".into()));
+                    fields.push(("column", "null".into()));
+                    fields.push(("span", "null".into()));
+                    fields.push(("label", "null".into()));
+                }
+            }
+            let labels: Vec<String> = diag
+                .secondary
+                .iter()
+                .map(|label| {
+                    let mut fields = self.json_location(label.span);
+                    fields.push(("label", json_str(&label.text)));
+                    json_object(&fields)
+                })
+                .collect();
+            fields.push(("labels", format!("[{}]", labels.join(", "))));
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{}: {v}", json_str(k)))
+                .collect();
+            out.push_str(&body.join(", "));
+            out.push('}');
+        }
+        if !self.items.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("]\n");
+        out
+    }
+
+    fn json_location(&self, span: Span) -> Vec<(&'static str, String)> {
+        let source = self.source(span.file);
+        let (line, column) = source.map_or((0, 0), |s| s.line_col(span.start));
+        vec![
+            ("file", source.map_or("null".into(), |s| json_str(&s.name))),
+            ("line", line.to_string()),
+            ("column", column.to_string()),
+            (
+                "span",
+                format!(
+                    "{{\"offset\": {}, \"length\": {}}}",
+                    span.start,
+                    span.end - span.start
+                ),
+            ),
+        ]
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render(ErrorFormat::Human))
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+fn source_span(span: Span) -> SourceSpan {
+    SourceSpan::new(span.start.into(), span.end - span.start)
+}
+
+fn json_object(fields: &[(&str, String)]) -> String {
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| format!("{}: {v}", json_str(k)))
+        .collect();
+    format!("{{{}}}", body.join(", "))
+}
+
+/// A JSON string literal (RFC 8259 escaping).
+pub(crate) fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A source for miette whose snippet headers report the column in characters (miette counts
+/// bytes), so the human and JSON renderings give the same `file:line:col`.
+#[derive(Debug, Clone)]
+struct GuardSource {
+    file: SourceFile,
+}
+
+impl GuardSource {
+    fn new(file: &SourceFile) -> GuardSource {
+        GuardSource { file: file.clone() }
+    }
+}
+
+impl SourceCode for GuardSource {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let inner =
+            self.file
+                .text
+                .as_ref()
+                .read_span(span, context_lines_before, context_lines_after)?;
+        // With no context lines miette reports the span's own column (in bytes); with context
+        // the snippet starts at a line start and the column is 0 either way.
+        let column = if context_lines_before == 0 {
+            self.file.line_col(span.offset()).1 - 1
+        } else {
+            inner.column()
+        };
+        Ok(Box::new(Contents {
+            data: inner.data(),
+            span: *inner.span(),
+            name: &self.file.name,
+            line: inner.line(),
+            column,
+            line_count: inner.line_count(),
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct Contents<'a> {
+    data: &'a [u8],
+    span: SourceSpan,
+    name: &'a str,
+    line: usize,
+    column: usize,
+    line_count: usize,
+}
+
+impl<'a> SpanContents<'a> for Contents<'a> {
+    fn data(&self) -> &'a [u8] {
+        self.data
+    }
+    fn span(&self) -> &SourceSpan {
+        &self.span
+    }
+    fn name(&self) -> Option<&str> {
+        Some(self.name)
+    }
+    fn line(&self) -> usize {
+        self.line
+    }
+    fn column(&self) -> usize {
+        self.column
+    }
+    fn line_count(&self) -> usize {
+        self.line_count
+    }
+}
+
+/// One diagnostic in the shape miette renders.
+#[derive(Debug)]
+struct Report {
+    message: String,
+    code: Option<Code>,
+    help: Option<String>,
+    severity: Severity,
+    source: Option<GuardSource>,
+    labels: Vec<LabeledSpan>,
+    related: Vec<Report>,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Report {}
+
+impl Diagnostic for Report {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.code.map(|c| Box::new(c) as Box<dyn fmt::Display>)
+    }
+
+    fn severity(&self) -> Option<Severity> {
+        Some(self.severity)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.labels.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.labels.iter().cloned()))
+        }
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        if self.related.is_empty() {
+            None
+        } else {
+            Some(Box::new(self.related.iter().map(|r| r as &dyn Diagnostic)))
+        }
+    }
+}
+
+/// OS error texts start with a capital; diagnostics messages do not.
+pub(crate) fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_count_characters_and_lines_follow_every_line_break() {
+        let file = SourceFile::new("f".into(), Arc::from("ab\r\n账号x\ry"));
+        assert_eq!(file.line_col(0), (1, 1));
+        assert_eq!(file.line_col(4), (2, 1));
+        assert_eq!(file.line_col(10), (2, 3));
+        assert_eq!(file.line_col(12), (3, 1));
+        assert_eq!(file.line_col(99), (3, 2));
+    }
+
+    #[test]
+    fn json_strings_escape_control_characters() {
+        assert_eq!(json_str("a\"b\\\n\u{1}é"), "\"a\\\"b\\\\\\n\\u0001é\"");
+    }
+}
