@@ -14,7 +14,7 @@ use regex_automata::util::syntax;
 use regex_automata::MatchKind;
 
 use crate::ir::{Program, RuleAction};
-use crate::wire::{self, CompiledMatcher, CompiledRegexGroup, PatternRef};
+use crate::wire::{self, CompiledMatcher, CompiledRegexGroup, GroupSearch, PatternRef};
 
 /// Limits for compilation.
 #[derive(Debug, Clone)]
@@ -69,7 +69,10 @@ pub struct GroupSize {
     pub rule: usize,
     pub patterns: usize,
     pub forward_bytes: usize,
+    /// Zero for a group run anchored at candidate positions.
     pub reverse_bytes: usize,
+    /// Run anchored from candidate positions because the unanchored DFA passed the budget.
+    pub anchored: bool,
 }
 
 /// A compiled bundle and what it is made of.
@@ -200,7 +203,18 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                     // Split the rule: one DFA per pattern, so only the patterns that are too
                     // large on their own are errors.
                     for input in &dfa_inputs {
-                        match build_group(std::slice::from_ref(input), patterns.ignore_case, options) {
+                        let single = std::slice::from_ref(input);
+                        // A rule of one pattern already failed unanchored; go straight to anchored.
+                        let first_try = if dfa_inputs.len() == 1 {
+                            Err(GroupError::TooLarge)
+                        } else {
+                            build_group(single, patterns.ignore_case, options)
+                        };
+                        let built = first_try.or_else(|err| match err {
+                            GroupError::TooLarge => build_anchored(single, patterns.ignore_case, options),
+                            other => Err(other),
+                        });
+                        match built {
                             Ok(built) => push_group(&mut matcher, &mut blobs, &mut groups, p, r, built),
                             Err(error) => {
                                 if let PatternRef::Regex(x) = input.1 {
@@ -260,8 +274,13 @@ fn ascii_folding_suffices(keyword: &str) -> bool {
 struct BuiltGroup {
     patterns: Vec<PatternRef>,
     forward: Vec<u8>,
-    reverse: Vec<u8>,
+    /// `None` for a group run anchored at candidate positions.
+    reverse: Option<Vec<u8>>,
 }
+
+/// The longest pattern run anchored at candidate positions: beyond this, a run per candidate
+/// could cost too much on long texts.
+const MAX_ANCHORED_LEN: usize = 1024;
 
 enum GroupError {
     TooLarge,
@@ -314,14 +333,62 @@ fn build_group(
                 GroupError::Other(err.to_string())
             }
         })?;
-    let serialize = |dfa: &dense::DFA<Vec<u32>>| {
-        let (bytes, pad) = dfa.to_bytes_little_endian();
-        bytes.get(pad..).map(<[u8]>::to_vec).unwrap_or_default()
-    };
     Ok(BuiltGroup {
         patterns: inputs.iter().map(|(_, origin)| *origin).collect(),
-        forward: serialize(regex.forward()),
-        reverse: serialize(regex.reverse()),
+        forward: serialize_dfa(regex.forward()),
+        reverse: Some(serialize_dfa(regex.reverse())),
+    })
+}
+
+fn serialize_dfa(dfa: &dense::DFA<Vec<u32>>) -> Vec<u8> {
+    let (bytes, pad) = dfa.to_bytes_little_endian();
+    bytes.get(pad..).map(<[u8]>::to_vec).unwrap_or_default()
+}
+
+/// The fallback for one pattern whose unanchored DFA passes the budget: an anchored DFA, which
+/// stays small because it has no `.*?` prefix to determinise, when the pattern's matches have a
+/// bounded length.
+fn build_anchored(
+    inputs: &[(String, PatternRef)],
+    ignore_case: bool,
+    options: &CompileOptions,
+) -> Result<BuiltGroup, GroupError> {
+    let bounded = inputs.iter().all(|(pattern, _)| {
+        regex_syntax::ParserBuilder::new()
+            .case_insensitive(ignore_case)
+            .build()
+            .parse(pattern)
+            .ok()
+            .and_then(|hir| hir.properties().maximum_len())
+            .is_some_and(|len| len <= MAX_ANCHORED_LEN)
+    });
+    if !bounded {
+        return Err(GroupError::TooLarge);
+    }
+    let patterns: Vec<&str> = inputs.iter().map(|(p, _)| p.as_str()).collect();
+    let limit = Some(options.dfa_size_limit);
+    let dfa = dense::Builder::new()
+        .syntax(syntax::Config::new().case_insensitive(ignore_case))
+        .thompson(thompson::Config::new().nfa_size_limit(limit))
+        .configure(
+            dense::Config::new()
+                .start_kind(regex_automata::dfa::StartKind::Anchored)
+                .match_kind(MatchKind::LeftmostFirst)
+                .dfa_size_limit(limit)
+                .determinize_size_limit(limit),
+        )
+        .build_many(&patterns)
+        .map_err(|err| {
+            if err.is_size_limit_exceeded() {
+                GroupError::TooLarge
+            } else {
+                GroupError::Other(err.to_string())
+            }
+        })?;
+    Ok(BuiltGroup {
+        patterns: inputs.iter().map(|(_, origin)| *origin).collect(),
+        forward: serialize_dfa(&dfa),
+        reverse: None,
     })
 }
 
@@ -338,16 +405,23 @@ fn push_group(
         rule,
         patterns: built.patterns.len(),
         forward_bytes: built.forward.len(),
-        reverse_bytes: built.reverse.len(),
+        reverse_bytes: built.reverse.as_ref().map_or(0, Vec::len),
+        anchored: built.reverse.is_none(),
     });
     let forward = index(blobs.len());
     blobs.push(built.forward);
-    let reverse = index(blobs.len());
-    blobs.push(built.reverse);
+    let search = match built.reverse {
+        Some(reverse_bytes) => {
+            let reverse = index(blobs.len());
+            blobs.push(reverse_bytes);
+            GroupSearch::Unanchored { reverse }
+        }
+        None => GroupSearch::AnchoredAtCandidates,
+    };
     matcher.regex_groups.push(CompiledRegexGroup {
         patterns: built.patterns,
         forward,
-        reverse,
+        search,
     });
 }
 

@@ -14,7 +14,7 @@ use regex_automata::{Anchored, Input};
 
 use crate::ir::{Program, RuleAction};
 use crate::normalize::{normalize, original_span};
-use crate::wire::{CompiledMatcher, Decoded, LoadError, PatternRef};
+use crate::wire::{CompiledMatcher, Decoded, GroupSearch, LoadError, PatternRef};
 
 /// One place where a deny rule matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +39,15 @@ enum Dfa {
 struct DfaGroup {
     patterns: Vec<PatternRef>,
     forward: Dfa,
-    reverse: Dfa,
+    search: Search,
+}
+
+#[derive(Debug)]
+enum Search {
+    /// The forward DFA is unanchored; this anchored reverse DFA finds where a match starts.
+    Unanchored { reverse: Dfa },
+    /// The forward DFA is anchored and runs from each position whose byte is in `starts`.
+    AnchoredAtCandidates { starts: Box<[bool; 256]> },
 }
 
 #[derive(Debug)]
@@ -207,8 +215,6 @@ fn load_matcher(
         for &pattern in &group.patterns {
             check(pattern)?;
         }
-        let forward = load_dfa(group.forward)?.0;
-        let reverse = load_dfa(group.reverse)?.0;
         let shape_ok = |dfa: &Dfa, start: StartKind| {
             let (len, kind) = match dfa {
                 Dfa::Owned(d) => (d.pattern_len(), d.start_kind()),
@@ -216,16 +222,33 @@ fn load_matcher(
             };
             len == group.patterns.len() && (kind == start || kind == StartKind::Both)
         };
-        if group.patterns.is_empty()
-            || !shape_ok(&forward, StartKind::Unanchored)
-            || !shape_ok(&reverse, StartKind::Anchored)
-        {
-            return Err(LoadError::Invalid("regex group does not fit its DFAs".into()));
+        let forward = load_dfa(group.forward)?.0;
+        let search = match group.search {
+            GroupSearch::Unanchored { reverse } => {
+                let reverse = load_dfa(reverse)?.0;
+                if !shape_ok(&forward, StartKind::Unanchored) || !shape_ok(&reverse, StartKind::Anchored) {
+                    return Err(LoadError::Invalid("regex group does not fit its DFAs".into()));
+                }
+                Search::Unanchored { reverse }
+            }
+            GroupSearch::AnchoredAtCandidates => {
+                if !shape_ok(&forward, StartKind::Anchored) {
+                    return Err(LoadError::Invalid("regex group does not fit its DFA".into()));
+                }
+                let starts = match &forward {
+                    Dfa::Owned(d) => start_bytes(d),
+                    Dfa::Borrowed(d) => start_bytes(d),
+                };
+                Search::AnchoredAtCandidates { starts }
+            }
+        };
+        if group.patterns.is_empty() {
+            return Err(LoadError::Invalid("regex group has no patterns".into()));
         }
         groups.push(DfaGroup {
             patterns: group.patterns.clone(),
             forward,
-            reverse,
+            search,
         });
     }
     if !groups.is_empty() {
@@ -363,14 +386,57 @@ impl PolicyScanner {
     }
 }
 
+/// Every byte that can begin a match of an anchored DFA, over every look-behind context.
+fn start_bytes<A: Automaton>(dfa: &A) -> Box<[bool; 256]> {
+    let mut starts = Box::new([false; 256]);
+    let contexts = std::iter::once(None).chain((0..=255u8).map(Some));
+    for look_behind in contexts {
+        let config = regex_automata::util::start::Config::new()
+            .anchored(Anchored::Yes)
+            .look_behind(look_behind);
+        let Ok(start) = dfa.start_state(&config) else {
+            // A context the DFA cannot start in: fail closed by trying every position.
+            return Box::new([true; 256]);
+        };
+        if dfa.is_match_state(start) {
+            return Box::new([true; 256]);
+        }
+        for (byte, slot) in (0..=255u8).zip(starts.iter_mut()) {
+            if !*slot && !dfa.is_dead_state(dfa.next_state(start, byte)) {
+                *slot = true;
+            }
+        }
+    }
+    starts
+}
+
+/// The earliest match of an anchored DFA started at each candidate position.
+fn find_anchored<A: Automaton>(dfa: &A, starts: &[bool; 256], text: &str) -> Option<(usize, Range<usize>)> {
+    let bytes = text.as_bytes();
+    for (at, byte) in bytes.iter().enumerate() {
+        if !starts.get(usize::from(*byte)).copied().unwrap_or(true) {
+            continue;
+        }
+        let input = Input::new(text).range(at..).anchored(Anchored::Yes).earliest(true);
+        match dfa.try_search_fwd(&input) {
+            Ok(Some(end)) => return Some((end.pattern().as_usize(), at..end.offset())),
+            Ok(None) => {}
+            Err(_) => return Some((0, at..at)),
+        }
+    }
+    None
+}
+
 impl RuleRegexes {
     fn first_hit(&self, text: &str) -> Option<(PatternRef, Range<usize>)> {
         for group in &self.groups {
-            let found = match (&group.forward, &group.reverse) {
-                (Dfa::Owned(f), Dfa::Owned(r)) => find(f, r, text),
-                (Dfa::Borrowed(f), Dfa::Borrowed(r)) => find(f, r, text),
-                (Dfa::Owned(f), Dfa::Borrowed(r)) => find(f, r, text),
-                (Dfa::Borrowed(f), Dfa::Owned(r)) => find(f, r, text),
+            let found = match (&group.forward, &group.search) {
+                (Dfa::Owned(f), Search::Unanchored { reverse: Dfa::Owned(r) }) => find(f, r, text),
+                (Dfa::Owned(f), Search::Unanchored { reverse: Dfa::Borrowed(r) }) => find(f, r, text),
+                (Dfa::Borrowed(f), Search::Unanchored { reverse: Dfa::Owned(r) }) => find(f, r, text),
+                (Dfa::Borrowed(f), Search::Unanchored { reverse: Dfa::Borrowed(r) }) => find(f, r, text),
+                (Dfa::Owned(f), Search::AnchoredAtCandidates { starts }) => find_anchored(f, starts, text),
+                (Dfa::Borrowed(f), Search::AnchoredAtCandidates { starts }) => find_anchored(f, starts, text),
             };
             if let Some((pattern, span)) = found {
                 let pattern = group

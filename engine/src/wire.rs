@@ -23,7 +23,7 @@ use crate::ir::Program;
 
 pub(crate) const MAGIC: [u8; 8] = [0x89, b'G', b'R', b'D', b'\r', b'\n', 0x1a, b'\n'];
 /// The bundle layout version this engine reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The regex-automata release whose DFA serialisation the bundle carries (pinned in Cargo.toml).
 pub const REGEX_AUTOMATA_VERSION: &str = "regex-automata 0.4.13";
 pub(crate) const HEADER_SIZE: usize = 64;
@@ -48,12 +48,24 @@ pub(crate) struct CompiledMatcher {
     pub regex_groups: Vec<CompiledRegexGroup>,
 }
 
-/// One forward/reverse DFA pair; DFA pattern id `i` is `patterns[i]` of the rule.
+/// One group of a rule's patterns and its DFAs; DFA pattern id `i` is `patterns[i]` of the rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct CompiledRegexGroup {
     pub patterns: Vec<PatternRef>,
     pub forward: u32,
-    pub reverse: u32,
+    pub search: GroupSearch,
+}
+
+/// How a group's forward DFA is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum GroupSearch {
+    /// An unanchored forward DFA finds the end in one pass; the anchored reverse DFA (a blob
+    /// index) finds the start.
+    Unanchored { reverse: u32 },
+    /// An anchored DFA, run from each position whose byte can begin a match. For patterns of
+    /// bounded length whose unanchored DFA would pass the size budget (card numbers, keys with
+    /// fixed-length bodies): each run stops within the pattern's maximum length.
+    AnchoredAtCandidates,
 }
 
 /// Which of a rule's patterns a match came from.

@@ -46,6 +46,17 @@ fn program() -> Program {
                     }),
                 },
                 Rule {
+                    id: "keys".into(),
+                    reason: None,
+                    action: RuleAction::Deny(Patterns {
+                        keywords: vec![],
+                        // Its unanchored DFA passes the test budget: it runs anchored at candidates.
+                        regexes: vec!["AIza[0-9A-Za-z_-]{35}".into()],
+                        ignore_case: false,
+                        skip_normalization: false,
+                    }),
+                },
+                Rule {
                     id: "ask".into(),
                     reason: None,
                     action: RuleAction::Escalate { judge: 0 },
@@ -77,8 +88,20 @@ fn golden_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/wire/golden.bundle")
 }
 
+/// A small budget keeps the test fast and sends the `keys` rule down the anchored path.
+fn options() -> CompileOptions {
+    CompileOptions { dfa_size_limit: 256 << 10 }
+}
+
 fn bundle() -> Vec<u8> {
-    compile(&program(), &CompileOptions::default()).unwrap().bytes
+    compile(&program(), &options()).unwrap().bytes
+}
+
+#[test]
+fn an_oversized_bounded_pattern_falls_back_to_an_anchored_dfa() {
+    let compiled = compile(&program(), &options()).unwrap();
+    let anchored: Vec<_> = compiled.groups.iter().filter(|g| g.anchored).map(|g| g.rule).collect();
+    assert_eq!(anchored, vec![2], "{:?}", compiled.groups);
 }
 
 #[test]
@@ -111,6 +134,8 @@ fn golden_bundle_loads_and_evaluates() {
     let site = denial.matched.unwrap();
     assert_eq!((site.start, site.end), (2, 13), "the span is reported in the original text");
     assert_eq!(deny("mail bob@example.com"), Some("digits".into()));
+    assert_eq!(deny("key=AIzaSyA1234567890abcdefghijklmnopqrstuv;"), Some("keys".into()));
+    assert_eq!(deny("key=AIzaSyA1234567890abcdefghijklmnopqrstu;"), None, "one character short");
     // Both rules match: the earlier rule in file order is reported.
     assert_eq!(deny("13912345678 账号"), Some("words".into()));
     // Normalised: full-width letters and a zero-width space do not hide the keyword.

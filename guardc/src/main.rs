@@ -155,14 +155,17 @@ fn size_report(c: &Compilation) -> String {
     for group in &c.compiled.groups {
         let policy = program.policies.get(group.policy);
         let rule = policy.and_then(|p| p.rules.get(group.rule));
+        let shape = if group.anchored {
+            format!("anchored {} bytes (run at candidate positions)", group.forward_bytes)
+        } else {
+            format!("forward {} bytes, reverse {} bytes", group.forward_bytes, group.reverse_bytes)
+        };
         out.push_str(&format!(
-            "dfa  {}/{}: {} pattern{}, forward {} bytes, reverse {} bytes\n",
+            "dfa  {}/{}: {} pattern{}, {shape}\n",
             policy.map_or("?", |p| p.name.as_str()),
             rule.map_or("?", |r| r.id.as_str()),
             group.patterns,
             if group.patterns == 1 { "" } else { "s" },
-            group.forward_bytes,
-            group.reverse_bytes,
         ));
     }
     out.push_str(&format!(
