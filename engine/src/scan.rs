@@ -29,6 +29,8 @@ pub struct Hit {
 }
 
 /// A DFA searched in place in a `'static` bundle, or from an aligned copy.
+// A handful per ruleset, built once at load: their size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum Dfa {
     Owned(dense::DFA<Vec<u32>>),
@@ -42,6 +44,7 @@ struct DfaGroup {
     search: Search,
 }
 
+#[allow(clippy::large_enum_variant)] // one per DFA group, built once at load
 #[derive(Debug)]
 enum Search {
     /// The forward DFA is unanchored; this anchored reverse DFA finds where a match starts.

@@ -175,7 +175,7 @@ impl Decoded<'_> {
             .get(index as usize)
             .ok_or_else(|| LoadError::Invalid(format!("blob {index} does not exist")))?;
         let start = span.offset as usize;
-        let end = start.checked_add(span.len as usize).unwrap_or(usize::MAX);
+        let end = start.saturating_add(span.len as usize);
         self.blob_area
             .get(start..end)
             .ok_or_else(|| LoadError::Invalid(format!("blob {index} lies outside the bundle")))

@@ -4,6 +4,8 @@
 //! `GUARD_BLESS=1 cargo test -p guard-engine --test wire` rewrites the golden bundle; do that
 //! only together with a FORMAT_VERSION bump (or a regex-automata upgrade) and say so in review.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 
 use guard_engine::ir::{Endpoint, HeaderOp, HostPattern, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction, Template, TemplatePart};
