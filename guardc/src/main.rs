@@ -5,6 +5,8 @@
 #![allow(clippy::indexing_slicing)]
 
 mod fixture;
+mod manifests;
+mod oci;
 mod run;
 mod suite;
 
