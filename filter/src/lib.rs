@@ -1,1 +1,33 @@
-//! Being written.
+//! guard-filter: the proxy-wasm HTTP filter that runs a compiled guard ruleset inside Envoy.
+//!
+//! Thin by design: host callbacks become `guard_engine` calls, verdicts become proxy actions.
+//! The ruleset itself is not in this crate's source: `guardc build` places the compiled bundle in
+//! the module's linear memory and records where (see `entry`), so one filter build serves every
+//! policy.
+//!
+//! - `root`: the root context. Loads the embedded bundle once per VM, reads the plugin
+//!   configuration (`{"secrets": {...}}`) and shares the result with every request.
+//! - `http`: one context per request: headers phase (select, inject), body phase (inspect),
+//!   judge phase (dispatch, settle).
+//!
+//! A panic aborts the VM, and with it every request the VM serves, so nothing here unwraps,
+//! indexes or calls a hostcall helper that panics on data a client controls (the SDK's
+//! `get_map_value` panics on a non-UTF-8 header value; we read headers as bytes).
+
+// `entry` is the only module that may use unsafe (see Cargo.toml for why this is deny, not forbid).
+#![deny(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
+mod config;
+mod entry;
+mod host;
+mod http;
+mod root;

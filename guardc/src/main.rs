@@ -7,6 +7,7 @@
 mod fixture;
 mod manifests;
 mod oci;
+mod plugin;
 mod run;
 mod suite;
 
@@ -73,6 +74,19 @@ enum Command {
         #[command(flatten)]
         policy: PolicyArgs,
     },
+    /// Build `DIR/plugin.wasm` with the policies inside, its OCI image layout (`DIR/oci/`) and the
+    /// Istio manifests that deploy it (`DIR/manifests.yaml`).
+    Build {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The output directory.
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        deploy: manifests::DeployArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
     /// Show what the guard does with one request fixture: which policy, which rule, where.
     Explain {
         fixture: PathBuf,
@@ -126,6 +140,47 @@ fn main() -> ExitCode {
             test(&paths, accept, format, require_coverage, &policy)
         }
         Command::Explain { fixture, policies, policy } => explain(&fixture, &policies, &policy),
+        Command::Build { paths, output, deploy, policy } => match compile(&paths, &policy) {
+            Ok(c) => build(&c, &output, &deploy),
+            Err(code) => code,
+        },
+    }
+}
+
+fn build(c: &Compilation, output: &Path, deploy: &manifests::DeployArgs) -> ExitCode {
+    let wasm = match plugin::embed(&c.compiled.bytes) {
+        Ok(wasm) => wasm,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Read the bundle back out of the module: what ships is what was compiled.
+    if !matches!(plugin::embedded_bundle(&wasm), Ok(Some(b)) if b == c.compiled.bytes.as_slice()) {
+        eprintln!("error: the bundle read back from plugin.wasm differs from the compiled one");
+        return ExitCode::FAILURE;
+    }
+    let written = std::fs::create_dir_all(output).and_then(|()| std::fs::write(output.join(oci::WASM_FILE), &wasm));
+    if let Err(err) = written {
+        eprintln!("error: cannot write `{}`: {err}", output.display());
+        return ExitCode::FAILURE;
+    }
+    print!("{}", size_report(c));
+    println!(
+        "plugin.wasm: {} bytes (filter {} + bundle {})",
+        wasm.len(),
+        plugin::filter_wasm().len(),
+        c.compiled.bytes.len()
+    );
+    match manifests::write_deployment(output, &wasm, &c.program, deploy) {
+        Ok(deployment) => {
+            print!("{deployment}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
     }
 }
 

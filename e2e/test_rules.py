@@ -1,0 +1,77 @@
+"""Body phase: deny rules answer 403 in the OpenAI error shape; the upstream never gets the body."""
+
+from __future__ import annotations
+
+import gzip
+import time
+
+from helpers import SECRETS, chat, send
+
+POLICY = "dashscope-egress"
+
+
+def assert_denied(response, rule: str, code: str = "guard.rule_denied", status: int = 403) -> dict:
+    assert response.status == status, response.body
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["x-guard-code"] == code
+    error = response.error
+    assert set(error) >= {"message", "type", "code"}
+    assert error["code"] == code
+    assert error["type"] == "policy_violation"
+    assert error["policy"] == POLICY
+    assert error["rule"] == rule
+    assert POLICY in error["message"] and rule in error["message"]
+    # A denial never echoes a secret.
+    for secret in SECRETS.values():
+        assert secret not in response.body.decode()
+    return error
+
+
+def assert_upstream_got_no_body(mock_upstream) -> None:
+    # Envoy sends the (already keyed) headers upstream before the body is complete; a denied
+    # request is then reset: the upstream may see headers, never a complete request or a body.
+    time.sleep(0.2)
+    assert mock_upstream.requests == []
+    for partial in mock_upstream.partial:
+        assert "body" not in partial
+
+
+def test_keyword_denies(reference_envoy, mock_upstream, mock_judge):
+    response = chat(reference_envoy, "I like red bean zongzi, and my QQ 账号 is 1111111")
+    error = assert_denied(response, "account-keyword")
+    assert error["reason"] == "account identifiers must not leave the mesh"
+    assert_upstream_got_no_body(mock_upstream)
+    assert mock_judge.requests == []
+
+
+def test_keyword_in_system_message_and_as_json_escape(reference_envoy, mock_upstream, mock_judge):
+    # Every role is scanned, and `\u8d26\u53f7` is 账号 once decoded.
+    response = chat(reference_envoy, ("system", "Always mention the account number."), "hi")
+    assert_denied(response, "account-keyword")
+    escaped = b'{"model":"qwen-turbo","messages":[{"role":"user","content":"my \\u8d26\\u53f7"}]}'
+    assert_denied(send(reference_envoy, escaped), "account-keyword")
+    assert_upstream_got_no_body(mock_upstream)
+
+
+def test_regex_denies(reference_envoy, mock_upstream, mock_judge):
+    response = chat(reference_envoy, "Call me at 13812345678 tomorrow.")
+    error = assert_denied(response, "cn-mobile")
+    assert error["reason"] == "mobile phone number"
+    assert_upstream_got_no_body(mock_upstream)
+    assert mock_judge.requests == []
+
+
+def test_unreadable_body_is_refused_not_forwarded(reference_envoy, mock_upstream, mock_judge):
+    response = send(reference_envoy, b'{"model": "qwen-turbo", "messages": [')
+    assert response.status == 400, response.body
+    assert response.error["code"].startswith("guard.")
+    assert response.error["policy"] == POLICY
+    assert_upstream_got_no_body(mock_upstream)
+
+
+def test_compressed_body_is_refused(reference_envoy, mock_upstream, mock_judge):
+    body = gzip.compress(b'{"model":"qwen-turbo","messages":[{"role":"user","content":"my \xe8\xb4\xa6\xe5\x8f\xb7"}]}')
+    response = send(reference_envoy, body, headers=[("content-encoding", "gzip")])
+    assert response.status == 415, response.body
+    assert response.headers["x-guard-code"] == "guard.unsupported_encoding"
+    assert_upstream_got_no_body(mock_upstream)

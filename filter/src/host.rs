@@ -1,0 +1,103 @@
+//! Small wrappers over the proxy-wasm hostcalls that the filter uses, each chosen so that data a
+//! client or an upstream controls cannot make it panic.
+//!
+//! The SDK's hostcall functions return `Result` for the statuses the ABI documents and panic on
+//! any other; its `Context` trait methods additionally `unwrap` those results, and its string
+//! getters `unwrap` a UTF-8 conversion of header values. We call the `hostcalls` functions,
+//! handle their errors, and read header values as bytes.
+
+use std::cell::{Cell, OnceCell};
+use std::time::{Duration, UNIX_EPOCH};
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::types::{LogLevel, MapType, MetricType};
+
+/// One log line. A log that cannot be written is not worth failing a request over.
+pub(crate) fn log(level: LogLevel, message: &str) {
+    let _ = hostcalls::log(level, message);
+}
+
+/// A header of the request, or of the judge's response, as text; invalid UTF-8 becomes U+FFFD.
+pub(crate) fn header(map: MapType, name: &str) -> Option<String> {
+    match hostcalls::get_map_value_bytes(map, name) {
+        Ok(Some(bytes)) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        Ok(None) | Err(_) => None,
+    }
+}
+
+/// Nanoseconds since the epoch by the host's clock; 0 if the host will not say.
+pub(crate) fn now_nanos() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+thread_local! {
+    static SEED_COUNTER: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A per-request seed for the judge prompt's fence. wasm32-unknown-unknown has no entropy source
+/// (no getrandom); the fence only has to be unpredictable enough that request text cannot close
+/// it, so the clock, the context id and a per-VM counter, mixed by splitmix64, serve.
+pub(crate) fn seed(context_id: u32) -> u64 {
+    let count = SEED_COUNTER.with(|c| {
+        let n = c.get().wrapping_add(1);
+        c.set(n);
+        n
+    });
+    let mut z =
+        now_nanos() ^ (u64::from(context_id) << 32) ^ count.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The filter's counters, visible in Envoy's stats as `wasmcustom.guard.*`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Counter {
+    /// Selected requests forwarded upstream (with the policy's headers).
+    Allowed,
+    /// Selected requests answered with a denial.
+    Denied,
+    /// Selected requests that went to a judge.
+    Escalated,
+    /// Judge calls that failed, timed out or answered something that is not a verdict.
+    JudgeErrors,
+}
+
+const COUNTERS: [(Counter, &str); 4] = [
+    (Counter::Allowed, "guard.allowed"),
+    (Counter::Denied, "guard.denied"),
+    (Counter::Escalated, "guard.escalated"),
+    (Counter::JudgeErrors, "guard.judge_errors"),
+];
+
+thread_local! {
+    /// Metric ids, defined once per VM (ids are per VM; Envoy aggregates by name).
+    static METRICS: OnceCell<[Option<u32>; 4]> = const { OnceCell::new() };
+}
+
+/// Defines the counters; called from the root context, where the ABI allows it.
+pub(crate) fn define_metrics() {
+    METRICS.with(|m| {
+        m.get_or_init(|| {
+            COUNTERS.map(|(_, name)| hostcalls::define_metric(MetricType::Counter, name).ok())
+        });
+    });
+}
+
+pub(crate) fn count(counter: Counter) {
+    let id = METRICS.with(|m| {
+        m.get()
+            .and_then(|ids| ids.get(counter as usize).copied().flatten())
+    });
+    if let Some(id) = id {
+        let _ = hostcalls::increment_metric(id, 1);
+    }
+}
+
+/// Elapsed time since `start` (nanoseconds from [`now_nanos`]).
+pub(crate) fn since(start: u64) -> Duration {
+    Duration::from_nanos(now_nanos().saturating_sub(start))
+}

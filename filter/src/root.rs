@@ -1,0 +1,121 @@
+//! The root context: one per plugin configuration per VM.
+//!
+//! The embedded bundle is loaded once per VM and shared by every root context of that VM (a
+//! configuration update creates a new root context in the same VM). Each successful
+//! `on_configure` builds a new [`Active`] state; requests created afterwards take it, requests
+//! already in flight keep the one they started with. So a new secret is used by new requests
+//! without rebuilding or reloading the module.
+
+use std::cell::OnceCell;
+use std::rc::Rc;
+
+use guard_engine::{Ruleset, Secrets};
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{BufferType, ContextType, LogLevel};
+
+use crate::config::{self, ConfigError};
+use crate::entry;
+use crate::host;
+use crate::http::Request;
+
+/// What every request of one configuration shares.
+#[derive(Debug)]
+pub(crate) struct Active {
+    pub ruleset: Rc<Ruleset>,
+    pub secrets: Secrets,
+}
+
+thread_local! {
+    /// The bundle, loaded at the first `on_configure` of this VM; a failure is kept too, so that
+    /// every later configuration reports the same reason without re-validating.
+    static RULESET: OnceCell<Result<Rc<Ruleset>, String>> = const { OnceCell::new() };
+}
+
+fn ruleset() -> Result<Rc<Ruleset>, String> {
+    RULESET.with(|cell| {
+        cell.get_or_init(|| {
+            let bytes = entry::embedded_bundle().map_err(|e| e.to_string())?;
+            Ruleset::from_static(bytes)
+                .map(Rc::new)
+                .map_err(|e| format!("the embedded bundle cannot be loaded: {e}"))
+        })
+        .clone()
+    })
+}
+
+#[derive(Debug)]
+pub(crate) struct Root {
+    context_id: u32,
+    active: Option<Rc<Active>>,
+}
+
+impl Root {
+    pub(crate) fn new(context_id: u32) -> Root {
+        Root {
+            context_id,
+            active: None,
+        }
+    }
+
+    fn configure(&self, size: usize) -> Result<Active, String> {
+        let ruleset = ruleset()?;
+        let raw = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size) {
+            Ok(raw) => raw.unwrap_or_default(),
+            Err(status) => return Err(format!("the configuration cannot be read ({status:?})")),
+        };
+        let config = config::parse(&raw).map_err(|e| e.to_string())?;
+        let missing = ruleset.missing_secrets(&config.secrets);
+        if !missing.is_empty() {
+            return Err(ConfigError::MissingSecrets(missing).to_string());
+        }
+        Ok(Active {
+            ruleset,
+            secrets: config.secrets,
+        })
+    }
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
+        host::define_metrics();
+        match self.configure(plugin_configuration_size) {
+            Ok(active) => {
+                let program = active.ruleset.program();
+                host::log(
+                    LogLevel::Info,
+                    &format!(
+                        "guard: configured: {} policies, {} judges, {} secrets (context {})",
+                        program.policies.len(),
+                        program.judges.len(),
+                        active.secrets.len(),
+                        self.context_id
+                    ),
+                );
+                self.active = Some(Rc::new(active));
+                true
+            }
+            Err(reason) => {
+                // Returning false makes Envoy refuse this configuration: at start-up the listener
+                // does not come up, on an update the previous configuration keeps serving.
+                host::log(
+                    LogLevel::Error,
+                    &format!("guard: configuration rejected: {reason}"),
+                );
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        // Never `None`: the SDK panics on it. An unconfigured root (which Envoy should never ask
+        // for requests) yields contexts that fail closed.
+        Some(Box::new(Request::new(context_id, self.active.clone())))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
