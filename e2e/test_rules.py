@@ -69,9 +69,25 @@ def test_unreadable_body_is_refused_not_forwarded(reference_envoy, mock_upstream
     assert_upstream_got_no_body(mock_upstream)
 
 
-def test_compressed_body_is_refused(reference_envoy, mock_upstream, mock_judge):
+def test_gzip_body_is_decoded_and_scanned(reference_envoy, mock_upstream, mock_judge):
     body = gzip.compress(b'{"model":"qwen-turbo","messages":[{"role":"user","content":"my \xe8\xb4\xa6\xe5\x8f\xb7"}]}')
     response = send(reference_envoy, body, headers=[("content-encoding", "gzip")])
+    assert response.status == 403, response.body
+    assert response.error["rule"] == "account-keyword"
+    assert_upstream_got_no_body(mock_upstream)
+
+
+def test_undecodable_encoding_is_refused(reference_envoy, mock_upstream, mock_judge):
+    response = send(reference_envoy, b"\x1b\x00\x00", headers=[("content-encoding", "br")])
     assert response.status == 415, response.body
     assert response.headers["x-guard-code"] == "guard.unsupported_encoding"
+    assert_upstream_got_no_body(mock_upstream)
+
+
+def test_gzip_bomb_is_refused(reference_envoy, mock_upstream, mock_judge):
+    # 64 KiB on the wire, 64 MiB decoded: past the 8 MiB limit.
+    body = gzip.compress(b" " * (64 << 20), compresslevel=9)
+    response = send(reference_envoy, body, headers=[("content-encoding", "gzip")])
+    assert response.status == 413, response.body
+    assert response.headers["x-guard-code"] == "guard.body_too_large"
     assert_upstream_got_no_body(mock_upstream)
