@@ -125,6 +125,7 @@ def start_envoy(tmp_path_factory: pytest.TempPathFactory, upstream: MockUpstream
         plugin_config: Any,
         judge_clusters: dict[str, int],
         expect_listener: bool = True,
+        code: dict[str, Any] | None = None,
     ) -> Envoy:
         envoy = Envoy(
             work=tmp_path_factory.mktemp("envoy"),
@@ -132,6 +133,7 @@ def start_envoy(tmp_path_factory: pytest.TempPathFactory, upstream: MockUpstream
             plugin_config=plugin_config,
             upstream_port=upstream.port,
             judge_clusters=judge_clusters,
+            code=code,
         )
         started.append(envoy)
         return envoy.start(expect_listener=expect_listener)

@@ -66,7 +66,8 @@ def bootstrap(work: Path, upstream_port: int, judge_clusters: dict[str, int]) ->
     }
 
 
-def listener(port: int, wasm: Path, plugin_config: Any) -> dict[str, Any]:
+def listener(port: int, wasm: Path, plugin_config: Any, code: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The guard's listener; `code` replaces the default `{"local": {"filename": wasm}}`."""
     configuration = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
     wasm_filter = {
         "name": "envoy.filters.http.wasm",
@@ -77,7 +78,7 @@ def listener(port: int, wasm: Path, plugin_config: Any) -> dict[str, Any]:
                 "vm_config": {
                     "vm_id": "guard",
                     "runtime": "envoy.wasm.runtime.v8",
-                    "code": {"local": {"filename": str(wasm)}},
+                    "code": code or {"local": {"filename": str(wasm)}},
                 },
                 # Istio's pluginConfig arrives the same way: a JSON string.
                 "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": configuration},
@@ -123,6 +124,7 @@ class Envoy:
     plugin_config: Any
     upstream_port: int
     judge_clusters: dict[str, int]
+    code: dict[str, Any] | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     admin: str = ""
@@ -147,7 +149,7 @@ class Envoy:
 
     def _write_lds(self, plugin_config: Any) -> None:
         self.version += 1
-        document = {"version_info": str(self.version), "resources": [listener(self.port, self.wasm, plugin_config)]}
+        document = {"version_info": str(self.version), "resources": [listener(self.port, self.wasm, plugin_config, self.code)]}
         staging = self.work / "lds.json.new"
         staging.write_text(json.dumps(document, indent=1))
         # Envoy watches the directory for a rename onto the file (how Kubernetes swaps ConfigMaps).
