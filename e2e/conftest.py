@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import http.client
 from pathlib import Path
@@ -29,12 +30,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
-def guardc() -> Path:
+def guardc(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if os.environ.get("GUARDC"):
         return Path(os.environ["GUARDC"])
     subprocess.run(["cargo", "build", "--quiet", "-p", "guardc"], cwd=ROOT, check=True)
     target = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
-    return target / "debug" / "guardc"
+    # A private copy: another cargo build in the same target directory must not swap the binary
+    # between two steps of one session (two builds compared for reproducibility, say).
+    private = tmp_path_factory.mktemp("bin") / "guardc"
+    shutil.copy2(target / "debug" / "guardc", private)
+    return private
 
 
 @pytest.fixture(scope="session")
