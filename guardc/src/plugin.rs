@@ -45,6 +45,8 @@ const MAX_PAGES: u64 = 1 << 16;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PluginError {
+    /// This guardc was built without the filter (the wasm32 target was missing).
+    FilterMissing,
     /// The bytes are not a valid core Wasm module.
     NotAModule(String),
     /// The module has no location record: not the guard filter (or a different build of it).
@@ -66,6 +68,10 @@ pub enum PluginError {
 impl fmt::Display for PluginError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            PluginError::FilterMissing => f.write_str(
+                "this guardc was built without the guard filter (the wasm32-unknown-unknown target was missing); \
+                 run scripts/setup and build guardc again",
+            ),
             PluginError::NotAModule(err) => write!(f, "not a valid WebAssembly module: {err}"),
             PluginError::NoRecord => {
                 f.write_str("the module has no guard bundle record; it is not the guard filter")
@@ -98,6 +104,9 @@ pub fn filter_wasm() -> &'static [u8] {
 
 /// The filter module with `bundle` placed inside it: the `plugin.wasm` Envoy loads.
 pub fn embed(bundle: &[u8]) -> Result<Vec<u8>, PluginError> {
+    if FILTER_WASM.is_empty() {
+        return Err(PluginError::FilterMissing);
+    }
     embed_into(FILTER_WASM, bundle)
 }
 
