@@ -75,6 +75,8 @@ class _Recorder(BaseHTTPRequestHandler):
             self.close_connection = True
             return None
         entry["body"] = body.decode("utf-8", "replace")
+        # The exact bytes too: compressed or non-UTF-8 bodies must compare byte for byte.
+        entry["body_hex"] = body.hex()
         return entry
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:

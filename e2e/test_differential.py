@@ -1,10 +1,12 @@
-"""Every fixture under policies/ through a real Envoy gives the verdict `guardc test` gives.
+"""Every fixture suite through a real Envoy gives the verdicts `guardc test` gives.
 
-`guardc test --format json` evaluates each fixture natively (with its `# @judge` mocks) and
+`guardc test DIR --format json` evaluates each fixture natively (with its `# @judge` mocks) and
 prints the request and the outcome. This test replays each request through Envoy with the
 filter built from the same policies, the mock judge answering as the fixture says, and checks
 what the client got and what the upstream and judge saw against that outcome. A fixture suite
 that only the native engine passes fails here.
+
+Suites: the example policies (`policies/`) and the evasion corpus (`testdata/evasion/`).
 """
 
 from __future__ import annotations
@@ -20,28 +22,19 @@ from envoy import ROOT, Envoy
 from helpers import REFERENCE_JUDGE, send
 from mocks import MockJudge
 
-POLICIES = ROOT / "policies"
-# The judge's timeout in the reference policy is 3 s; the mock sleeps past it.
+SUITES = [ROOT / "policies", ROOT / "testdata" / "evasion"]
+# The judges' timeout in these policies is at most 3 s; the mock sleeps past it.
 JUDGE_DELAY = 5
 
 
-def native_outcomes(guardc: Path) -> list[dict[str, Any]]:
+def native(guardc: Path, suite: Path) -> dict[str, Any]:
     result = subprocess.run(
-        [str(guardc), "test", str(POLICIES), "--format", "json"], capture_output=True, text=True, cwd=ROOT
+        [str(guardc), "test", str(suite), "--format", "json"], capture_output=True, text=True, cwd=ROOT
     )
-    assert result.returncode == 0, f"guardc test failed:\n{result.stdout}\n{result.stderr}"
-    fixtures = json.loads(result.stdout)["fixtures"]
-    assert fixtures, "no fixtures under policies/"
-    return fixtures
-
-
-def placeholder_secrets(fixtures: list[dict[str, Any]]) -> dict[str, str]:
-    """The values `guardc test` uses for secrets (`<secret:NAME>`), so headers compare exactly."""
-    names = {"dashscope_api_key", "judge_api_key"}
-    for fixture in fixtures:
-        for _, value in fixture["outcome"]["set_headers"]:
-            names.update(part.split(">")[0] for part in value.split("<secret:")[1:])
-    return {name: f"<secret:{name}>" for name in sorted(names)}
+    assert result.returncode == 0, f"guardc test {suite} failed:\n{result.stdout}\n{result.stderr}"
+    report = json.loads(result.stdout)
+    assert report["fixtures"], f"no fixtures under {suite}"
+    return report
 
 
 def judge_settings(mock: dict[str, Any]) -> dict[str, Any]:
@@ -57,26 +50,35 @@ def judge_settings(mock: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def differential(guardc: Path, build_plugin: Callable[..., Path], start_envoy: Callable[..., Envoy], judge: MockJudge):
-    fixtures = native_outcomes(guardc)
-    plugin = build_plugin(*sorted(POLICIES.glob("*.guard")))
-    envoy = start_envoy(plugin, {"secrets": placeholder_secrets(fixtures)}, {REFERENCE_JUDGE: judge.port})
-    return envoy, fixtures
+def suites(guardc: Path, build_plugin: Callable[..., Path], start_envoy: Callable[..., Envoy], judge: MockJudge):
+    """Per suite: an Envoy with the suite's policies and `guardc test`'s secret values, and the report."""
+    started: dict[Path, tuple[Envoy, dict[str, Any]]] = {}
+
+    def get(suite: Path) -> tuple[Envoy, dict[str, Any]]:
+        if suite not in started:
+            report = native(guardc, suite)
+            plugin = build_plugin(*sorted(suite.glob("*.guard")))
+            secrets = {name: f"<secret:{name}>" for name in report["secrets"]}
+            envoy = start_envoy(plugin, {"secrets": secrets}, {REFERENCE_JUDGE: judge.port})
+            started[suite] = (envoy, report)
+        return started[suite]
+
+    return get
 
 
-def fixture_ids() -> list[str]:
-    return sorted(str(p.relative_to(ROOT)) for p in POLICIES.rglob("*.http"))
+def cases() -> list[tuple[Path, str]]:
+    return [(suite, str(p.relative_to(ROOT))) for suite in SUITES for p in sorted(suite.rglob("*.http"))]
 
 
-@pytest.mark.parametrize("name", fixture_ids())
-def test_fixture_behaves_in_envoy_as_guardc_test_says(name: str, differential, mock_upstream, mock_judge) -> None:
-    envoy, fixtures = differential
-    fixture = next((f for f in fixtures if f["fixture"] == name), None)
+@pytest.mark.parametrize(("suite", "name"), cases(), ids=[name for _, name in cases()])
+def test_fixture_behaves_in_envoy_as_guardc_test_says(suite: Path, name: str, suites, mock_upstream, mock_judge) -> None:
+    envoy, report = suites(suite)
+    fixture = next((f for f in report["fixtures"] if f["fixture"] == name), None)
     assert fixture is not None, f"guardc test did not report {name}"
     request, outcome = fixture["request"], fixture["outcome"]
     judges = request["judges"]
     if judges:
-        # The reference policy has one judge; a fixture mocks at most that one.
+        # These policies have one judge; a fixture mocks at most that one.
         (mock,) = judges.values()
         mock_judge.next(**judge_settings(mock))
 
@@ -105,11 +107,11 @@ def test_fixture_behaves_in_envoy_as_guardc_test_says(name: str, differential, m
         assert response.status == 200, response.body
         (seen,) = mock_upstream.requests
         headers = seen["headers"]
-        for name_, value in outcome["set_headers"]:
-            assert [v for k, v in headers if k == name_] == [value], f"header {name_}"
+        for header, value in outcome["set_headers"]:
+            assert [v for k, v in headers if k == header] == [value], f"header {header}"
         for removed in outcome["remove_headers"]:
             assert not [v for k, v in headers if k == removed], f"header {removed} was not removed"
         if outcome["policy"] is None:
             sent = {n.lower(): v for n, v in request["headers"]}
             assert [v for k, v in headers if k == "authorization"] == ([sent["authorization"]] if "authorization" in sent else [])
-        assert seen["body"].encode() == body_bytes
+        assert bytes.fromhex(seen["body_hex"]) == body_bytes

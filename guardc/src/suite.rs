@@ -42,6 +42,8 @@ impl Case {
 #[derive(Debug)]
 pub struct Outcome {
     pub cases: Vec<Case>,
+    /// Names of the secrets the policies need (their test values are `<secret:NAME>`).
+    pub secrets: Vec<String>,
     /// Every rule, with how many fixtures exercised it.
     pub coverage: Vec<(String, String, usize)>,
 }
@@ -113,7 +115,12 @@ pub fn run_suite(compilation: &Compilation, fixtures: &[PathBuf], accept: bool) 
             (r.policy.clone(), r.rule.clone(), n)
         })
         .collect();
-    Ok(Outcome { cases, coverage })
+    let secrets = ruleset.required_secrets().into_iter().map(str::to_string).collect();
+    Ok(Outcome {
+        cases,
+        secrets,
+        coverage,
+    })
 }
 
 fn run_case(ruleset: &Ruleset, secrets: &Secrets, path: &Path, accept: bool) -> Case {
@@ -266,6 +273,7 @@ pub fn render_json(outcome: &Outcome, base: &Path) -> String {
         "fixtures": cases,
         "passed": passed,
         "failed": outcome.cases.len() - passed,
+        "secrets": outcome.secrets,
         "coverage": outcome.coverage.iter().map(|(p, r, n)| serde_json::json!({"policy": p, "rule": r, "fixtures": n})).collect::<Vec<_>>(),
     });
     serde_json::to_string_pretty(&json).unwrap_or_default()
