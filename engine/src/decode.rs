@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::io::Read;
 
-use flate2::read::{DeflateDecoder, GzDecoder, ZlibDecoder};
+use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
 
 /// Why a body could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,7 +32,11 @@ impl DecodeError {
 }
 
 /// The body as the upstream would read it, at most `limit` bytes.
-pub(crate) fn decode<'a>(content_encoding: Option<&str>, body: &'a [u8], limit: usize) -> Result<Cow<'a, [u8]>, DecodeError> {
+pub(crate) fn decode<'a>(
+    content_encoding: Option<&str>,
+    body: &'a [u8],
+    limit: usize,
+) -> Result<Cow<'a, [u8]>, DecodeError> {
     let mut out = Cow::Borrowed(body);
     // `Content-Encoding: gzip, br` lists encodings in the order they were applied.
     let codings: Vec<String> = content_encoding
@@ -43,7 +47,11 @@ pub(crate) fn decode<'a>(content_encoding: Option<&str>, body: &'a [u8], limit: 
         .collect();
     for coding in codings.iter().rev() {
         out = Cow::Owned(match coding.as_str() {
-            "gzip" | "x-gzip" => inflate(GzDecoder::new(out.as_ref()), "gzip", limit)?,
+            // Every member: a gzip file may be several members back to back (RFC 1952 §2.2), and
+            // common decoders (Go's gzip.Reader, Python's gzip, zcat) read them all. Decoding only
+            // the first would let an empty first member hide a second one that holds the prompt.
+            // Bytes after a member that are not another member are refused as corrupt.
+            "gzip" | "x-gzip" => inflate(MultiGzDecoder::new(out.as_ref()), "gzip", limit)?,
             // RFC 9110's deflate is zlib-wrapped; some clients send raw deflate, so try both.
             "deflate" => inflate(ZlibDecoder::new(out.as_ref()), "deflate", limit)
                 .or_else(|_| inflate(DeflateDecoder::new(out.as_ref()), "deflate", limit))?,
@@ -86,11 +94,24 @@ mod tests {
     #[test]
     fn gzip_and_deflate_round_trip() {
         let text = "my 账号 is 1111111".as_bytes();
-        assert_eq!(decode(Some("gzip"), &gzip(text), 1 << 20).unwrap().as_ref(), text);
+        assert_eq!(
+            decode(Some("gzip"), &gzip(text), 1 << 20).unwrap().as_ref(),
+            text
+        );
         let mut z = ZlibEncoder::new(Vec::new(), Compression::default());
         z.write_all(text).unwrap();
-        assert_eq!(decode(Some("Deflate"), &z.finish().unwrap(), 1 << 20).unwrap().as_ref(), text);
-        assert_eq!(decode(Some("gzip, gzip"), &gzip(&gzip(text)), 1 << 20).unwrap().as_ref(), text);
+        assert_eq!(
+            decode(Some("Deflate"), &z.finish().unwrap(), 1 << 20)
+                .unwrap()
+                .as_ref(),
+            text
+        );
+        assert_eq!(
+            decode(Some("gzip, gzip"), &gzip(&gzip(text)), 1 << 20)
+                .unwrap()
+                .as_ref(),
+            text
+        );
         assert_eq!(decode(None, text, 1 << 20).unwrap().as_ref(), text);
     }
 
@@ -98,8 +119,39 @@ mod tests {
     fn bombs_unknown_and_corrupt_encodings_are_refused() {
         let bomb = gzip(&vec![b'a'; 10 << 20]);
         assert!(bomb.len() < 20_000);
-        assert_eq!(decode(Some("gzip"), &bomb, 1 << 20), Err(DecodeError::TooLarge { limit: 1 << 20 }));
-        assert_eq!(decode(Some("br"), b"x", 100), Err(DecodeError::Unsupported("br".into())));
-        assert_eq!(decode(Some("gzip"), b"not gzip", 100), Err(DecodeError::Corrupt("gzip")));
+        assert_eq!(
+            decode(Some("gzip"), &bomb, 1 << 20),
+            Err(DecodeError::TooLarge { limit: 1 << 20 })
+        );
+        assert_eq!(
+            decode(Some("br"), b"x", 100),
+            Err(DecodeError::Unsupported("br".into()))
+        );
+        assert_eq!(
+            decode(Some("gzip"), b"not gzip", 100),
+            Err(DecodeError::Corrupt("gzip"))
+        );
+    }
+
+    #[test]
+    fn every_gzip_member_is_decoded() {
+        // An empty first member must not hide the second: the upstream decodes both.
+        let body = [gzip(b""), gzip(b"my \xe8\xb4\xa6\xe5\x8f\xb7")].concat();
+        assert_eq!(
+            decode(Some("gzip"), &body, 1 << 20).unwrap().as_ref(),
+            "my 账号".as_bytes()
+        );
+        // The bound covers all members together.
+        let body = [gzip(&[b' '; 600]), gzip(&[b' '; 600])].concat();
+        assert_eq!(
+            decode(Some("gzip"), &body, 1000),
+            Err(DecodeError::TooLarge { limit: 1000 })
+        );
+        // Trailing bytes that are not a member are refused, not ignored.
+        let body = [gzip(b"{}"), b"trailing".to_vec()].concat();
+        assert_eq!(
+            decode(Some("gzip"), &body, 1 << 20),
+            Err(DecodeError::Corrupt("gzip"))
+        );
     }
 }

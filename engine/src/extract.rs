@@ -14,23 +14,30 @@
 //! * **Detection by shape, scanning by union.** [`Format`] is decided from the body's top-level
 //!   shape, not from the request path, because proxies and SDKs rewrite paths. The format is only a
 //!   label, though: whatever it is, every top-level field that carries prompt text in *any* of the
-//!   known APIs ([`TEXT_FIELDS`]) is scanned, so a body that looks like chat but also carries a
+//!   known APIs ([`TEXT_FIELDS`]: prompts, but also tool definitions and structured-output schemas,
+//!   which the model reads too) is scanned, so a body that looks like chat but also carries a
 //!   `prompt` for a lax OpenAI-compatible completions server cannot slip that `prompt` past us.
+//!   Top-level keys are compared case-insensitively ([`is_text_field`]), as Go and .NET upstreams
+//!   bind them, so `MESSAGES` next to `messages` is scanned rather than skipped as a parameter.
 //! * **Scan everything in a text field except known metadata.** Inside those fields we do not pick
 //!   out only `content`/`text`/`arguments`: we walk the subtree in document order and take every
 //!   string except those under keys that name metadata ([`METADATA_KEYS`], skipped only when their
 //!   value is a scalar, which is the only shape the upstream accepts there) or binary media
-//!   ([`OPAQUE_KEYS`], base64 data that keyword rules cannot usefully scan). The structured fields of
+//!   ([`OPAQUE_KEYS`], base64 data that keyword rules cannot usefully scan, except base64 of a text
+//!   media type, which is decoded and scanned: Gemini reads `text/plain` `inlineData` as prompt
+//!   text). The structured fields of
 //!   each API (`messages[i].content`, `.content[j].text`, `refusal`, `tool_calls[k].function.
 //!   arguments`, Anthropic `system` blocks, Gemini `parts[j].text`, Responses `input[i].output`, …)
 //!   are all reached this way, and so is text in a shape we did not anticipate (a `content` that is
 //!   an object, an unknown part type, a new field), which is the point: an unexpected shape must
 //!   cost a false positive at worst, never a smuggled prompt. Free-form JSON that a tool or the
-//!   user names (`tool_use.input`, Gemini `functionCall.args`, …, see [`FREE_FORM_KEYS`]) is
-//!   scanned without the metadata exception, since `{"name": "…"}` there is text, not metadata.
+//!   user names (`tool_use.input`, Gemini `functionCall.args`, …, see [`FREE_FORM_KEYS`]) is scanned without the metadata exception, since `{"name": "…"}` there is
+//!   text, not metadata; its keys and numbers are scanned too, because the model reads
+//!   `{"账号": 13912345678}` as text (a key's segment has the path of its value with `~` appended).
+//!   So are the property names of JSON schemas in tool definitions ([`NAMED_SCHEMA_KEYS`]).
 //!
-//! Bodies of unknown shape are scanned the same way as free-form JSON: every string value, keys
-//! excluded. Nothing here panics, indexes a slice or allocates without bound beyond the body's own
+//! Bodies of unknown shape are scanned the same way as free-form JSON: every string, number and
+//! key. Nothing here panics, indexes a slice or allocates without bound beyond the body's own
 //! size; this runs inside the proxy's wasm VM, where a panic fails every request.
 
 use std::collections::BTreeSet;
@@ -77,8 +84,11 @@ pub struct Extracted {
 pub struct Segment {
     /// Where the string sits: keys joined by `.`, array indices in brackets, keys that are not
     /// plain identifiers quoted (`a["b c"][0]`), `$` for a top-level string, `body` for a text body.
+    /// An object key of free-form JSON has its value's path with `~` appended (`input.city~`); a
+    /// string with tag characters is also scanned with them spelled out, as `PATH#tags`.
     pub path: String,
-    /// The decoded string (JSON escapes resolved); never empty.
+    /// The decoded string (JSON escapes resolved; a number in free-form JSON written in decimal;
+    /// base64 text media decoded); never empty.
     pub text: String,
 }
 
@@ -95,7 +105,7 @@ pub enum Format {
     GeminiGenerateContent,
     /// Alibaba DashScope's native API (`{"input": {"messages": …}}`).
     DashScope,
-    /// Valid JSON of no known shape; every string value was scanned.
+    /// Valid JSON of no known shape; every string, number and key was scanned.
     UnknownJson,
     /// Not JSON: the whole body is one segment.
     Text,
@@ -151,6 +161,10 @@ pub enum ExtractError {
     /// The body holds more than `limit` text segments.
     #[error("body has more than {limit} text segments")]
     TooManySegments { limit: usize },
+    /// Data of a text media type (base64 or a `data:` URL) is not base64 of UTF-8 text; `path`
+    /// is where it sits.
+    #[error("text media at `{}` is not base64 of utf-8 text", Shown(.path))]
+    InvalidMedia { path: String },
 }
 
 impl ExtractError {
@@ -162,6 +176,7 @@ impl ExtractError {
             ExtractError::TooDeep { .. } => "guard.too_deep",
             ExtractError::InvalidUtf8 { .. } => "guard.invalid_utf8",
             ExtractError::TooManySegments { .. } => "guard.too_many_segments",
+            ExtractError::InvalidMedia { .. } => "guard.invalid_media",
         }
     }
 }
@@ -206,7 +221,7 @@ pub fn extract(
     match doc {
         Json::Object(fields) if format != Format::UnknownJson => {
             for (key, value) in fields {
-                if TEXT_FIELDS.contains(&key.as_str()) {
+                if is_text_field(&key) {
                     walker.child(Step::Key(&key), value, Mode::Schema)?;
                 }
             }
@@ -237,15 +252,35 @@ fn is_json_media_type(content_type: &str) -> bool {
 // Parsing
 // ---------------------------------------------------------------------------------------------
 
-/// The parsed body. Only strings and structure are kept: nothing scans numbers, booleans or nulls.
+/// The parsed body. Only strings, numbers and structure are kept: nothing scans booleans or nulls.
 #[derive(Debug)]
 enum Json {
-    /// A number, boolean or null.
+    /// A boolean or null.
     Scalar,
+    /// A number: scanned in free-form JSON, where a model reads `{"phone": 13912345678}` as text.
+    Number(Number),
     String(String),
     Array(Vec<Json>),
     /// Fields in document order; keys are unique (the parser refuses duplicates).
     Object(Vec<(String, Json)>),
+}
+
+/// A JSON number as serde_json read it; written out as text only when it is scanned.
+#[derive(Debug, Clone, Copy)]
+enum Number {
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Number::Unsigned(n) => write!(f, "{n}"),
+            Number::Signed(n) => write!(f, "{n}"),
+            Number::Float(n) => write!(f, "{n}"),
+        }
+    }
 }
 
 impl Json {
@@ -387,16 +422,16 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
         Ok(Json::Scalar)
     }
 
-    fn visit_i64<E>(self, _: i64) -> Result<Json, E> {
-        Ok(Json::Scalar)
+    fn visit_i64<E>(self, value: i64) -> Result<Json, E> {
+        Ok(Json::Number(Number::Signed(value)))
     }
 
-    fn visit_u64<E>(self, _: u64) -> Result<Json, E> {
-        Ok(Json::Scalar)
+    fn visit_u64<E>(self, value: u64) -> Result<Json, E> {
+        Ok(Json::Number(Number::Unsigned(value)))
     }
 
-    fn visit_f64<E>(self, _: f64) -> Result<Json, E> {
-        Ok(Json::Scalar)
+    fn visit_f64<E>(self, value: f64) -> Result<Json, E> {
+        Ok(Json::Number(Number::Float(value)))
     }
 
     fn visit_unit<E>(self) -> Result<Json, E> {
@@ -544,8 +579,10 @@ fn detect(doc: &Json) -> Format {
     let embeddable = match input {
         Some(Json::String(_)) => true,
         Some(Json::Array(items)) => items.iter().all(|item| match item {
-            Json::String(_) | Json::Scalar => true,
-            Json::Array(tokens) => tokens.iter().all(|t| matches!(t, Json::Scalar)),
+            Json::String(_) | Json::Number(_) | Json::Scalar => true,
+            Json::Array(tokens) => tokens
+                .iter()
+                .all(|t| matches!(t, Json::Number(_) | Json::Scalar)),
             Json::Object(_) => false,
         }),
         _ => false,
@@ -581,7 +618,33 @@ const TEXT_FIELDS: &[&str] = &[
     "contents",           // Gemini
     "systemInstruction",  // Gemini
     "system_instruction", // Gemini, snake_case spelling
+    // Tool definitions and structured-output schemas: their names, descriptions, property names
+    // and enums are put in front of the model like the prompt is.
+    "tools",             // OpenAI chat and Responses, Anthropic, Gemini
+    "functions",         // OpenAI chat, the deprecated spelling of tools
+    "response_format",   // OpenAI chat json_schema (also DashScope compatible mode)
+    "text",              // Responses structured output (`text.format.schema`)
+    "prediction",        // OpenAI chat predicted output
+    "parameters",        // DashScope native: tools, translation terms, response format
+    "generationConfig",  // Gemini responseSchema
+    "generation_config", // Gemini, snake_case spelling
 ];
+
+/// Whether a top-level key is one of [`TEXT_FIELDS`], compared the way the most lenient upstream
+/// compares it. Go's encoding/json and ASP.NET bind object keys to fields case-insensitively (Go
+/// with Unicode simple folding, so `meſſages` is `messages`), and with several matches keep the
+/// last: `{"messages": [benign], "MESSAGES": [prompt]}` is one field to them, which we must scan
+/// in full, not skip as an unknown parameter.
+fn is_text_field(key: &str) -> bool {
+    let folded: String = key
+        .chars()
+        .flat_map(char::to_uppercase)
+        .flat_map(char::to_lowercase)
+        .collect();
+    TEXT_FIELDS
+        .iter()
+        .any(|field| field.eq_ignore_ascii_case(&folded))
+}
 
 /// Keys whose scalar value is metadata the model does not read as prose: identifiers, enums,
 /// media types, opaque signatures. Only a scalar is skipped; if one of these holds an object or
@@ -589,7 +652,6 @@ const TEXT_FIELDS: &[&str] = &[
 const METADATA_KEYS: &[&str] = &[
     "role",
     "type",
-    "name",
     "id",
     "tool_call_id",
     "tool_use_id",
@@ -610,6 +672,12 @@ const METADATA_KEYS: &[&str] = &[
     "file_uri",
     "fileUri",
     "version",
+    // Enum-valued parameters inside `parameters`, `text` and `generationConfig`.
+    "result_format",
+    "tool_choice",
+    "verbosity",
+    "responseMimeType",
+    "response_mime_type",
 ];
 
 /// Keys whose whole value is media or cache configuration: base64 images, audio and files, or
@@ -633,6 +701,10 @@ const OPAQUE_KEYS: &[&str] = &[
 /// happens to be called `name` or `type` holds text like any other, and we scan every string.
 const FREE_FORM_KEYS: &[&str] = &["input", "args", "arguments", "response", "variables"];
 
+/// Keys of a JSON schema (in tool definitions and structured-output formats) whose object maps
+/// names the model reads, property and definition names, to schemas.
+const NAMED_SCHEMA_KEYS: &[&str] = &["properties", "$defs", "definitions"];
+
 /// Object `type`s whose `data` field is opaque: Anthropic's base64 sources and its encrypted
 /// redacted thinking. (A `"type": "text"` source's `data` is plain text and is scanned.)
 const OPAQUE_DATA_TYPES: &[&str] = &["base64", "redacted_thinking"];
@@ -641,23 +713,153 @@ const OPAQUE_DATA_TYPES: &[&str] = &["base64", "redacted_thinking"];
 enum Mode {
     /// Inside a known API's text field: skip metadata and media.
     Schema,
-    /// Free-form JSON: every string.
+    /// Free-form JSON: every string, number and key.
     Free,
+    /// A JSON schema's `properties` (or `$defs`): its keys are scanned, its values are schemas.
+    Names,
+    /// An opaque media object whose media type is text (Gemini `inlineData` of `text/plain`):
+    /// only its base64 `data` is scanned, decoded.
+    Media,
 }
 
 /// How a field of an object walked in [`Mode::Schema`] is treated: `None` to skip it.
 fn field_mode(key: &str, value: &Json, data_is_opaque: bool) -> Option<Mode> {
     if OPAQUE_KEYS.contains(&key) {
-        return None;
+        return matches!(value, Json::Object(fields) if has_text_media_type(fields))
+            .then_some(Mode::Media);
     }
-    let scalar = matches!(value, Json::String(_) | Json::Scalar);
+    let scalar = matches!(value, Json::String(_) | Json::Number(_) | Json::Scalar);
     if scalar && (METADATA_KEYS.contains(&key) || (data_is_opaque && key == "data")) {
         return None;
     }
     if FREE_FORM_KEYS.contains(&key) {
         return Some(Mode::Free);
     }
+    if NAMED_SCHEMA_KEYS.contains(&key) && matches!(value, Json::Object(_)) {
+        return Some(Mode::Names);
+    }
     Some(Mode::Schema)
+}
+
+/// Keys that give the media type of an object's `data`.
+const MEDIA_TYPE_KEYS: &[&str] = &["mimeType", "mime_type", "media_type"];
+
+/// Media types a model reads as text. Base64 data of these types is decoded and scanned: Gemini
+/// takes `text/plain` as `inlineData`, and base64 keeps keywords out of sight of a plain scan.
+/// Other media (PDF, images, audio) stay opaque.
+fn is_text_media_type(media_type: &str) -> bool {
+    let essence = media_type
+        .split_once(';')
+        .map_or(media_type, |(essence, _)| essence)
+        .trim()
+        .to_ascii_lowercase();
+    essence.starts_with("text/")
+        || essence.ends_with("+json")
+        || essence.ends_with("+xml")
+        || matches!(
+            essence.as_str(),
+            "application/json"
+                | "application/xml"
+                | "application/javascript"
+                | "application/x-javascript"
+                | "application/typescript"
+                | "application/x-typescript"
+                | "application/x-python"
+                | "application/x-python-code"
+                | "application/rtf"
+                | "application/x-sh"
+                | "application/sql"
+                | "application/yaml"
+                | "application/x-yaml"
+        )
+}
+
+/// An object whose media type field names a text type.
+fn has_text_media_type(fields: &[(String, Json)]) -> bool {
+    fields.iter().any(|(key, value)| {
+        MEDIA_TYPE_KEYS.contains(&key.as_str()) && value.as_str().is_some_and(is_text_media_type)
+    })
+}
+
+/// The base64 payload of a field that would be opaque but holds text: the `data` of an object
+/// whose data is base64 of a text type, or a base64 `data:` URL of a text type under an opaque key
+/// (OpenAI `file_data`).
+fn base64_text<'a>(key: &str, value: &'a Json, base64_text_data: bool) -> Option<&'a str> {
+    let value = value.as_str()?;
+    if base64_text_data && key == "data" {
+        return Some(value);
+    }
+    if OPAQUE_KEYS.contains(&key) {
+        return data_url_text(value);
+    }
+    None
+}
+
+/// The payload of `data:TYPE[;PARAM]*;base64,PAYLOAD` when TYPE is a text type.
+fn data_url_text(url: &str) -> Option<&str> {
+    if !url.get(..5)?.eq_ignore_ascii_case("data:") {
+        return None;
+    }
+    let rest = url.get(5..)?;
+    let (header, payload) = rest.split_once(',')?;
+    let mut params = header.split(';');
+    let media_type = params.next()?;
+    let base64 = params.any(|p| p.trim().eq_ignore_ascii_case("base64"));
+    (base64 && is_text_media_type(media_type)).then_some(payload)
+}
+
+/// Decodes base64 in the standard or URL-safe alphabet, padded or not, ignoring ASCII whitespace
+/// (as lenient decoders do); `None` for anything else.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 3);
+    let (mut bits, mut count, mut padding) = (0u32, 0u32, 0usize);
+    for byte in text.bytes() {
+        let value = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => {
+                padding += 1;
+                continue;
+            }
+            b' ' | b'\t' | b'\r' | b'\n' => continue,
+            _ => return None,
+        };
+        if padding > 0 {
+            return None;
+        }
+        bits = (bits << 6) | u32::from(value);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    // A lone trailing character (6 bits) is not a byte; more than two `=` is not base64.
+    (count < 6 && padding <= 2).then_some(out)
+}
+
+/// Text with Unicode tag characters (U+E0020..U+E007E) in it, with those spelled out as the ASCII
+/// characters they shadow; `None` when there are none. Tags are invisible, and normalisation
+/// removes them so that they cannot split a keyword, but models have been shown to read them as
+/// the ASCII they shadow ("ASCII smuggling"), so a string that carries them is scanned a second
+/// time, as this text, under its path with `#tags` appended.
+fn with_tags_spelled_out(text: &str) -> Option<String> {
+    const TAGS: std::ops::RangeInclusive<char> = '\u{e0020}'..='\u{e007e}';
+    if !text.chars().any(|c| TAGS.contains(&c)) {
+        return None;
+    }
+    let spelled = text.chars().map(|c| {
+        if TAGS.contains(&c) {
+            char::from_u32(u32::from(c) - 0xe0000).unwrap_or(c)
+        } else {
+            c
+        }
+    });
+    Some(spelled.collect())
 }
 
 /// Collects segments in document order while tracking the current path.
@@ -681,27 +883,35 @@ impl Walker {
         if text.is_empty() {
             return Ok(());
         }
+        let tags = with_tags_spelled_out(&text);
+        self.push(path.to_owned(), text)?;
+        match tags {
+            Some(tags) => self.push(format!("{path}#tags"), tags),
+            None => Ok(()),
+        }
+    }
+
+    fn push(&mut self, path: String, text: String) -> Result<(), ExtractError> {
         if self.segments.len() >= self.max_segments {
             return Err(ExtractError::TooManySegments {
                 limit: self.max_segments,
             });
         }
-        self.segments.push(Segment {
-            path: path.to_owned(),
-            text,
-        });
+        self.segments.push(Segment { path, text });
         Ok(())
     }
 
     fn walk(&mut self, node: Json, mode: Mode) -> Result<(), ExtractError> {
         match node {
             Json::Scalar => Ok(()),
-            Json::String(text) => {
-                let path = std::mem::take(&mut self.path);
-                let result = self.emit_at(if path.is_empty() { "$" } else { &path }, text);
-                self.path = path;
-                result
+            Json::Number(number) => {
+                if mode == Mode::Free {
+                    self.emit_here(number.to_string())
+                } else {
+                    Ok(())
+                }
             }
+            Json::String(text) => self.emit_here(text),
             Json::Array(items) => {
                 for (index, item) in items.into_iter().enumerate() {
                     self.child(Step::Index(index), item, mode)?;
@@ -716,10 +926,22 @@ impl Walker {
                                 .as_str()
                                 .is_some_and(|t| OPAQUE_DATA_TYPES.contains(&t))
                     });
+                // Base64 `data` of a text type: Gemini inlineData, Anthropic base64 sources.
+                let base64_text_data =
+                    mode == Mode::Media || (data_is_opaque && has_text_media_type(&fields));
                 for (key, value) in fields {
+                    if matches!(mode, Mode::Free | Mode::Names) {
+                        // Keys of free-form JSON are text too: `{"input": {"账号": 1}}`.
+                        self.emit_key(&key)?;
+                    } else if let Some(payload) = base64_text(&key, &value, base64_text_data) {
+                        self.child_base64(Step::Key(&key), payload)?;
+                        continue;
+                    }
                     let child_mode = match mode {
                         Mode::Free => Some(Mode::Free),
                         Mode::Schema => field_mode(&key, &value, data_is_opaque),
+                        Mode::Names => Some(Mode::Schema),
+                        Mode::Media => None,
                     };
                     if let Some(child_mode) = child_mode {
                         self.child(Step::Key(&key), value, child_mode)?;
@@ -728,6 +950,38 @@ impl Walker {
                 Ok(())
             }
         }
+    }
+
+    /// Emits `text` at the current path (`$` at the root).
+    fn emit_here(&mut self, text: String) -> Result<(), ExtractError> {
+        let path = std::mem::take(&mut self.path);
+        let result = self.emit_at(if path.is_empty() { "$" } else { &path }, text);
+        self.path = path;
+        result
+    }
+
+    /// Emits an object key at the path of its value with `~` appended.
+    fn emit_key(&mut self, key: &str) -> Result<(), ExtractError> {
+        let mark = self.path.len();
+        push_step(&mut self.path, Step::Key(key));
+        self.path.push('~');
+        let result = self.emit_here(key.to_owned());
+        self.path.truncate(mark);
+        result
+    }
+
+    /// Emits the text that a base64 payload of a text media type decodes to.
+    fn child_base64(&mut self, step: Step<'_>, payload: &str) -> Result<(), ExtractError> {
+        let mark = self.path.len();
+        push_step(&mut self.path, step);
+        let result = match decode_base64(payload).and_then(|bytes| String::from_utf8(bytes).ok()) {
+            Some(text) => self.emit_here(text),
+            None => Err(ExtractError::InvalidMedia {
+                path: self.path.clone(),
+            }),
+        };
+        self.path.truncate(mark);
+        result
     }
 
     fn child(&mut self, step: Step<'_>, node: Json, mode: Mode) -> Result<(), ExtractError> {
@@ -972,10 +1226,16 @@ mod tests {
             assert_eq!(got.format, Format::UnknownJson, "{ct:?}");
             assert_eq!(
                 got.segments,
-                vec![Segment {
-                    path: "a".into(),
-                    text: "账".into()
-                }]
+                vec![
+                    Segment {
+                        path: "a~".into(),
+                        text: "a".into()
+                    },
+                    Segment {
+                        path: "a".into(),
+                        text: "账".into()
+                    }
+                ]
             );
             assert_eq!(
                 extract(b"[1,", ct, &limits).unwrap_err().code(),
@@ -1054,6 +1314,9 @@ mod tests {
             ExtractError::TooDeep { limit: 0 },
             ExtractError::InvalidUtf8 { offset: 0 },
             ExtractError::TooManySegments { limit: 0 },
+            ExtractError::InvalidMedia {
+                path: String::new(),
+            },
         ]
         .iter()
         .map(ExtractError::code)
@@ -1065,9 +1328,47 @@ mod tests {
                 "guard.duplicate_key",
                 "guard.too_deep",
                 "guard.invalid_utf8",
-                "guard.too_many_segments"
+                "guard.too_many_segments",
+                "guard.invalid_media"
             ]
         );
+    }
+
+    #[test]
+    fn text_fields_match_as_case_insensitive_upstreams_bind_them() {
+        for key in [
+            "messages",
+            "MESSAGES",
+            "Messages",
+            "me\u{17f}\u{17f}ages",
+            "SystemInstruction",
+        ] {
+            assert!(is_text_field(key), "{key}");
+        }
+        for key in ["model", "messages_", "message", "stop", ""] {
+            assert!(!is_text_field(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn base64_is_decoded_leniently_but_not_blindly() {
+        let decoded = |s: &str| decode_base64(s).map(|b| String::from_utf8(b).unwrap());
+        assert_eq!(decoded("aGVsbG8="), Some("hello".into()));
+        assert_eq!(decoded("aGVsbG8"), Some("hello".into()));
+        assert_eq!(decoded("aGVs\nbG8=\n"), Some("hello".into()));
+        assert_eq!(decode_base64("-_8="), Some(vec![0xfb, 0xff]));
+        assert_eq!(decode_base64("+/8="), Some(vec![0xfb, 0xff]));
+        assert_eq!(decoded(""), Some(String::new()));
+        for bad in ["a", "aGVsbG8=x", "aGVsbG8===", "aGVs!G8=", "aGVsbG8\u{ff}"] {
+            assert_eq!(decode_base64(bad), None, "{bad}");
+        }
+        assert_eq!(data_url_text("data:text/plain;base64,aGk="), Some("aGk="));
+        assert_eq!(
+            data_url_text("DATA:Text/Markdown;charset=utf-8;base64,aGk="),
+            Some("aGk=")
+        );
+        assert_eq!(data_url_text("data:text/plain,hi"), None);
+        assert_eq!(data_url_text("data:application/pdf;base64,aGk="), None);
     }
 
     #[test]

@@ -5,10 +5,14 @@
 //! code points (zero-width space, joiner and non-joiner, soft hyphen, word joiner, bidi controls,
 //! variation selectors, tag characters). Case folding is the matchers' job (`ignore case`).
 //!
-//! NFKC runs per chunk: a starter and the combining marks after it. That keeps a map from
-//! normalised back to original offsets cheap to recompute, so verdicts report the original
-//! text. It differs from whole-string NFKC only where two starters compose (conjoining Hangul
-//! jamo), which keyword text and prompt text then both keep decomposed, so they still agree.
+//! The result is NFKC of the text with its ignorables removed. NFKC runs per chunk: a starter and
+//! every character after it that can reorder or compose with it (combining marks, but also
+//! conjoining Hangul vowel and final jamo and the spacing vowel signs of Indic scripts, which are
+//! starters that compose with the character before them), with ignorables inside a chunk skipped.
+//! That keeps a map from normalised back to original offsets cheap to recompute, so verdicts report
+//! the original text, and it gives the same text as whole-string NFKC: a keyword written with
+//! precomposed syllables matches text sent as conjoining jamo (`계` as U+1100 U+1168), and
+//! `e`, zero-width space, U+0301 matches `é`.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -29,7 +33,8 @@ pub(crate) fn is_default_ignorable(c: char) -> bool {
 /// settled by NFKC's quick check, so the common case costs one pass and no allocation.
 pub(crate) fn changes(text: &str) -> bool {
     !text.is_ascii()
-        && (text.chars().any(is_default_ignorable) || is_nfkc_quick(text.chars()) != IsNormalized::Yes)
+        && (text.chars().any(is_default_ignorable)
+            || is_nfkc_quick(text.chars()) != IsNormalized::Yes)
 }
 
 /// The normalised text, borrowed when nothing changes.
@@ -38,26 +43,48 @@ pub fn normalize(text: &str) -> Cow<'_, str> {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
-    for_each_chunk(text, |chunk, _| out.extend(chunk.nfkc()));
+    for_each_chunk(text, |chunk, _| out.extend(chunk_nfkc(chunk)));
     Cow::Owned(out)
 }
 
-/// Calls `f(chunk, original offset)` for each starter-plus-marks chunk, skipping ignorables.
+/// NFKC of one chunk, without the ignorables inside it.
+fn chunk_nfkc(chunk: &str) -> impl Iterator<Item = char> + '_ {
+    chunk.chars().filter(|&c| !is_default_ignorable(c)).nfkc()
+}
+
+/// True when nothing before `c` can reorder or compose with it, so NFKC can start afresh at `c`:
+/// the first character of its compatibility decomposition is a starter that is not the second
+/// half of a composition (NFKC_Quick_Check `Maybe`: Hangul V and T jamo, Indic vowel signs, …).
+fn starts_chunk(c: char) -> bool {
+    if c.is_ascii() {
+        return true;
+    }
+    std::iter::once(c).nfkd().next().is_some_and(|first| {
+        canonical_combining_class(first) == 0
+            && is_nfkc_quick(std::iter::once(first)) == IsNormalized::Yes
+    })
+}
+
+/// Calls `f(chunk, original offset)` for each chunk (see the module documentation). Ignorables
+/// never start or end a chunk; those between a chunk's characters stay in its slice, and
+/// [`chunk_nfkc`] skips them.
 fn for_each_chunk(text: &str, mut f: impl FnMut(&str, usize)) {
-    let mut start = None::<usize>;
+    // Start of the open chunk and end of its last character that is not ignorable.
+    let mut open = None::<(usize, usize)>;
     for (i, c) in text.char_indices() {
-        let boundary = is_default_ignorable(c) || canonical_combining_class(c) == 0;
-        if boundary {
-            if let Some(s) = start.take() {
-                f(text.get(s..i).unwrap_or_default(), s);
+        if is_default_ignorable(c) {
+            continue;
+        }
+        if starts_chunk(c) {
+            if let Some((start, end)) = open.take() {
+                f(text.get(start..end).unwrap_or_default(), start);
             }
         }
-        if !is_default_ignorable(c) && start.is_none() {
-            start = Some(i);
-        }
+        let end = i + c.len_utf8();
+        open = Some(open.map_or((i, end), |(start, _)| (start, end)));
     }
-    if let Some(s) = start {
-        f(text.get(s..).unwrap_or_default(), s);
+    if let Some((start, end)) = open {
+        f(text.get(start..end).unwrap_or_default(), start);
     }
 }
 
@@ -66,7 +93,7 @@ pub(crate) fn original_span(text: &str, span: Range<usize>) -> Range<usize> {
     let mut produced = 0usize;
     let (mut start, mut end) = (None, None);
     for_each_chunk(text, |chunk, offset| {
-        let len: usize = chunk.nfkc().map(char::len_utf8).sum();
+        let len: usize = chunk_nfkc(chunk).map(char::len_utf8).sum();
         let (lo, hi) = (produced, produced + len);
         if start.is_none() && span.start >= lo && span.start < hi {
             start = Some(offset);
@@ -97,6 +124,38 @@ mod tests {
     }
 
     #[test]
+    fn characters_that_compose_with_the_one_before_join_its_chunk() {
+        // Conjoining jamo (as macOS file names and NFD text carry Korean) compose into syllables.
+        assert_eq!(normalize("\u{1100}\u{1168}\u{110c}\u{116a}"), "계좌");
+        assert_eq!(normalize("\u{ac00}\u{11a8}"), "각");
+        // Compatibility jamo decompose to conjoining jamo, which then compose.
+        assert_eq!(normalize("\u{3131}\u{314f}"), "가");
+        // A spacing Oriya vowel sign composes with the sign before it.
+        assert_eq!(normalize("\u{0b15}\u{0b47}\u{0b3e}"), "\u{0b15}\u{0b4b}");
+        // Ignorables inside a chunk do not stop composition.
+        assert_eq!(normalize("nume\u{200b}\u{301}ro"), "numéro");
+        assert_eq!(normalize("\u{1100}\u{200d}\u{1161}"), "가");
+    }
+
+    #[test]
+    fn agrees_with_whole_string_nfkc_without_ignorables() {
+        let samples = [
+            "my ａｃｃｏｕｎｔ\u{200b} is",
+            "\u{1100}\u{1168}\u{110c}\u{116a}\u{1107}\u{1165}\u{11ab}\u{1112}\u{1169}",
+            "ㄱㅖㅈㅘ and ᄀ\u{ffc2}",
+            "e\u{301}\u{327}\u{200b}\u{316} q\u{307}\u{323}",
+            "\u{301}leading mark, ﬁ\u{301}, Å\u{30a}",
+            "\u{0b47}\u{0b3e}\u{09c7}\u{09be}\u{0cc6}\u{0cc2}\u{0dd9}\u{0dcf}\u{0dca}",
+            "\u{2000}x\u{e0041}\u{fe0f}y\u{202e}z\u{ad}",
+        ];
+        for text in samples {
+            let stripped: String = text.chars().filter(|&c| !is_default_ignorable(c)).collect();
+            let expected: String = stripped.nfkc().collect();
+            assert_eq!(normalize(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
     fn spans_map_back_to_the_original_text() {
         let text = "my ａｃｃｏｕｎｔ\u{200b} is";
         let normalized = normalize(text);
@@ -109,5 +168,11 @@ mod tests {
         let at = normalized.find("账号").unwrap();
         let span = original_span(text, at..at + "账号".len());
         assert_eq!(&text[span], "账\u{200d}号");
+
+        let text = "x \u{1100}\u{1168}\u{110c}\u{116a}\u{200b}!";
+        let normalized = normalize(text);
+        let at = normalized.find("계좌").unwrap();
+        let span = original_span(text, at..at + "계좌".len());
+        assert_eq!(&text[span], "\u{1100}\u{1168}\u{110c}\u{116a}");
     }
 }

@@ -2,7 +2,9 @@
 //! snapshotted. The content type comes from the extension (`.json` → `application/json`, `.txt`
 //! → `text/plain`), so the corpus also shows JSON sniffing in text bodies. Beyond the snapshots,
 //! every successful result is checked against an independent reading of the body: each segment's
-//! path must lead, in serde_json's own parse, to exactly that segment's text.
+//! path must lead, in serde_json's own parse, to exactly that segment's text (to a number with
+//! that value, to base64 of that text, for a path ending in `~` to an object key, and for one
+//! ending in `#tags` to a string that is that text with its tag characters hidden).
 
 #![allow(
     clippy::unwrap_used,
@@ -77,14 +79,65 @@ fn check_paths(path: &Path, body: &[u8], extracted: &Extracted) {
                     "{name}: empty segment at {}",
                     segment.path
                 );
+                if let Some(string) = segment.path.strip_suffix("#tags") {
+                    // The string with its tag characters spelled out as ASCII.
+                    let found = doc.pointer(&to_pointer(string)).and_then(|v| v.as_str());
+                    let spelled = found.map(|s| {
+                        s.chars()
+                            .map(|c| match u32::from(c) {
+                                n @ 0xe0020..=0xe007e => char::from_u32(n - 0xe0000).unwrap(),
+                                _ => c,
+                            })
+                            .collect::<String>()
+                    });
+                    assert_eq!(
+                        spelled.as_deref(),
+                        Some(segment.text.as_str()),
+                        "{name}: {}",
+                        segment.path
+                    );
+                    continue;
+                }
+                if let Some(member) = segment.path.strip_suffix('~') {
+                    // A key: the object above the member must have it, and it is the text.
+                    let pointer = to_pointer(member);
+                    let (parent, key) = pointer.rsplit_once('/').unwrap();
+                    let key = key.replace("~1", "/").replace("~0", "~");
+                    let object = doc.pointer(parent).and_then(|v| v.as_object());
+                    assert!(
+                        object.is_some_and(|o| o.contains_key(&key)),
+                        "{name}: {}",
+                        segment.path
+                    );
+                    assert_eq!(key, segment.text, "{name}: {}", segment.path);
+                    continue;
+                }
                 let pointer = to_pointer(&segment.path);
-                let found = doc.pointer(&pointer).and_then(|v| v.as_str());
-                assert_eq!(
-                    found,
-                    Some(segment.text.as_str()),
-                    "{name}: {} ({pointer})",
-                    segment.path
-                );
+                let found = doc.pointer(&pointer);
+                match found {
+                    Some(serde_json::Value::Number(n)) => assert_eq!(
+                        n.as_f64(),
+                        segment.text.parse::<f64>().ok(),
+                        "{name}: {} ({pointer})",
+                        segment.path
+                    ),
+                    Some(serde_json::Value::String(s)) if s != &segment.text => {
+                        // Base64 of a text media type, bare or as a `data:` URL.
+                        let payload = s.rsplit_once(";base64,").map_or(s.as_str(), |(_, p)| p);
+                        assert_eq!(
+                            payload.trim_end_matches('='),
+                            base64(segment.text.as_bytes()),
+                            "{name}: {} ({pointer})",
+                            segment.path
+                        );
+                    }
+                    _ => assert_eq!(
+                        found.and_then(|v| v.as_str()),
+                        Some(segment.text.as_str()),
+                        "{name}: {} ({pointer})",
+                        segment.path
+                    ),
+                }
             }
         }
     }
@@ -142,4 +195,17 @@ fn to_pointer(path: &str) -> String {
         }
     }
     pointer
+}
+
+/// Standard base64 without padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, &b| n << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
 }
