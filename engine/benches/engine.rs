@@ -1,0 +1,99 @@
+//! Evaluation throughput, scan-only throughput, extraction and normalisation, and bundle load
+//! time, for the three benchmark policies (bench/src/spec.rs) on benign chat bodies of 1 KiB,
+//! 64 KiB and 1 MiB (bench/src/corpus.rs). `cargo bench -p guard-engine`; see BENCHMARKS.md.
+//!
+//! Groups:
+//! - `inspect/POLICY/SIZE`: `Ruleset::inspect` of an OpenAI chat body, as the filter runs it.
+//! - `scan/POLICY/SIZE`: `inspect` of a `text/plain` body of the same kind of text: extraction is
+//!   then one UTF-8 check and one copy, so this is (almost) the scanner alone.
+//! - `extract/SIZE`, `normalize/SIZE`: those stages alone.
+//! - `load/POLICY`: `Ruleset::from_bytes` (validation, DFA copies, keyword automata built).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use guard_engine::{compile, extract, normalize, CompileOptions, Inspection, Limits, Ruleset};
+
+#[path = "../../bench/src/spec.rs"]
+mod spec;
+#[path = "../../bench/src/corpus.rs"]
+mod corpus;
+
+const SIZES: [(usize, &str); 3] = [(1 << 10, "1KiB"), (64 << 10, "64KiB"), (1 << 20, "1MiB")];
+
+fn bundle(name: &str) -> Vec<u8> {
+    let program = spec::by_name(name).expect("a benchmark policy");
+    compile(&program, &CompileOptions::default())
+        .unwrap_or_else(|e| panic!("{name} does not compile: {e:?}"))
+        .bytes
+}
+
+fn benign(ruleset: &Ruleset, policy: guard_engine::PolicyId, content_type: &str, body: &[u8]) {
+    if let Inspection::Deny(d) = ruleset.inspect(policy, Some(content_type), body) {
+        panic!("the benchmark body is not benign: {d:?}");
+    }
+}
+
+fn evaluation(c: &mut Criterion) {
+    for name in spec::NAMES {
+        let bytes = bundle(name);
+        let ruleset = Ruleset::from_bytes(&bytes).expect("bundle loads");
+        let policy = ruleset.select(spec::HOST, "/v1/chat/completions").expect("policy selects");
+        for (kind, content_type) in [("inspect", "application/json"), ("scan", "text/plain")] {
+            let mut group = c.benchmark_group(format!("{kind}/{name}"));
+            group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+            for (size, label) in SIZES {
+                let body = if kind == "inspect" { corpus::chat_body(size) } else { corpus::plain_text(size) };
+                benign(&ruleset, policy, content_type, &body);
+                if size >= 1 << 20 {
+                    group.sample_size(20);
+                }
+                group.throughput(Throughput::Bytes(body.len() as u64));
+                group.bench_with_input(BenchmarkId::from_parameter(label), &body, |b, body| {
+                    b.iter(|| ruleset.inspect(policy, Some(content_type), black_box(body)))
+                });
+            }
+            group.finish();
+        }
+    }
+}
+
+fn stages(c: &mut Criterion) {
+    let mut group = c.benchmark_group("extract");
+    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    for (size, label) in SIZES {
+        let body = corpus::chat_body(size);
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(label), &body, |b, body| {
+            b.iter(|| extract(black_box(body), Some("application/json"), &Limits::default()))
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("normalize");
+    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    for (size, label) in SIZES {
+        let text = String::from_utf8(corpus::plain_text(size)).expect("utf-8");
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(label), &text, |b, text| {
+            b.iter(|| normalize(black_box(text)).len())
+        });
+    }
+    group.finish();
+}
+
+fn load(c: &mut Criterion) {
+    let mut group = c.benchmark_group("load");
+    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    for name in spec::NAMES {
+        let bytes = bundle(name);
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &bytes, |b, bytes| {
+            b.iter(|| Ruleset::from_bytes(black_box(bytes)).map(|_| ()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, evaluation, stages, load);
+criterion_main!(benches);
