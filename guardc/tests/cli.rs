@@ -1,0 +1,94 @@
+//! guardc as CI runs it: exit codes, the per-fixture lines, diffs and machine formats, over the
+//! small suites in `testdata/guardc/`. Each case is a command line and a snapshot of what it did.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs guardc from the workspace root and renders exit status, stdout and stderr.
+fn guardc(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_guardc"))
+        .args(args)
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    format!(
+        "$ guardc {}\nexit: {}\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    )
+}
+
+#[test]
+fn a_changed_verdict_fails_with_a_diff() {
+    insta::assert_snapshot!(guardc(&["test", "testdata/guardc/mismatch"]));
+}
+
+#[test]
+fn mismatches_in_json() {
+    insta::assert_snapshot!(guardc(&["test", "testdata/guardc/mismatch", "--format", "json"]));
+}
+
+#[test]
+fn mismatches_in_junit() {
+    insta::assert_snapshot!(guardc(&["test", "testdata/guardc/mismatch", "--format", "junit"]));
+}
+
+#[test]
+fn a_policy_that_does_not_compile_exits_2() {
+    insta::assert_snapshot!(guardc(&["test", "testdata/guardc/broken"]));
+}
+
+#[test]
+fn require_coverage_fails_on_an_unexercised_rule() {
+    insta::assert_snapshot!(guardc(&["test", "testdata/guardc/uncovered", "--require-coverage"]));
+}
+
+#[test]
+fn coverage_is_reported_but_not_required_by_default() {
+    insta::assert_snapshot!(guardc(&["test", "testdata/guardc/uncovered"]));
+}
+
+#[test]
+fn a_fixture_with_a_bad_directive_is_an_error_line() {
+    insta::assert_snapshot!(guardc(&["test", "testdata/guardc/bad-fixture"]));
+}
+
+#[test]
+fn check_reports_diagnostics_as_json() {
+    insta::assert_snapshot!(guardc(&["check", "testdata/guardc/broken", "--error-format", "json"]));
+}
+
+#[test]
+fn explain_points_at_the_match() {
+    insta::assert_snapshot!(guardc(&["explain", "policies/tests/dashscope/keyword-as-unicode-escape.http"]));
+}
+
+#[test]
+fn the_example_policies_pass() {
+    let out = guardc(&["test", "policies/", "--require-coverage"]);
+    assert!(out.contains("exit: 0\n"), "{out}");
+    assert!(out.contains(" passed, 0 failed\n"), "{out}");
+}
+
+#[test]
+fn accept_writes_the_missing_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["policy.guard", "no-verdict.http"] {
+        std::fs::copy(root().join("testdata/guardc/mismatch").join(name), dir.path().join(name)).unwrap();
+    }
+    let path = dir.path().to_str().unwrap();
+    assert!(guardc(&["test", path]).contains("exit: 1\n"));
+    assert!(guardc(&["test", path, "--accept"]).contains("exit: 0\n"));
+    let written = std::fs::read_to_string(dir.path().join("no-verdict.verdict")).unwrap();
+    assert_eq!(written, "verdict: allow\npolicy: none (the request passes untouched)\n");
+    assert!(guardc(&["test", path]).contains("exit: 0\n"));
+}
