@@ -1,0 +1,72 @@
+//! The generated benchmark policies are what the DSL makes of their `.guard` text, the committed
+//! files are up to date, and the benchmark bodies are benign under every policy.
+
+use std::path::{Path, PathBuf};
+
+use guard_bench::{corpus, spec};
+use guard_engine::{CompileOptions, Inspection, Ruleset};
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")
+}
+
+fn dsl_program(path: &Path) -> guard_engine::ir::Program {
+    match guard_dsl::compile_paths(&[path.to_path_buf()], &CompileOptions::default()) {
+        Ok(c) => c.program,
+        Err(d) => panic!("{}: {d:?}", path.display()),
+    }
+}
+
+#[test]
+fn committed_policies_are_up_to_date() {
+    for name in ["large", "dictionary"] {
+        let program = spec::by_name(name).unwrap();
+        let (text, files) = spec::render(&program, name);
+        let committed = std::fs::read_to_string(dir().join(format!("{name}.guard"))).unwrap();
+        assert!(
+            committed == text,
+            "bench/policies/{name}.guard is stale: cargo run -p guard-bench --bin gen-policies"
+        );
+        for (file, contents) in files {
+            let committed = std::fs::read_to_string(dir().join(&file)).unwrap();
+            assert!(committed == contents, "bench/policies/{file} is stale");
+        }
+    }
+}
+
+#[test]
+fn generated_programs_are_what_the_dsl_reads() {
+    for name in ["large", "dictionary"] {
+        let program = spec::by_name(name).unwrap();
+        assert_eq!(dsl_program(&dir().join(format!("{name}.guard"))), program, "{name}");
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let reference = dsl_program(&root.join("policies/dashscope.guard"));
+    let ours = spec::dashscope();
+    // The judge prompt is abbreviated in spec.rs; the body phase never renders it.
+    assert_eq!(reference.policies, ours.policies);
+    assert_eq!(reference.judges.len(), ours.judges.len());
+}
+
+#[test]
+fn bodies_are_benign_and_fully_scanned() {
+    for name in spec::NAMES {
+        let program = spec::by_name(name).unwrap();
+        let compiled = guard_engine::compile(&program, &CompileOptions::default()).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let ruleset = Ruleset::from_bytes(&compiled.bytes).unwrap();
+        let policy = ruleset.select(spec::HOST, "/v1/chat/completions").unwrap();
+        for size in [1 << 10, 64 << 10] {
+            let body = corpus::chat_body(size);
+            assert!(body.len() >= size && body.len() < size + 64, "{size}: {}", body.len());
+            match ruleset.inspect(policy, Some("application/json"), &body) {
+                Inspection::Allow | Inspection::Escalate(_) => {}
+                Inspection::Deny(d) => panic!("{name} denies the {size}-byte body: {d:?}"),
+            }
+            let text = corpus::plain_text(size);
+            match ruleset.inspect(policy, Some("text/plain"), &text) {
+                Inspection::Allow | Inspection::Escalate(_) => {}
+                Inspection::Deny(d) => panic!("{name} denies the {size}-byte text: {d:?}"),
+            }
+        }
+    }
+}
