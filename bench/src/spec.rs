@@ -337,7 +337,8 @@ pub fn dictionary_keywords() -> Vec<String> {
     let mut rng = Rng::new(0x6469_6374);
     let mut words = std::collections::BTreeSet::new();
     let mut out = Vec::with_capacity(20_000);
-    let zh_chars: Vec<char> = "机密内部资料文件合同预算薪资名单代码方案会议纪要客户数据战略规划并购招标审计裁员股权报价研发路线图青龙白虎朱雀玄武麒麟凤凰鲲鹏北斗天枢摇光昆仑泰山长城黄河珠峰星河银河雷霆闪电飓风极光曙光磐石破晓"
+    // Characters the benchmark bodies never use, so the bodies stay benign.
+    let zh_chars: Vec<char> = "鑫淼焱垚犇骉磊晶森鱻赑灥龘麤羴猋毳舙靐飝馫驫鲰鳏鹦鹉麒麟貔貅饕餮魑魅魍魉蝴蝶蜻蜓螳螂蟋蟀蚯蚓蜈蚣蝙蝠鹌鹑鸳鸯琵琶琥珀玛瑙翡翠"
         .chars()
         .collect();
     while out.len() < 20_000 {

@@ -253,14 +253,16 @@ impl Lowerer<'_> {
                 RuleStmt::DenyKeyword { keywords, .. } => {
                     denies = true;
                     for keyword in keywords {
-                        if keyword.value.trim().is_empty() {
+                        if blank_keyword(&keyword.value, !patterns.skip_normalization) {
                             self.report(
                                 Diag::new(
                                     Code::EmptyKeyword,
                                     if keyword.value.is_empty() {
                                         "empty keyword".to_string()
-                                    } else {
+                                    } else if keyword.value.trim().is_empty() {
                                         "keyword is only whitespace".to_string()
+                                    } else {
+                                        "keyword is only whitespace and invisible characters".to_string()
                                     },
                                 )
                                 .at(keyword.span, "this would match (almost) every request")
@@ -272,7 +274,8 @@ impl Lowerer<'_> {
                 }
                 RuleStmt::DenyKeywordFile { path, .. } => {
                     denies = true;
-                    patterns.keywords.extend(self.keyword_file(path, dir));
+                    let keywords = self.keyword_file(path, dir, !patterns.skip_normalization);
+                    patterns.keywords.extend(keywords);
                 }
                 RuleStmt::DenyRegex { regexes, .. } => {
                     denies = true;
@@ -315,7 +318,8 @@ impl Lowerer<'_> {
 
     /// Reads a keyword file: one keyword per line, UTF-8; blank lines and lines starting with `#`
     /// are skipped and a trailing `\r` is trimmed, so files edited on Windows work.
-    fn keyword_file(&mut self, path: &Str, dir: &Path) -> Vec<String> {
+    /// A line that normalisation empties (with `normalized`) is as blank as an empty one.
+    fn keyword_file(&mut self, path: &Str, dir: &Path, normalized: bool) -> Vec<String> {
         let resolved = dir.join(&path.value);
         let shown = resolved.display().to_string();
         let bytes = match std::fs::read(&resolved) {
@@ -376,7 +380,7 @@ impl Lowerer<'_> {
         let keywords: Vec<String> = text
             .split('\n')
             .map(|line| line.strip_suffix('\r').unwrap_or(line))
-            .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+            .filter(|line| !blank_keyword(line, normalized) && !line.starts_with('#'))
             .map(str::to_string)
             .collect();
         if keywords.is_empty() {
@@ -1163,4 +1167,11 @@ fn bytes(n: usize) -> String {
     } else {
         format!("{n} bytes")
     }
+}
+
+/// A keyword that would match (almost) every request: empty or whitespace, also once normalised
+/// (when the rule matches normalised text), since normalisation removes zero-width and other
+/// default-ignorable characters and an empty keyword matches at every position.
+fn blank_keyword(keyword: &str, normalized: bool) -> bool {
+    keyword.trim().is_empty() || (normalized && guard_engine::normalize(keyword).trim().is_empty())
 }

@@ -12,9 +12,10 @@ use regex_automata::dfa::{dense, regex::Builder};
 use regex_automata::nfa::thompson;
 use regex_automata::util::syntax;
 use regex_automata::MatchKind;
+use regex_syntax::hir::{Hir, HirKind, Repetition};
 
-use crate::ir::{Program, RuleAction};
-use crate::wire::{self, CompiledMatcher, CompiledRegexGroup, GroupSearch, PatternRef};
+use crate::ir::{Patterns, Program, RuleAction};
+use crate::wire::{self, CompiledMatcher, CompiledRegexGroup, CompiledScreen, GroupSearch, PatternRef};
 
 /// Limits for compilation.
 #[derive(Debug, Clone)]
@@ -156,10 +157,50 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
     let mut groups = Vec::new();
     let mut keywords = 0;
 
+    let mut screens = Vec::new();
     for (p, policy) in program.policies.iter().enumerate() {
+        // One screen per text view, built first: a view with a screen runs its rules' DFAs only
+        // on segments the screen matched, so those DFAs can be small anchored ones.
+        let mut screened = [false; 2];
+        for normalized in [false, true] {
+            let inputs: Vec<(String, bool)> = policy
+                .rules
+                .iter()
+                .filter_map(|rule| match &rule.action {
+                    RuleAction::Deny(patterns) if patterns.skip_normalization != normalized => Some(patterns),
+                    _ => None,
+                })
+                .flat_map(|patterns| {
+                    dfa_inputs(patterns)
+                        .into_iter()
+                        .map(move |(pattern, _)| (pattern, patterns.ignore_case))
+                })
+                .collect();
+            // One pattern is its own screen: a screen would only add a pass.
+            if inputs.len() < 2 {
+                continue;
+            }
+            for bytes in build_screens(&inputs, options) {
+                screened[usize::from(normalized)] = true;
+                screens.push(CompiledScreen {
+                    policy: index(p),
+                    normalized,
+                    forward: index(blobs.len()),
+                });
+                blobs.push(bytes);
+            }
+        }
         for (r, rule) in policy.rules.iter().enumerate() {
             let RuleAction::Deny(patterns) = &rule.action else {
                 continue;
+            };
+            let has_screen = screened[usize::from(!patterns.skip_normalization)];
+            // Behind a screen, an unanchored DFA larger than this is not worth its load time:
+            // a bounded pattern runs anchored at candidates instead, on the rare screened segment.
+            let unanchored_limit = if has_screen {
+                options.dfa_size_limit.min(SCREENED_UNANCHORED_LIMIT)
+            } else {
+                options.dfa_size_limit
             };
             let mut matcher = CompiledMatcher {
                 policy: index(p),
@@ -168,18 +209,9 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                 regex_groups: Vec::new(),
             };
             // Each DFA input is a pattern with where it came from.
-            let mut dfa_inputs: Vec<(String, PatternRef)> = Vec::new();
+            let dfa_inputs = dfa_inputs(patterns);
             for (k, keyword) in patterns.keywords.iter().enumerate() {
-                if patterns.ignore_case && !ascii_folding_suffices(keyword) {
-                    // aho-corasick folds ASCII only; a keyword with cased non-ASCII letters goes
-                    // into the rule's DFA, where Unicode simple case folding applies.
-                    let keyword = if patterns.skip_normalization {
-                        std::borrow::Cow::Borrowed(keyword.as_str())
-                    } else {
-                        crate::normalize::normalize(keyword)
-                    };
-                    dfa_inputs.push((regex_syntax::escape(&keyword), PatternRef::Keyword(index(k))));
-                } else {
+                if !(patterns.ignore_case && !ascii_folding_suffices(keyword)) {
                     matcher.keywords.push(index(k));
                     keywords += 1;
                 }
@@ -189,15 +221,13 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                 if let Err(error) = check_regex(regex, patterns.ignore_case) {
                     errors.push(PatternError { policy: p, rule: r, regex: x, error });
                     ok = false;
-                } else {
-                    dfa_inputs.push((regex.clone(), PatternRef::Regex(index(x))));
                 }
             }
             if !ok || dfa_inputs.is_empty() {
                 matchers.push(matcher);
                 continue;
             }
-            match build_group(&dfa_inputs, patterns.ignore_case, options) {
+            match build_group(&dfa_inputs, patterns.ignore_case, unanchored_limit, options.dfa_size_limit) {
                 Ok(built) => push_group(&mut matcher, &mut blobs, &mut groups, p, r, built),
                 Err(GroupError::TooLarge) => {
                     // Split the rule: one DFA per pattern, so only the patterns that are too
@@ -208,12 +238,20 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                         let first_try = if dfa_inputs.len() == 1 {
                             Err(GroupError::TooLarge)
                         } else {
-                            build_group(single, patterns.ignore_case, options)
+                            build_group(single, patterns.ignore_case, unanchored_limit, options.dfa_size_limit)
                         };
-                        let built = first_try.or_else(|err| match err {
-                            GroupError::TooLarge => build_anchored(single, patterns.ignore_case, options),
-                            other => Err(other),
-                        });
+                        let built = first_try
+                            .or_else(|err| match err {
+                                GroupError::TooLarge => build_anchored(single, patterns.ignore_case, options),
+                                other => Err(other),
+                            })
+                            .or_else(|err| match err {
+                                // Unbounded and only over the screened limit: unanchored after all.
+                                GroupError::TooLarge if unanchored_limit < options.dfa_size_limit => {
+                                    build_group(single, patterns.ignore_case, options.dfa_size_limit, options.dfa_size_limit)
+                                }
+                                other => Err(other),
+                            });
                         match built {
                             Ok(built) => push_group(&mut matcher, &mut blobs, &mut groups, p, r, built),
                             Err(error) => {
@@ -252,7 +290,7 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
     if !errors.is_empty() {
         return Err(errors);
     }
-    let bytes = wire::encode(program, matchers, &blobs);
+    let bytes = wire::encode(program, matchers, screens, &blobs);
     Ok(Compiled {
         bytes,
         groups,
@@ -262,6 +300,229 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
 
 fn index(i: usize) -> u32 {
     u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+/// The patterns of a rule that its DFAs search, with where each came from: its regexes that
+/// a DFA can run, and its keywords that ASCII folding cannot case-fold (aho-corasick folds ASCII
+/// only; a keyword with cased non-ASCII letters goes into the rule's DFA, where Unicode simple
+/// case folding applies).
+fn dfa_inputs(patterns: &Patterns) -> Vec<(String, PatternRef)> {
+    let mut inputs = Vec::new();
+    for (k, keyword) in patterns.keywords.iter().enumerate() {
+        if patterns.ignore_case && !ascii_folding_suffices(keyword) {
+            let keyword = if patterns.skip_normalization {
+                std::borrow::Cow::Borrowed(keyword.as_str())
+            } else {
+                crate::normalize::normalize(keyword)
+            };
+            inputs.push((regex_syntax::escape(&keyword), PatternRef::Keyword(index(k))));
+        }
+    }
+    for (x, regex) in patterns.regexes.iter().enumerate() {
+        if check_regex(regex, patterns.ignore_case).is_ok() {
+            inputs.push((regex.clone(), PatternRef::Regex(index(x))));
+        }
+    }
+    inputs
+}
+
+/// The largest screen DFA built: each is validated on every load, in the Wasm VM too.
+const SCREEN_LIMIT: usize = 256 << 10;
+/// Behind a screen, the largest unanchored DFA (forward or reverse) a group may have before a
+/// bounded pattern is run anchored at candidate positions instead.
+const SCREENED_UNANCHORED_LIMIT: usize = 64 << 10;
+/// The repetition count a screen keeps (see [`weaken`]), and the smaller ones tried for a
+/// pattern whose screen alone would pass the limit.
+const SCREEN_COUNTS: [u32; 4] = [16, 8, 4, 2];
+
+/// Screens for these (pattern, ignore case) inputs: unanchored DFAs over weakened forms of them
+/// (each input in exactly one), such that some screen matches some substring of every text that
+/// any input matches. Inputs are packed into as few DFAs of at most [`SCREEN_LIMIT`] bytes as
+/// greedy packing finds, since the union of counted patterns over the same bytes (digits, key
+/// alphabets) grows as a product. Empty when an input has no weakened form that a screen can
+/// use (one that matches the empty string would pass every text).
+fn build_screens(inputs: &[(String, bool)], options: &CompileOptions) -> Vec<Vec<u8>> {
+    let limit = options.dfa_size_limit.min(SCREEN_LIMIT);
+    let parsed: Option<Vec<Hir>> = inputs
+        .iter()
+        .map(|(pattern, ignore_case)| {
+            regex_syntax::ParserBuilder::new()
+                .case_insensitive(*ignore_case)
+                .build()
+                .parse(pattern)
+                .ok()
+        })
+        .collect();
+    let Some(hirs) = parsed else {
+        return Vec::new();
+    };
+    let mut screens = Vec::new();
+    // The open screen: its weakened patterns and its last successful build.
+    let mut open: Vec<Hir> = Vec::new();
+    let mut built: Option<Vec<u8>> = None;
+    for hir in &hirs {
+        let weak = weaken(hir, SCREEN_COUNTS[0]).best;
+        if weak.properties().minimum_len().unwrap_or(0) == 0 {
+            return Vec::new();
+        }
+        let mut candidate = open.clone();
+        candidate.push(weak.clone());
+        if let Ok(bytes) = screen_dfa(&candidate, limit) {
+            open = candidate;
+            built = Some(bytes);
+            continue;
+        }
+        if let Some(bytes) = built.take() {
+            screens.push(bytes);
+        }
+        open.clear();
+        // Alone, weaker and weaker until it fits.
+        let alone = SCREEN_COUNTS.iter().find_map(|&count| {
+            let weak = weaken(hir, count).best;
+            if weak.properties().minimum_len().unwrap_or(0) == 0 {
+                return None;
+            }
+            let bytes = screen_dfa(std::slice::from_ref(&weak), limit).ok()?;
+            Some((weak, bytes))
+        });
+        let Some((weak, bytes)) = alone else {
+            return Vec::new();
+        };
+        open.push(weak);
+        built = Some(bytes);
+    }
+    if let Some(bytes) = built {
+        screens.push(bytes);
+    }
+    screens
+}
+
+fn screen_dfa(hirs: &[Hir], limit: usize) -> Result<Vec<u8>, String> {
+    let nfa = thompson::Compiler::new()
+        .configure(thompson::Config::new().nfa_size_limit(Some(limit.saturating_mul(4))).shrink(false))
+        .build_many_from_hir(hirs)
+        .map_err(|e| e.to_string())?;
+    let dfa = dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .match_kind(MatchKind::All)
+                .dfa_size_limit(Some(limit))
+                .determinize_size_limit(Some(limit.saturating_mul(4))),
+        )
+        .build_from_nfa(&nfa)
+        .map_err(|e| e.to_string())?;
+    let bytes = serialize_dfa(&dfa);
+    if bytes.len() > limit {
+        return Err(format!("{} bytes", bytes.len()));
+    }
+    Ok(bytes)
+}
+
+/// A weakened form of a pattern, for screens: only whether something matches matters.
+struct Weak {
+    /// `exact`: the weakened forms are the pattern itself.
+    exact: bool,
+    /// Every match of the pattern begins with a match of this.
+    prefix: Hir,
+    /// Every match of the pattern contains a match of this (chosen for its minimum length).
+    best: Hir,
+}
+
+fn longer(a: Hir, b: Hir) -> Hir {
+    let len = |h: &Hir| h.properties().minimum_len().unwrap_or(0);
+    if len(&b) > len(&a) {
+        b
+    } else {
+        a
+    }
+}
+
+/// Weakens a pattern so that its DFA stays small: a counted repetition keeps at most `count`
+/// copies and a range `X{a,b}` becomes `X{a}`, and whatever follows a weakened part of a
+/// concatenation is dropped. The result matches (a substring of) every text the pattern matches.
+fn weaken(hir: &Hir, count: u32) -> Weak {
+    let exact = |h: &Hir| Weak {
+        exact: true,
+        prefix: h.clone(),
+        best: h.clone(),
+    };
+    match hir.kind() {
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) => exact(hir),
+        HirKind::Capture(capture) => weaken(&capture.sub, count),
+        HirKind::Repetition(rep) => {
+            let sub = weaken(&rep.sub, count);
+            if sub.exact && rep.max.is_some_and(|max| max <= count) {
+                // Small and bounded: the DFA can afford it as it is.
+                return exact(hir);
+            }
+            if rep.min == 0 {
+                // Possibly absent: nothing is necessary.
+                return Weak {
+                    exact: false,
+                    prefix: Hir::empty(),
+                    best: Hir::empty(),
+                };
+            }
+            if !sub.exact {
+                return Weak {
+                    exact: false,
+                    prefix: sub.prefix,
+                    best: sub.best,
+                };
+            }
+            let kept = Hir::repetition(Repetition {
+                min: rep.min.min(count),
+                max: Some(rep.min.min(count)),
+                greedy: rep.greedy,
+                sub: rep.sub.clone(),
+            });
+            Weak {
+                exact: false,
+                prefix: kept.clone(),
+                best: kept,
+            }
+        }
+        HirKind::Alternation(subs) => {
+            let weak: Vec<Weak> = subs.iter().map(|s| weaken(s, count)).collect();
+            if weak.iter().all(|w| w.exact) {
+                return exact(hir);
+            }
+            Weak {
+                exact: false,
+                prefix: Hir::alternation(weak.iter().map(|w| w.prefix.clone()).collect()),
+                best: Hir::alternation(weak.into_iter().map(|w| w.best).collect()),
+            }
+        }
+        HirKind::Concat(subs) => {
+            let weak: Vec<Weak> = subs.iter().map(|s| weaken(s, count)).collect();
+            if weak.iter().all(|w| w.exact) {
+                return exact(hir);
+            }
+            // A run of exact parts, then the prefix of the part after it: contiguous in every
+            // match. The run from the start is also a prefix of the whole.
+            let window = |start: usize| -> Hir {
+                let mut parts = Vec::new();
+                for w in weak.iter().skip(start) {
+                    parts.push(w.prefix.clone());
+                    if !w.exact {
+                        break;
+                    }
+                }
+                Hir::concat(parts)
+            };
+            let prefix = window(0);
+            let mut best = prefix.clone();
+            for (i, w) in weak.iter().enumerate() {
+                best = longer(best, window(i));
+                best = longer(best, w.best.clone());
+            }
+            Weak {
+                exact: false,
+                prefix,
+                best,
+            }
+        }
+    }
 }
 
 /// True when ASCII case folding finds every case variant of the keyword.
@@ -309,16 +570,18 @@ impl GroupError {
     }
 }
 
+/// `limit` bounds each DFA; the NFA is bounded by the larger `nfa_limit`, the budget.
 fn build_group(
     inputs: &[(String, PatternRef)],
     ignore_case: bool,
-    options: &CompileOptions,
+    limit: usize,
+    nfa_limit: usize,
 ) -> Result<BuiltGroup, GroupError> {
     let patterns: Vec<&str> = inputs.iter().map(|(p, _)| p.as_str()).collect();
-    let limit = Some(options.dfa_size_limit);
+    let limit = Some(limit);
     let regex = Builder::new()
         .syntax(syntax::Config::new().case_insensitive(ignore_case))
-        .thompson(thompson::Config::new().nfa_size_limit(limit))
+        .thompson(thompson::Config::new().nfa_size_limit(Some(nfa_limit.max(limit.unwrap_or(0)))))
         .dense(
             dense::Config::new()
                 .match_kind(MatchKind::LeftmostFirst)

@@ -67,15 +67,28 @@ struct KeywordSet {
     automaton: AhoCorasick,
     /// Automaton pattern id → (rule, keyword index in the rule).
     sites: Vec<(usize, u32)>,
+    /// Automaton pattern id → the keyword must match exactly: the automaton folds ASCII case for
+    /// all keywords (one pass for a policy's exact and `ignore case` keywords), so a match of an
+    /// exact keyword is checked against its bytes. Empty when no keyword needs the check.
+    exact: Vec<Option<Box<[u8]>>>,
+}
+
+/// A policy's screen for one text view: no match means no DFA group of that view can match.
+#[derive(Debug)]
+struct Screen {
+    normalized: bool,
+    dfa: Dfa,
 }
 
 /// Everything needed to scan text for one policy.
 #[derive(Debug, Default)]
 pub(crate) struct PolicyScanner {
-    /// At most four: exact or ASCII-folded, on normalised or raw text.
+    /// At most two: on normalised or raw text.
     keyword_sets: Vec<KeywordSet>,
     /// In rule order.
     regexes: Vec<RuleRegexes>,
+    /// A segment none of a view's screens matches needs none of that view's DFA groups.
+    screens: Vec<Screen>,
 }
 
 /// How much to find.
@@ -159,6 +172,23 @@ pub(crate) fn load(
             .ok_or_else(|| LoadError::Invalid("matcher policy out of range".into()))?;
         load_matcher(program, matcher, load_dfa, parts)?;
     }
+    for screen in &decoded.meta.screens {
+        let parts = builders
+            .get_mut(screen.policy as usize)
+            .ok_or_else(|| LoadError::Invalid("screen policy out of range".into()))?;
+        let dfa = load_dfa(screen.forward)?.0;
+        let (patterns, kind) = match &dfa {
+            Dfa::Owned(d) => (d.pattern_len(), d.start_kind()),
+            Dfa::Borrowed(d) => (d.pattern_len(), d.start_kind()),
+        };
+        if patterns == 0 || kind == StartKind::Anchored {
+            return Err(LoadError::Invalid("screen does not fit its policy".into()));
+        }
+        parts.screens.push(Screen {
+            normalized: screen.normalized,
+            dfa,
+        });
+    }
     builders.into_iter().map(ScannerParts::finish).collect()
 }
 
@@ -167,6 +197,7 @@ struct ScannerParts {
     /// Keyword entries (text, rule, keyword index) by (ASCII-folded, normalised).
     keywords: [Vec<(String, usize, u32)>; 4],
     regexes: Vec<RuleRegexes>,
+    screens: Vec<Screen>,
 }
 
 fn set_slot(fold: bool, normalized: bool) -> usize {
@@ -203,12 +234,14 @@ fn load_matcher(
     for &k in &matcher.keywords {
         check(PatternRef::Keyword(k))?;
         let keyword = patterns.keywords.get(k as usize).cloned().unwrap_or_default();
-        if keyword.is_empty() {
-            return Err(LoadError::Invalid("empty keyword".into()));
-        }
         let normalized = !patterns.skip_normalization;
         // Keywords are normalised like the text they are searched in.
         let keyword = if normalized { normalize(&keyword).into_owned() } else { keyword };
+        // Checked after normalising: a keyword of only zero-width characters would otherwise
+        // become empty and match at every position of every text.
+        if keyword.is_empty() {
+            return Err(LoadError::Invalid("empty keyword".into()));
+        }
         if let Some(list) = parts.keywords.get_mut(set_slot(patterns.ignore_case, normalized)) {
             list.push((keyword, r, k));
         }
@@ -267,32 +300,56 @@ fn load_matcher(
 impl ScannerParts {
     fn finish(self) -> Result<PolicyScanner, LoadError> {
         let mut keyword_sets = Vec::new();
-        for (slot, entries) in self.keywords.into_iter().enumerate() {
-            if let Some(set) = keyword_set(entries, slot / 2 == 1, slot % 2 == 1)? {
+        let [exact_raw, exact_normalized, folded_raw, folded_normalized] = self.keywords;
+        for (normalized, exact, folded) in [(false, exact_raw, folded_raw), (true, exact_normalized, folded_normalized)] {
+            if let Some(set) = keyword_set(exact, folded, normalized)? {
                 keyword_sets.push(set);
             }
         }
         Ok(PolicyScanner {
             keyword_sets,
             regexes: self.regexes,
+            screens: self.screens,
         })
     }
 }
 
-fn keyword_set(entries: Vec<(String, usize, u32)>, fold: bool, normalized: bool) -> Result<Option<KeywordSet>, LoadError> {
-    if entries.is_empty() {
+/// One automaton for a view's exact and ASCII-folded keywords: folded when any keyword is, with
+/// exact keywords checked on match (see [`KeywordSet::exact`]).
+fn keyword_set(
+    exact: Vec<(String, usize, u32)>,
+    folded: Vec<(String, usize, u32)>,
+    normalized: bool,
+) -> Result<Option<KeywordSet>, LoadError> {
+    if exact.is_empty() && folded.is_empty() {
         return Ok(None);
     }
+    let fold = !folded.is_empty();
+    let check = fold && !exact.is_empty();
+    let entries: Vec<(String, usize, u32, bool)> = exact
+        .into_iter()
+        .map(|(keyword, rule, k)| (keyword, rule, k, true))
+        .chain(folded.into_iter().map(|(keyword, rule, k)| (keyword, rule, k, false)))
+        .collect();
     let automaton = AhoCorasickBuilder::new()
         .match_kind(AcMatchKind::Standard)
         .ascii_case_insensitive(fold)
-        .build(entries.iter().map(|(keyword, _, _)| keyword.as_bytes()))
+        .build(entries.iter().map(|(keyword, _, _, _)| keyword.as_bytes()))
         .map_err(|e| LoadError::Keywords(e.to_string()))?;
-    let sites = entries.into_iter().map(|(_, rule, k)| (rule, k)).collect();
+    let exact = if check {
+        entries
+            .iter()
+            .map(|(keyword, _, _, exact)| exact.then(|| keyword.as_bytes().into()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let sites = entries.into_iter().map(|(_, rule, k, _)| (rule, k)).collect();
     Ok(Some(KeywordSet {
         normalized,
         automaton,
         sites,
+        exact,
     }))
 }
 
@@ -327,8 +384,19 @@ impl PolicyScanner {
                 let Some(text) = view(set.normalized, segment) else {
                     continue;
                 };
+                // Most texts match no keyword: one search that stops at the first match (and
+                // uses the automaton's prefilter) settles them.
+                if !set.automaton.is_match(text) {
+                    continue;
+                }
                 for m in set.automaton.find_overlapping_iter(text) {
-                    let Some(&(rule, k)) = set.sites.get(m.pattern().as_usize()) else {
+                    let id = m.pattern().as_usize();
+                    if let Some(Some(keyword)) = set.exact.get(id) {
+                        if text.as_bytes().get(m.start()..m.end()) != Some(&keyword[..]) {
+                            continue;
+                        }
+                    }
+                    let Some(&(rule, k)) = set.sites.get(id) else {
                         continue;
                     };
                     if want == Want::First && rule >= earliest(&hits) {
@@ -346,11 +414,35 @@ impl PolicyScanner {
                 }
             }
         }
+        // Per view, the segments its screen matched (`None`: no screen, every segment).
+        let mut screened: [Option<Option<Vec<bool>>>; 2] = [None, None];
         for rule in &self.regexes {
             if want == Want::First && rule.rule >= earliest(&hits) {
                 break;
             }
+            let slot = screened.get_mut(usize::from(rule.normalized));
+            let passed = match slot {
+                Some(slot) => slot
+                    .get_or_insert_with(|| {
+                        let mut screens = self.screens.iter().filter(|s| s.normalized == rule.normalized).peekable();
+                        screens.peek()?;
+                        let screens: Vec<&Screen> = screens.collect();
+                        Some(
+                            (0..texts.len())
+                                .map(|segment| {
+                                    view(rule.normalized, segment)
+                                        .is_some_and(|text| screens.iter().any(|screen| screen.dfa.matches(text)))
+                                })
+                                .collect(),
+                        )
+                    })
+                    .as_deref(),
+                None => None,
+            };
             let found = (0..texts.len()).find_map(|segment| {
+                if passed.is_some_and(|passed| !passed.get(segment).copied().unwrap_or(true)) {
+                    return None;
+                }
                 let text = view(rule.normalized, segment)?;
                 rule.first_hit(text).map(|(pattern, span)| Hit {
                     rule: rule.rule,
@@ -386,6 +478,19 @@ impl PolicyScanner {
                 .is_some_and(|set| set.normalized),
             PatternRef::Regex(_) => self.regexes.iter().find(|r| r.rule == hit.rule).is_some_and(|r| r.normalized),
         }
+    }
+}
+
+impl Dfa {
+    /// Whether the (unanchored) DFA matches anywhere in the text; a search error counts as a
+    /// match, so the text is searched by the rules' own DFAs.
+    fn matches(&self, text: &str) -> bool {
+        let input = Input::new(text).earliest(true);
+        let found = match self {
+            Dfa::Owned(d) => d.try_search_fwd(&input),
+            Dfa::Borrowed(d) => d.try_search_fwd(&input),
+        };
+        !matches!(found, Ok(None))
     }
 }
 
@@ -475,4 +580,41 @@ fn find<F: Automaton, R: Automaton>(forward: &F, reverse: &R, text: &str) -> Opt
         _ => end.offset(),
     };
     Some((end.pattern().as_usize(), start..end.offset()))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ir::{HostPattern, Patterns, Policy, Program, Rule, RuleAction};
+    use crate::{compile, CompileOptions, LoadError, Ruleset};
+
+    fn with_keyword(keyword: &str, skip_normalization: bool) -> Result<Ruleset, LoadError> {
+        let program = Program {
+            policies: vec![Policy {
+                name: "p".into(),
+                hosts: vec![HostPattern::Exact("a.example".into())],
+                path_prefix: None,
+                headers: vec![],
+                rules: vec![Rule {
+                    id: "r".into(),
+                    reason: None,
+                    action: RuleAction::Deny(Patterns {
+                        keywords: vec![keyword.into()],
+                        skip_normalization,
+                        ..Patterns::default()
+                    }),
+                }],
+            }],
+            judges: vec![],
+        };
+        let compiled = compile(&program, &CompileOptions::default()).unwrap();
+        Ruleset::from_bytes(&compiled.bytes)
+    }
+
+    /// Normalisation empties a keyword of zero-width characters, and an empty keyword matches at
+    /// every position: the bundle is refused rather than denying every request.
+    #[test]
+    fn a_keyword_that_normalises_to_nothing_is_refused() {
+        assert!(matches!(with_keyword("\u{200b}\u{ad}", false), Err(LoadError::Invalid(_))));
+        assert!(with_keyword("\u{200b}", true).is_ok());
+    }
 }

@@ -1,4 +1,4 @@
-//! Any request body, content type and encoding against the reference policy: a verdict, never a
+//! Any request body, content type and encoding against the reference policies: a verdict, never a
 //! panic, and never an allow for a body the extractor refuses.
 #![no_main]
 
@@ -7,39 +7,74 @@ use std::sync::OnceLock;
 use guard_engine::{Inspection, Ruleset};
 use libfuzzer_sys::fuzz_target;
 
-static POLICY: &str = include_str!("../../policies/dashscope.guard");
+/// The example policy (keywords, a regex, a judge) and the evasion corpus's policy (`ignore case`,
+/// `normalize off`, more regexes, no judge).
+static POLICIES: [(&str, &str); 2] = [
+    ("policies/dashscope.guard", include_str!("../../policies/dashscope.guard")),
+    ("testdata/evasion/evasion.guard", include_str!("../../testdata/evasion/evasion.guard")),
+];
 
-fn ruleset() -> &'static Ruleset {
-    static RULESET: OnceLock<Ruleset> = OnceLock::new();
-    RULESET.get_or_init(|| {
-        let compiled = guard_dsl::compile_sources(
-            &[("policies/dashscope.guard".to_string(), POLICY.to_string())],
-            &guard_engine::CompileOptions::default(),
-        )
-        .unwrap_or_else(|_| panic!("the reference policy compiles"));
-        Ruleset::from_bytes(&compiled.compiled.bytes).unwrap_or_else(|e| panic!("bundle loads: {e}"))
+fn rulesets() -> &'static [Ruleset] {
+    static RULESETS: OnceLock<Vec<Ruleset>> = OnceLock::new();
+    RULESETS.get_or_init(|| {
+        POLICIES
+            .iter()
+            .map(|(name, text)| {
+                let compiled = guard_dsl::compile_sources(
+                    &[(name.to_string(), text.to_string())],
+                    &guard_engine::CompileOptions::default(),
+                )
+                .unwrap_or_else(|_| panic!("{name} compiles"));
+                Ruleset::from_bytes(&compiled.compiled.bytes).unwrap_or_else(|e| panic!("{name} loads: {e}"))
+            })
+            .collect()
     })
 }
 
+const CONTENT_TYPES: [Option<&str>; 4] = [None, Some("application/json"), Some("text/plain"), Some("application/x-www-form-urlencoded")];
+const ENCODINGS: [Option<&str>; 8] = [
+    None,
+    Some("gzip"),
+    Some("deflate"),
+    Some("br"),
+    Some("gzip, gzip"),
+    Some("identity"),
+    Some("x-gzip"),
+    Some("deflate, gzip"),
+];
+
 fuzz_target!(|data: &[u8]| {
-    // First byte picks the content type and encoding, the rest is the body.
+    // The first byte picks the content type (bits 0-1), the encoding (bits 2-4) and the policy
+    // (bit 5); the rest is the body. fuzz/seed.sh writes seeds in this shape.
     let (selector, body) = data.split_first().map_or((0, data), |(s, b)| (*s, b));
-    let content_type = [None, Some("application/json"), Some("text/plain"), Some("application/x-www-form-urlencoded")][usize::from(selector & 3)];
-    let encoding = [None, Some("gzip"), Some("deflate"), Some("br")][usize::from((selector >> 2) & 3)];
-    let rs = ruleset();
+    let content_type = CONTENT_TYPES[usize::from(selector & 3)];
+    let encoding = ENCODINGS[usize::from((selector >> 2) & 7)];
+    let rs = &rulesets()[usize::from((selector >> 5) & 1)];
     let Some(policy) = rs.select("dashscope.aliyuncs.com", "/compatible-mode/v1/chat/completions") else {
         panic!("the reference policy selects its host");
     };
     let inspection = rs.inspect_encoded(policy, content_type, encoding, body);
-    if encoding.is_none() && guard_engine::extract(body, content_type, &guard_engine::Limits::default()).is_err() {
+    if matches!(encoding, None | Some("identity"))
+        && guard_engine::extract(body, content_type, &guard_engine::Limits::default()).is_err()
+    {
         assert!(matches!(inspection, Inspection::Deny(_)), "an unreadable body must not pass");
     }
-    if let Inspection::Escalate(escalation) = inspection {
-        let secrets = rs.required_secrets().into_iter().map(|s| (s.to_string(), "k".to_string())).collect();
-        let call = escalation.next_call(rs, &secrets, 1).ok().flatten();
-        if let Some(call) = call {
-            let prompt = String::from_utf8_lossy(&call.body).into_owned();
-            assert!(prompt.contains("GUARD-"), "the prompt carries a fence");
+    match inspection {
+        Inspection::Deny(denial) => {
+            if let Some(site) = &denial.matched {
+                // The compiler refuses patterns that match empty text: a hit always covers some.
+                assert!(!site.byte_span.is_empty() && site.start < site.end, "empty match: {site:?}");
+            }
+            let _ = denial.body();
         }
+        Inspection::Escalate(escalation) => {
+            let secrets = rs.required_secrets().into_iter().map(|s| (s.to_string(), "k".to_string())).collect();
+            let call = escalation.next_call(rs, &secrets, 1).ok().flatten();
+            if let Some(call) = call {
+                let prompt = String::from_utf8_lossy(&call.body).into_owned();
+                assert!(prompt.contains("GUARD-"), "the prompt carries a fence");
+            }
+        }
+        Inspection::Allow => {}
     }
 });

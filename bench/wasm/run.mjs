@@ -1,0 +1,68 @@
+// Times guard's evaluation inside V8 (Node): bundle load and inspect throughput.
+//
+//   node bench/wasm/run.mjs MODULE.wasm NAME=BUNDLE [NAME=BUNDLE ...]
+//
+// MODULE.wasm is bench/wasm built for wasm32-unknown-unknown (see BENCHMARKS.md); each BUNDLE is
+// a `guardc compile` output. For each bundle: a fresh instance, `load` timed (median of 15 fresh
+// instances), then for each body (chat JSON and plain text; 1 KiB, 64 KiB, 1 MiB) `inspect` run
+// for at least ~1 s after a warm-up, reported as MB/s (10^6 bytes per second) and µs per call.
+import { readFileSync } from "node:fs";
+
+const [modulePath, ...specs] = process.argv.slice(2);
+if (!modulePath || specs.length === 0) {
+  console.error("usage: node run.mjs MODULE.wasm NAME=BUNDLE ...");
+  process.exit(2);
+}
+const module = new WebAssembly.Module(readFileSync(modulePath));
+const now = () => Number(process.hrtime.bigint()) / 1e6; // ms
+
+function instance() {
+  return new WebAssembly.Instance(module, {}).exports;
+}
+
+function loadInto(x, bundle) {
+  const ptr = x.alloc(bundle.length);
+  new Uint8Array(x.memory.buffer, ptr, bundle.length).set(bundle);
+  const t0 = now();
+  const status = x.load(ptr, bundle.length);
+  const ms = now() - t0;
+  if (status !== 0) throw new Error(`load failed: ${status}`);
+  return ms;
+}
+
+const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const VERDICT = { 0: "allow", 1: "deny", 2: "escalate" };
+
+console.log(`module ${modulePath}: ${readFileSync(modulePath).length} bytes; node ${process.version}`);
+for (const spec of specs) {
+  const [name, path] = spec.split("=");
+  const bundle = readFileSync(path);
+  const loads = [];
+  for (let i = 0; i < 15; i++) loads.push(loadInto(instance(), bundle));
+  const x = instance();
+  loadInto(x, bundle);
+  console.log(`${name}: bundle ${bundle.length} bytes, load median ${median(loads).toFixed(2)} ms (min ${Math.min(...loads).toFixed(2)})`);
+  for (const plain of [0, 1]) {
+    for (const [size, label] of [[1 << 10, "1KiB"], [64 << 10, "64KiB"], [1 << 20, "1MiB"]]) {
+      const ptr = x.make_body(size, plain);
+      const len = x.body_len();
+      const verdict = x.inspect(ptr, len, plain);
+      if (verdict === 1 || verdict < 0) throw new Error(`${name} ${label}: verdict ${verdict}`);
+      // Warm up (tier-up), then time batches until at least ~1 s has passed.
+      let t0 = now();
+      while (now() - t0 < 200) x.inspect(ptr, len, plain);
+      let calls = 0;
+      t0 = now();
+      let elapsed = 0;
+      while (elapsed < 1000) {
+        for (let i = 0; i < 8; i++) x.inspect(ptr, len, plain);
+        calls += 8;
+        elapsed = now() - t0;
+      }
+      const us = (elapsed * 1000) / calls;
+      const mbs = (len * calls) / (elapsed / 1000) / 1e6;
+      const kind = plain ? "scan   " : "inspect";
+      console.log(`  ${kind} ${label.padStart(5)} (${len} B, ${VERDICT[verdict]}): ${mbs.toFixed(1).padStart(7)} MB/s, ${us.toFixed(1)} µs/call`);
+    }
+  }
+}

@@ -1,0 +1,77 @@
+//! guard's evaluation as a bare Wasm module, for timing in V8 (`bench/wasm/run.mjs`).
+//!
+//! Exports: `alloc(len) -> ptr` (8-aligned, never freed: the bundle lives as long as the instance,
+//! as the filter's embedded bundle does), `load(ptr, len) -> status` (`Ruleset::from_static`, as
+//! the filter loads), `make_body(size, plain) -> ptr` and `body_len()` (the benchmark bodies of
+//! bench/src/corpus.rs, made inside the module), `inspect(ptr, len, plain) -> verdict`
+//! (0 allow, 1 deny, 2 escalate, -1 no ruleset).
+
+#![allow(unsafe_code)]
+
+use std::cell::RefCell;
+
+use guard_engine::{Inspection, PolicyId, Ruleset};
+
+#[path = "../../src/spec.rs"]
+mod spec;
+#[path = "../../src/corpus.rs"]
+mod corpus;
+
+thread_local! {
+    static RULESET: RefCell<Option<(Ruleset, PolicyId)>> = const { RefCell::new(None) };
+    static BODY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `len` bytes of 8-aligned memory that is never freed.
+#[no_mangle]
+pub extern "C" fn alloc(len: usize) -> *mut u8 {
+    let words = vec![0u64; len.div_ceil(8)];
+    Box::leak(words.into_boxed_slice()).as_mut_ptr().cast()
+}
+
+/// Loads a bundle written at `ptr` (from `alloc`): 0 on success, 1 if refused, 2 if no policy
+/// selects the benchmark host.
+#[no_mangle]
+pub extern "C" fn load(ptr: *const u8, len: usize) -> i32 {
+    // SAFETY: `ptr` comes from `alloc`, which leaks: valid for reads for the instance's life.
+    let bytes: &'static [u8] = unsafe { std::slice::from_raw_parts(ptr, len) };
+    let Ok(ruleset) = Ruleset::from_static(bytes) else {
+        return 1;
+    };
+    let Some(policy) = ruleset.select(spec::HOST, "/v1/chat/completions") else {
+        return 2;
+    };
+    RULESET.with(|r| *r.borrow_mut() = Some((ruleset, policy)));
+    0
+}
+
+/// Makes a benchmark body of about `size` bytes: a chat body, or plain text when `plain` is 1.
+#[no_mangle]
+pub extern "C" fn make_body(size: usize, plain: i32) -> *const u8 {
+    let body = if plain == 1 { corpus::plain_text(size) } else { corpus::chat_body(size) };
+    BODY.with(|b| {
+        *b.borrow_mut() = body;
+        b.borrow().as_ptr()
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn body_len() -> usize {
+    BODY.with(|b| b.borrow().len())
+}
+
+/// Inspects the body at `ptr` as JSON (`plain` 0) or as text (`plain` 1).
+#[no_mangle]
+pub extern "C" fn inspect(ptr: *const u8, len: usize, plain: i32) -> i32 {
+    // SAFETY: the runner passes `make_body`'s pointer and `body_len()`, or memory from `alloc`.
+    let body = unsafe { std::slice::from_raw_parts(ptr, len) };
+    let content_type = if plain == 1 { "text/plain" } else { "application/json" };
+    RULESET.with(|r| match r.borrow().as_ref() {
+        Some((ruleset, policy)) => match ruleset.inspect(*policy, Some(content_type), body) {
+            Inspection::Allow => 0,
+            Inspection::Deny(_) => 1,
+            Inspection::Escalate(_) => 2,
+        },
+        None => -1,
+    })
+}
