@@ -81,7 +81,11 @@ const ZH: &[&str] = &[
 fn paragraph(rng: &mut Rng, target: usize) -> String {
     let mut text = String::new();
     while text.len() < target {
-        let sentence = if rng.below(2) == 0 { rng.pick(EN) } else { rng.pick(ZH) };
+        let sentence = if rng.below(2) == 0 {
+            rng.pick(EN)
+        } else {
+            rng.pick(ZH)
+        };
         if !text.is_empty() && !text.ends_with('\n') {
             text.push(' ');
         }
@@ -134,7 +138,10 @@ pub fn chat_body(size: usize) -> Vec<u8> {
         if messages > 0 {
             body.push(',');
         }
-        body.push_str(&format!(r#"{{"role":"{role}","content":{}}}"#, json_string(&content)));
+        body.push_str(&format!(
+            r#"{{"role":"{role}","content":{}}}"#,
+            json_string(&content)
+        ));
         messages += 1;
     }
     body.push_str(tail);

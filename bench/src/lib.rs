@@ -6,5 +6,5 @@
 //! Both are also included by path by `engine/benches/engine.rs` (criterion), which cannot
 //! depend on this crate. See BENCHMARKS.md for what is measured and how.
 
-pub mod spec;
 pub mod corpus;
+pub mod spec;

@@ -12,8 +12,8 @@
 #![allow(dead_code)]
 
 use guard_engine::ir::{
-    Endpoint, HeaderOp, HostPattern, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction, Template,
-    TemplatePart,
+    Endpoint, HeaderOp, HostPattern, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction,
+    Template, TemplatePart,
 };
 
 /// The host every benchmark policy guards.
@@ -42,7 +42,13 @@ impl Rng {
     }
 }
 
-fn deny_rule(id: &str, reason: &str, keywords: Vec<String>, regexes: Vec<String>, ignore_case: bool) -> Rule {
+fn deny_rule(
+    id: &str,
+    reason: &str,
+    keywords: Vec<String>,
+    regexes: Vec<String>,
+    ignore_case: bool,
+) -> Rule {
     Rule {
         id: id.to_string(),
         reason: Some(reason.to_string()),
@@ -87,7 +93,13 @@ pub fn dashscope() -> Program {
                 vec![],
                 false,
             ),
-            deny_rule("cn-mobile", "mobile phone number", vec![], vec!["1[3-9][0-9]{9}".into()], false),
+            deny_rule(
+                "cn-mobile",
+                "mobile phone number",
+                vec![],
+                vec!["1[3-9][0-9]{9}".into()],
+                false,
+            ),
         ],
     );
     p.rules.push(Rule {
@@ -129,19 +141,63 @@ pub fn dashscope() -> Program {
 }
 
 const EN_ADJ: &[&str] = &[
-    "confidential", "internal only", "restricted", "proprietary", "classified", "top secret",
-    "do not distribute", "privileged",
+    "confidential",
+    "internal only",
+    "restricted",
+    "proprietary",
+    "classified",
+    "top secret",
+    "do not distribute",
+    "privileged",
 ];
 const EN_NOUN: &[&str] = &[
-    "roadmap", "memo", "budget", "forecast", "merger plan", "acquisition target", "salary table",
-    "payroll", "contract draft", "price list", "source code", "customer list", "board minutes",
-    "audit report", "design document", "earnings", "headcount plan", "layoff list", "bid document",
-    "security review", "incident report", "vendor quote", "litigation", "patent draft", "launch date",
+    "roadmap",
+    "memo",
+    "budget",
+    "forecast",
+    "merger plan",
+    "acquisition target",
+    "salary table",
+    "payroll",
+    "contract draft",
+    "price list",
+    "source code",
+    "customer list",
+    "board minutes",
+    "audit report",
+    "design document",
+    "earnings",
+    "headcount plan",
+    "layoff list",
+    "bid document",
+    "security review",
+    "incident report",
+    "vendor quote",
+    "litigation",
+    "patent draft",
+    "launch date",
 ];
 const ZH_ADJ: &[&str] = &["内部", "机密", "绝密", "秘密", "保密", "敏感", "未公开"];
 const ZH_NOUN: &[&str] = &[
-    "文件", "资料", "报告", "合同", "财报", "预算", "薪资表", "名单", "源代码", "方案", "会议纪要",
-    "客户数据", "战略规划", "并购计划", "招标文件", "审计报告", "裁员名单", "股权结构", "报价单",
+    "文件",
+    "资料",
+    "报告",
+    "合同",
+    "财报",
+    "预算",
+    "薪资表",
+    "名单",
+    "源代码",
+    "方案",
+    "会议纪要",
+    "客户数据",
+    "战略规划",
+    "并购计划",
+    "招标文件",
+    "审计报告",
+    "裁员名单",
+    "股权结构",
+    "报价单",
     "研发路线图",
 ];
 const SYLLABLES: &[&str] = &[
@@ -154,25 +210,118 @@ const ZH_NAME: &[&str] = &[
 ];
 const ZH_SUFFIX: &[&str] = &["计划", "项目", "工程", "行动", "专案", "方案"];
 const ZH_PII: &[&str] = &[
-    "账号", "身份证号", "身份证号码", "银行卡号", "信用卡号", "密码", "支付密码", "验证码", "手机号码",
-    "家庭住址", "护照号码", "社保卡号", "医保卡号", "驾驶证号", "车牌号", "病历号", "公积金账号",
-    "工资卡", "开户行", "户口本", "出生日期", "婚姻状况", "宗教信仰", "政治面貌", "犯罪记录",
-    "征信报告", "纳税记录", "指纹", "人脸数据", "虹膜", "基因数据", "行踪轨迹", "通话记录", "短信内容",
-    "聊天记录", "位置信息", "设备号", "IMEI", "MAC地址", "登录凭证", "私钥", "助记词", "钱包地址",
-    "交易流水", "存款余额", "贷款记录", "理财账户", "证券账户", "期货账户", "保单号",
+    "账号",
+    "身份证号",
+    "身份证号码",
+    "银行卡号",
+    "信用卡号",
+    "密码",
+    "支付密码",
+    "验证码",
+    "手机号码",
+    "家庭住址",
+    "护照号码",
+    "社保卡号",
+    "医保卡号",
+    "驾驶证号",
+    "车牌号",
+    "病历号",
+    "公积金账号",
+    "工资卡",
+    "开户行",
+    "户口本",
+    "出生日期",
+    "婚姻状况",
+    "宗教信仰",
+    "政治面貌",
+    "犯罪记录",
+    "征信报告",
+    "纳税记录",
+    "指纹",
+    "人脸数据",
+    "虹膜",
+    "基因数据",
+    "行踪轨迹",
+    "通话记录",
+    "短信内容",
+    "聊天记录",
+    "位置信息",
+    "设备号",
+    "IMEI",
+    "MAC地址",
+    "登录凭证",
+    "私钥",
+    "助记词",
+    "钱包地址",
+    "交易流水",
+    "存款余额",
+    "贷款记录",
+    "理财账户",
+    "证券账户",
+    "期货账户",
+    "保单号",
 ];
 const EN_CRED: &[&str] = &[
-    "password", "passwd", "api_key", "apikey", "api-key", "secret_key", "secret key", "access_token",
-    "access token", "refresh_token", "client_secret", "private key", "private_key", "ssh-rsa",
-    "BEGIN PGP PRIVATE KEY", "aws_secret_access_key", "aws_access_key_id", "x-api-key",
-    "authorization: bearer", "db_password", "database_url", "connection string", "jdbc:mysql://",
-    "mongodb+srv://", "postgres://", "redis://:", "smtp password", "root password", "admin password",
-    "keystore password", "account number", "routing number", "sort code", "swift code", "cvv",
-    "security code", "pin code", "social security number", "passport number", "driver license",
-    "date of birth", "mother's maiden name", "tax id", "employee id", "medical record",
-    "health insurance", "credit score", "bank statement", "wire transfer", "seed phrase",
-    "recovery phrase", "mnemonic", "wallet address", "session cookie", "set-cookie", "jsessionid",
-    "csrf token", "otp code", "2fa code", "backup codes",
+    "password",
+    "passwd",
+    "api_key",
+    "apikey",
+    "api-key",
+    "secret_key",
+    "secret key",
+    "access_token",
+    "access token",
+    "refresh_token",
+    "client_secret",
+    "private key",
+    "private_key",
+    "ssh-rsa",
+    "BEGIN PGP PRIVATE KEY",
+    "aws_secret_access_key",
+    "aws_access_key_id",
+    "x-api-key",
+    "authorization: bearer",
+    "db_password",
+    "database_url",
+    "connection string",
+    "jdbc:mysql://",
+    "mongodb+srv://",
+    "postgres://",
+    "redis://:",
+    "smtp password",
+    "root password",
+    "admin password",
+    "keystore password",
+    "account number",
+    "routing number",
+    "sort code",
+    "swift code",
+    "cvv",
+    "security code",
+    "pin code",
+    "social security number",
+    "passport number",
+    "driver license",
+    "date of birth",
+    "mother's maiden name",
+    "tax id",
+    "employee id",
+    "medical record",
+    "health insurance",
+    "credit score",
+    "bank statement",
+    "wire transfer",
+    "seed phrase",
+    "recovery phrase",
+    "mnemonic",
+    "wallet address",
+    "session cookie",
+    "set-cookie",
+    "jsessionid",
+    "csrf token",
+    "otp code",
+    "2fa code",
+    "backup codes",
 ];
 
 fn pseudo_word(rng: &mut Rng) -> String {
@@ -191,11 +340,16 @@ fn pseudo_word(rng: &mut Rng) -> String {
 /// Unique, in first-seen order.
 fn dedup(words: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut seen = std::collections::BTreeSet::new();
-    words.into_iter().filter(|w| seen.insert(w.clone())).collect()
+    words
+        .into_iter()
+        .filter(|w| seen.insert(w.clone()))
+        .collect()
 }
 
 fn product(a: &[&str], b: &[&str], sep: &str) -> Vec<String> {
-    a.iter().flat_map(|x| b.iter().map(move |y| format!("{x}{sep}{y}"))).collect()
+    a.iter()
+        .flat_map(|x| b.iter().map(move |y| format!("{x}{sep}{y}")))
+        .collect()
 }
 
 /// The 50 PII and secret regexes of the large policy, by rule.
@@ -293,7 +447,11 @@ pub fn large() -> Program {
     let codenames_en = {
         let mut words = Vec::new();
         while words.len() < 300 {
-            let kind = if rng.below(3) == 0 { "Operation" } else { "Project" };
+            let kind = if rng.below(3) == 0 {
+                "Operation"
+            } else {
+                "Project"
+            };
             words.push(format!("{kind} {}", pseudo_word(&mut rng)));
             words = dedup(words);
         }
@@ -307,24 +465,63 @@ pub fn large() -> Program {
     let pii_zh: Vec<String> = ZH_PII.iter().map(|s| s.to_string()).collect(); // 50
     let mut creds: Vec<String> = EN_CRED.iter().map(|s| s.to_string()).collect();
     let mut i = 0;
-    while creds.len() + pii_zh.len() + codenames_zh.len() + codenames_en.len() + confidential_zh.len() + confidential_en.len()
+    while creds.len()
+        + pii_zh.len()
+        + codenames_zh.len()
+        + codenames_en.len()
+        + confidential_zh.len()
+        + confidential_en.len()
         < 1000
     {
         let service = pseudo_word(&mut rng).to_lowercase();
-        creds.push(format!("{}_{service}_{}", *rng.pick(&["internal", "prod", "corp"]), ["token", "secret", "key"][i % 3]));
+        creds.push(format!(
+            "{}_{service}_{}",
+            *rng.pick(&["internal", "prod", "corp"]),
+            ["token", "secret", "key"][i % 3]
+        ));
         creds = dedup(creds);
         i += 1;
     }
     let mut rules = vec![
         deny_rule("pii-keywords", "personal data", pii_zh, vec![], false),
         deny_rule("credential-keywords", "credentials", creds, vec![], true),
-        deny_rule("confidential-en", "confidential material", confidential_en, vec![], true),
-        deny_rule("confidential-zh", "confidential material", confidential_zh, vec![], false),
-        deny_rule("codenames-en", "unreleased projects", codenames_en, vec![], true),
-        deny_rule("codenames-zh", "unreleased projects", codenames_zh, vec![], false),
+        deny_rule(
+            "confidential-en",
+            "confidential material",
+            confidential_en,
+            vec![],
+            true,
+        ),
+        deny_rule(
+            "confidential-zh",
+            "confidential material",
+            confidential_zh,
+            vec![],
+            false,
+        ),
+        deny_rule(
+            "codenames-en",
+            "unreleased projects",
+            codenames_en,
+            vec![],
+            true,
+        ),
+        deny_rule(
+            "codenames-zh",
+            "unreleased projects",
+            codenames_zh,
+            vec![],
+            false,
+        ),
     ];
     for (id, reason, regexes) in large_regexes() {
-        rules.push(deny_rule(id, reason, vec![], regexes.into_iter().map(str::to_string).collect(), false));
+        rules.push(deny_rule(
+            id,
+            reason,
+            vec![],
+            regexes.into_iter().map(str::to_string).collect(),
+            false,
+        ));
     }
     Program {
         policies: vec![policy("large", "api_key", rules)],
@@ -347,8 +544,16 @@ pub fn dictionary_keywords() -> Vec<String> {
                 let n = 2 + rng.below(3);
                 (0..n).map(|_| *rng.pick(&zh_chars)).collect::<String>()
             }
-            1 => format!("{} {}", pseudo_word(&mut rng).to_lowercase(), pseudo_word(&mut rng).to_lowercase()),
-            2 => format!("{}-{}", pseudo_word(&mut rng).to_uppercase(), 100 + rng.below(900)),
+            1 => format!(
+                "{} {}",
+                pseudo_word(&mut rng).to_lowercase(),
+                pseudo_word(&mut rng).to_lowercase()
+            ),
+            2 => format!(
+                "{}-{}",
+                pseudo_word(&mut rng).to_uppercase(),
+                100 + rng.below(900)
+            ),
             _ => pseudo_word(&mut rng).to_lowercase() + &pseudo_word(&mut rng).to_lowercase(),
         };
         if words.insert(word.clone()) {
@@ -364,12 +569,31 @@ pub fn dictionary() -> Program {
     let (first, second) = words.split_at(10_000);
     let rules = vec![
         deny_rule("dictionary-a", "listed term", first.to_vec(), vec![], true),
-        deny_rule("dictionary-b", "listed term", second.to_vec(), vec![], false),
+        deny_rule(
+            "dictionary-b",
+            "listed term",
+            second.to_vec(),
+            vec![],
+            false,
+        ),
     ];
     Program {
         policies: vec![policy("dictionary", "api_key", rules)],
         judges: vec![],
     }
+}
+
+/// The program with normalisation turned off in every rule (`normalize off`): not a policy to
+/// deploy, a diagnostic that measures the matchers without the cost of normalising the text.
+pub fn without_normalization(mut program: Program) -> Program {
+    for policy in &mut program.policies {
+        for rule in &mut policy.rules {
+            if let RuleAction::Deny(patterns) = &mut rule.action {
+                patterns.skip_normalization = true;
+            }
+        }
+    }
+    program
 }
 
 /// The benchmark policies by name.
@@ -429,11 +653,16 @@ pub fn render(program: &Program, stem: &str) -> (String, Vec<(String, String)>) 
             }
         }
         for rule in &policy.rules {
-            let RuleAction::Deny(p) = &rule.action else { continue };
+            let RuleAction::Deny(p) = &rule.action else {
+                continue;
+            };
             out.push_str(&format!("\n    rule {} {{\n", lit(&rule.id)));
             if p.keywords.len() > 1000 {
                 let file = format!("{stem}-{}.txt", rule.id);
-                files.push((file.clone(), p.keywords.iter().map(|k| format!("{k}\n")).collect()));
+                files.push((
+                    file.clone(),
+                    p.keywords.iter().map(|k| format!("{k}\n")).collect(),
+                ));
                 out.push_str(&format!("        deny keyword file {}\n", lit(&file)));
             } else {
                 for chunk in p.keywords.chunks(8) {

@@ -38,7 +38,11 @@ fn committed_policies_are_up_to_date() {
 fn generated_programs_are_what_the_dsl_reads() {
     for name in ["large", "dictionary"] {
         let program = spec::by_name(name).unwrap();
-        assert_eq!(dsl_program(&dir().join(format!("{name}.guard"))), program, "{name}");
+        assert_eq!(
+            dsl_program(&dir().join(format!("{name}.guard"))),
+            program,
+            "{name}"
+        );
     }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let reference = dsl_program(&root.join("policies/dashscope.guard"));
@@ -52,12 +56,17 @@ fn generated_programs_are_what_the_dsl_reads() {
 fn bodies_are_benign_and_fully_scanned() {
     for name in spec::NAMES {
         let program = spec::by_name(name).unwrap();
-        let compiled = guard_engine::compile(&program, &CompileOptions::default()).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let compiled = guard_engine::compile(&program, &CompileOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
         let ruleset = Ruleset::from_bytes(&compiled.bytes).unwrap();
         let policy = ruleset.select(spec::HOST, "/v1/chat/completions").unwrap();
         for size in [1 << 10, 64 << 10] {
             let body = corpus::chat_body(size);
-            assert!(body.len() + 64 >= size && body.len() < size + 64, "{size}: {}", body.len());
+            assert!(
+                body.len() + 64 >= size && body.len() < size + 64,
+                "{size}: {}",
+                body.len()
+            );
             match ruleset.inspect(policy, Some("application/json"), &body) {
                 Inspection::Allow | Inspection::Escalate(_) => {}
                 Inspection::Deny(d) => panic!("{name} denies the {size}-byte body: {d:?}"),

@@ -6,6 +6,7 @@
 //! - `inspect/POLICY/SIZE`: `Ruleset::inspect` of an OpenAI chat body, as the filter runs it.
 //! - `scan/POLICY/SIZE`: `inspect` of a `text/plain` body of the same kind of text: extraction is
 //!   then one UTF-8 check and one copy, so this is (almost) the scanner alone.
+//! - `scan-raw/POLICY/SIZE`: `scan` with `normalize off` in every rule: the matchers alone.
 //! - `extract/SIZE`, `normalize/SIZE`: those stages alone.
 //! - `load/POLICY`: `Ruleset::from_bytes` (validation, DFA copies, keyword automata built).
 
@@ -15,10 +16,10 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use guard_engine::{compile, extract, normalize, CompileOptions, Inspection, Limits, Ruleset};
 
-#[path = "../../bench/src/spec.rs"]
-mod spec;
 #[path = "../../bench/src/corpus.rs"]
 mod corpus;
+#[path = "../../bench/src/spec.rs"]
+mod spec;
 
 const SIZES: [(usize, &str); 3] = [(1 << 10, "1KiB"), (64 << 10, "64KiB"), (1 << 20, "1MiB")];
 
@@ -39,12 +40,20 @@ fn evaluation(c: &mut Criterion) {
     for name in spec::NAMES {
         let bytes = bundle(name);
         let ruleset = Ruleset::from_bytes(&bytes).expect("bundle loads");
-        let policy = ruleset.select(spec::HOST, "/v1/chat/completions").expect("policy selects");
+        let policy = ruleset
+            .select(spec::HOST, "/v1/chat/completions")
+            .expect("policy selects");
         for (kind, content_type) in [("inspect", "application/json"), ("scan", "text/plain")] {
             let mut group = c.benchmark_group(format!("{kind}/{name}"));
-            group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+            group
+                .warm_up_time(Duration::from_secs(1))
+                .measurement_time(Duration::from_secs(3));
             for (size, label) in SIZES {
-                let body = if kind == "inspect" { corpus::chat_body(size) } else { corpus::plain_text(size) };
+                let body = if kind == "inspect" {
+                    corpus::chat_body(size)
+                } else {
+                    corpus::plain_text(size)
+                };
                 benign(&ruleset, policy, content_type, &body);
                 if size >= 1 << 20 {
                     group.sample_size(20);
@@ -59,19 +68,56 @@ fn evaluation(c: &mut Criterion) {
     }
 }
 
+/// The matchers alone: the policies with `normalize off` in every rule, on plain text.
+fn matchers(c: &mut Criterion) {
+    for name in spec::NAMES {
+        let program = spec::without_normalization(spec::by_name(name).expect("a benchmark policy"));
+        let bytes = compile(&program, &CompileOptions::default())
+            .expect("compiles")
+            .bytes;
+        let ruleset = Ruleset::from_bytes(&bytes).expect("bundle loads");
+        let policy = ruleset
+            .select(spec::HOST, "/v1/chat/completions")
+            .expect("policy selects");
+        let mut group = c.benchmark_group(format!("scan-raw/{name}"));
+        group
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3));
+        for (size, label) in SIZES {
+            let body = corpus::plain_text(size);
+            benign(&ruleset, policy, "text/plain", &body);
+            group.throughput(Throughput::Bytes(body.len() as u64));
+            group.bench_with_input(BenchmarkId::from_parameter(label), &body, |b, body| {
+                b.iter(|| ruleset.inspect(policy, Some("text/plain"), black_box(body)))
+            });
+        }
+        group.finish();
+    }
+}
+
 fn stages(c: &mut Criterion) {
     let mut group = c.benchmark_group("extract");
-    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     for (size, label) in SIZES {
         let body = corpus::chat_body(size);
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(label), &body, |b, body| {
-            b.iter(|| extract(black_box(body), Some("application/json"), &Limits::default()))
+            b.iter(|| {
+                extract(
+                    black_box(body),
+                    Some("application/json"),
+                    &Limits::default(),
+                )
+            })
         });
     }
     group.finish();
     let mut group = c.benchmark_group("normalize");
-    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     for (size, label) in SIZES {
         let text = String::from_utf8(corpus::plain_text(size)).expect("utf-8");
         group.throughput(Throughput::Bytes(text.len() as u64));
@@ -84,7 +130,9 @@ fn stages(c: &mut Criterion) {
 
 fn load(c: &mut Criterion) {
     let mut group = c.benchmark_group("load");
-    group.warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    group
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     for name in spec::NAMES {
         let bytes = bundle(name);
         group.throughput(Throughput::Bytes(bytes.len() as u64));
@@ -95,5 +143,5 @@ fn load(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, evaluation, stages, load);
+criterion_group!(benches, evaluation, matchers, stages, load);
 criterion_main!(benches);

@@ -15,7 +15,9 @@ use regex_automata::MatchKind;
 use regex_syntax::hir::{Hir, HirKind, Repetition};
 
 use crate::ir::{Patterns, Program, RuleAction};
-use crate::wire::{self, CompiledMatcher, CompiledRegexGroup, CompiledScreen, GroupSearch, PatternRef};
+use crate::wire::{
+    self, CompiledMatcher, CompiledRegexGroup, CompiledScreen, GroupSearch, PatternRef,
+};
 
 /// Limits for compilation.
 #[derive(Debug, Clone)]
@@ -167,7 +169,9 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                 .rules
                 .iter()
                 .filter_map(|rule| match &rule.action {
-                    RuleAction::Deny(patterns) if patterns.skip_normalization != normalized => Some(patterns),
+                    RuleAction::Deny(patterns) if patterns.skip_normalization != normalized => {
+                        Some(patterns)
+                    }
                     _ => None,
                 })
                 .flat_map(|patterns| {
@@ -219,7 +223,12 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
             let mut ok = true;
             for (x, regex) in patterns.regexes.iter().enumerate() {
                 if let Err(error) = check_regex(regex, patterns.ignore_case) {
-                    errors.push(PatternError { policy: p, rule: r, regex: x, error });
+                    errors.push(PatternError {
+                        policy: p,
+                        rule: r,
+                        regex: x,
+                        error,
+                    });
                     ok = false;
                 }
             }
@@ -227,7 +236,12 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                 matchers.push(matcher);
                 continue;
             }
-            match build_group(&dfa_inputs, patterns.ignore_case, unanchored_limit, options.dfa_size_limit) {
+            match build_group(
+                &dfa_inputs,
+                patterns.ignore_case,
+                unanchored_limit,
+                options.dfa_size_limit,
+            ) {
                 Ok(built) => push_group(&mut matcher, &mut blobs, &mut groups, p, r, built),
                 Err(GroupError::TooLarge) => {
                     // Split the rule: one DFA per pattern, so only the patterns that are too
@@ -238,22 +252,38 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                         let first_try = if dfa_inputs.len() == 1 {
                             Err(GroupError::TooLarge)
                         } else {
-                            build_group(single, patterns.ignore_case, unanchored_limit, options.dfa_size_limit)
+                            build_group(
+                                single,
+                                patterns.ignore_case,
+                                unanchored_limit,
+                                options.dfa_size_limit,
+                            )
                         };
                         let built = first_try
                             .or_else(|err| match err {
-                                GroupError::TooLarge => build_anchored(single, patterns.ignore_case, options),
+                                GroupError::TooLarge => {
+                                    build_anchored(single, patterns.ignore_case, options)
+                                }
                                 other => Err(other),
                             })
                             .or_else(|err| match err {
                                 // Unbounded and only over the screened limit: unanchored after all.
-                                GroupError::TooLarge if unanchored_limit < options.dfa_size_limit => {
-                                    build_group(single, patterns.ignore_case, options.dfa_size_limit, options.dfa_size_limit)
+                                GroupError::TooLarge
+                                    if unanchored_limit < options.dfa_size_limit =>
+                                {
+                                    build_group(
+                                        single,
+                                        patterns.ignore_case,
+                                        options.dfa_size_limit,
+                                        options.dfa_size_limit,
+                                    )
                                 }
                                 other => Err(other),
                             });
                         match built {
-                            Ok(built) => push_group(&mut matcher, &mut blobs, &mut groups, p, r, built),
+                            Ok(built) => {
+                                push_group(&mut matcher, &mut blobs, &mut groups, p, r, built)
+                            }
                             Err(error) => {
                                 if let PatternRef::Regex(x) = input.1 {
                                     errors.push(PatternError {
@@ -315,7 +345,10 @@ fn dfa_inputs(patterns: &Patterns) -> Vec<(String, PatternRef)> {
             } else {
                 crate::normalize::normalize(keyword)
             };
-            inputs.push((regex_syntax::escape(&keyword), PatternRef::Keyword(index(k))));
+            inputs.push((
+                regex_syntax::escape(&keyword),
+                PatternRef::Keyword(index(k)),
+            ));
         }
     }
     for (x, regex) in patterns.regexes.iter().enumerate() {
@@ -332,13 +365,15 @@ const SCREEN_LIMIT: usize = 256 << 10;
 /// bounded pattern is run anchored at candidate positions instead.
 const SCREENED_UNANCHORED_LIMIT: usize = 64 << 10;
 /// The repetition count a screen keeps (see [`weaken`]), and the smaller ones tried for a
-/// pattern whose screen alone would pass the limit.
-const SCREEN_COUNTS: [u32; 4] = [16, 8, 4, 2];
+/// pattern whose screen alone would pass the limit. Small, because the union of counted
+/// patterns grows as a product: with 4, the large benchmark policy's 50 regexes take 9 screens
+/// of at most 256 KiB (with 16, 21); the price is a screen hit on, say, any run of six digits
+/// that starts like a phone number, where the rules' own DFAs then run on that segment.
+const SCREEN_COUNTS: [u32; 2] = [4, 2];
 
 /// Screens for these (pattern, ignore case) inputs: unanchored DFAs over weakened forms of them
 /// (each input in exactly one), such that some screen matches some substring of every text that
-/// any input matches. Inputs are packed into as few DFAs of at most [`SCREEN_LIMIT`] bytes as
-/// greedy packing finds, since the union of counted patterns over the same bytes (digits, key
+/// any input matches. Inputs are packed first-fit into DFAs of at most [`SCREEN_LIMIT`] bytes, since the union of counted patterns over the same bytes (digits, key
 /// alphabets) grows as a product. Empty when an input has no weakened form that a screen can
 /// use (one that matches the empty string would pass every text).
 fn build_screens(inputs: &[(String, bool)], options: &CompileOptions) -> Vec<Vec<u8>> {
@@ -356,26 +391,28 @@ fn build_screens(inputs: &[(String, bool)], options: &CompileOptions) -> Vec<Vec
     let Some(hirs) = parsed else {
         return Vec::new();
     };
-    let mut screens = Vec::new();
-    // The open screen: its weakened patterns and its last successful build.
-    let mut open: Vec<Hir> = Vec::new();
-    let mut built: Option<Vec<u8>> = None;
+    // First fit: each input joins the first screen it fits in, else opens a new one.
+    let mut screens: Vec<(Vec<Hir>, Vec<u8>)> = Vec::new();
     for hir in &hirs {
         let weak = weaken(hir, SCREEN_COUNTS[0]).best;
         if weak.properties().minimum_len().unwrap_or(0) == 0 {
             return Vec::new();
         }
-        let mut candidate = open.clone();
-        candidate.push(weak.clone());
-        if let Ok(bytes) = screen_dfa(&candidate, limit) {
-            open = candidate;
-            built = Some(bytes);
+        let joined = screens.iter_mut().any(|(members, bytes)| {
+            let mut candidate = members.clone();
+            candidate.push(weak.clone());
+            match screen_dfa(&candidate, limit) {
+                Ok(built) => {
+                    *members = candidate;
+                    *bytes = built;
+                    true
+                }
+                Err(_) => false,
+            }
+        });
+        if joined {
             continue;
         }
-        if let Some(bytes) = built.take() {
-            screens.push(bytes);
-        }
-        open.clear();
         // Alone, weaker and weaker until it fits.
         let alone = SCREEN_COUNTS.iter().find_map(|&count| {
             let weak = weaken(hir, count).best;
@@ -388,18 +425,19 @@ fn build_screens(inputs: &[(String, bool)], options: &CompileOptions) -> Vec<Vec
         let Some((weak, bytes)) = alone else {
             return Vec::new();
         };
-        open.push(weak);
-        built = Some(bytes);
+        screens.push((vec![weak], bytes));
     }
-    if let Some(bytes) = built {
-        screens.push(bytes);
-    }
+    let screens: Vec<Vec<u8>> = screens.into_iter().map(|(_, bytes)| bytes).collect();
     screens
 }
 
 fn screen_dfa(hirs: &[Hir], limit: usize) -> Result<Vec<u8>, String> {
     let nfa = thompson::Compiler::new()
-        .configure(thompson::Config::new().nfa_size_limit(Some(limit.saturating_mul(4))).shrink(false))
+        .configure(
+            thompson::Config::new()
+                .nfa_size_limit(Some(limit.saturating_mul(4)))
+                .shrink(false),
+        )
         .build_many_from_hir(hirs)
         .map_err(|e| e.to_string())?;
     let dfa = dense::Builder::new()
@@ -528,7 +566,8 @@ fn weaken(hir: &Hir, count: u32) -> Weak {
 /// True when ASCII case folding finds every case variant of the keyword.
 fn ascii_folding_suffices(keyword: &str) -> bool {
     keyword.chars().all(|c| {
-        c.is_ascii() || (c.to_lowercase().eq(std::iter::once(c)) && c.to_uppercase().eq(std::iter::once(c)))
+        c.is_ascii()
+            || (c.to_lowercase().eq(std::iter::once(c)) && c.to_uppercase().eq(std::iter::once(c)))
     })
 }
 

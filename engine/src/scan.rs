@@ -140,7 +140,11 @@ pub(crate) fn load(
     load_dfa: &DfaLoader<'_>,
 ) -> Result<Vec<PolicyScanner>, LoadError> {
     let program: &Program = &decoded.meta.program;
-    let mut builders: Vec<ScannerParts> = program.policies.iter().map(|_| ScannerParts::default()).collect();
+    let mut builders: Vec<ScannerParts> = program
+        .policies
+        .iter()
+        .map(|_| ScannerParts::default())
+        .collect();
 
     let deny_rules: Vec<(usize, usize)> = program
         .policies
@@ -211,7 +215,11 @@ fn load_matcher(
     parts: &mut ScannerParts,
 ) -> Result<(), LoadError> {
     let (p, r) = (matcher.policy as usize, matcher.rule as usize);
-    let patterns = match program.policies.get(p).and_then(|policy| policy.rules.get(r)) {
+    let patterns = match program
+        .policies
+        .get(p)
+        .and_then(|policy| policy.rules.get(r))
+    {
         Some(rule) => match &rule.action {
             RuleAction::Deny(patterns) => patterns,
             RuleAction::Escalate { .. } => {
@@ -233,16 +241,27 @@ fn load_matcher(
     };
     for &k in &matcher.keywords {
         check(PatternRef::Keyword(k))?;
-        let keyword = patterns.keywords.get(k as usize).cloned().unwrap_or_default();
+        let keyword = patterns
+            .keywords
+            .get(k as usize)
+            .cloned()
+            .unwrap_or_default();
         let normalized = !patterns.skip_normalization;
         // Keywords are normalised like the text they are searched in.
-        let keyword = if normalized { normalize(&keyword).into_owned() } else { keyword };
+        let keyword = if normalized {
+            normalize(&keyword).into_owned()
+        } else {
+            keyword
+        };
         // Checked after normalising: a keyword of only zero-width characters would otherwise
         // become empty and match at every position of every text.
         if keyword.is_empty() {
             return Err(LoadError::Invalid("empty keyword".into()));
         }
-        if let Some(list) = parts.keywords.get_mut(set_slot(patterns.ignore_case, normalized)) {
+        if let Some(list) = parts
+            .keywords
+            .get_mut(set_slot(patterns.ignore_case, normalized))
+        {
             list.push((keyword, r, k));
         }
     }
@@ -262,14 +281,20 @@ fn load_matcher(
         let search = match group.search {
             GroupSearch::Unanchored { reverse } => {
                 let reverse = load_dfa(reverse)?.0;
-                if !shape_ok(&forward, StartKind::Unanchored) || !shape_ok(&reverse, StartKind::Anchored) {
-                    return Err(LoadError::Invalid("regex group does not fit its DFAs".into()));
+                if !shape_ok(&forward, StartKind::Unanchored)
+                    || !shape_ok(&reverse, StartKind::Anchored)
+                {
+                    return Err(LoadError::Invalid(
+                        "regex group does not fit its DFAs".into(),
+                    ));
                 }
                 Search::Unanchored { reverse }
             }
             GroupSearch::AnchoredAtCandidates => {
                 if !shape_ok(&forward, StartKind::Anchored) {
-                    return Err(LoadError::Invalid("regex group does not fit its DFA".into()));
+                    return Err(LoadError::Invalid(
+                        "regex group does not fit its DFA".into(),
+                    ));
                 }
                 let starts = match &forward {
                     Dfa::Owned(d) => start_bytes(d),
@@ -301,7 +326,10 @@ impl ScannerParts {
     fn finish(self) -> Result<PolicyScanner, LoadError> {
         let mut keyword_sets = Vec::new();
         let [exact_raw, exact_normalized, folded_raw, folded_normalized] = self.keywords;
-        for (normalized, exact, folded) in [(false, exact_raw, folded_raw), (true, exact_normalized, folded_normalized)] {
+        for (normalized, exact, folded) in [
+            (false, exact_raw, folded_raw),
+            (true, exact_normalized, folded_normalized),
+        ] {
             if let Some(set) = keyword_set(exact, folded, normalized)? {
                 keyword_sets.push(set);
             }
@@ -329,7 +357,11 @@ fn keyword_set(
     let entries: Vec<(String, usize, u32, bool)> = exact
         .into_iter()
         .map(|(keyword, rule, k)| (keyword, rule, k, true))
-        .chain(folded.into_iter().map(|(keyword, rule, k)| (keyword, rule, k, false)))
+        .chain(
+            folded
+                .into_iter()
+                .map(|(keyword, rule, k)| (keyword, rule, k, false)),
+        )
         .collect();
     let automaton = AhoCorasickBuilder::new()
         .match_kind(AcMatchKind::Standard)
@@ -344,7 +376,10 @@ fn keyword_set(
     } else {
         Vec::new()
     };
-    let sites = entries.into_iter().map(|(_, rule, k, _)| (rule, k)).collect();
+    let sites = entries
+        .into_iter()
+        .map(|(_, rule, k, _)| (rule, k))
+        .collect();
     Ok(Some(KeywordSet {
         normalized,
         automaton,
@@ -357,7 +392,8 @@ impl PolicyScanner {
     /// Finds hits in the texts. With [`Want::First`] the result has at most one hit: that of the
     /// earliest rule in file order. Spans are always in the texts as given.
     pub(crate) fn scan(&self, texts: &[&str], want: Want) -> Vec<Hit> {
-        let any_normalized = self.keyword_sets.iter().any(|s| s.normalized) || self.regexes.iter().any(|r| r.normalized);
+        let any_normalized = self.keyword_sets.iter().any(|s| s.normalized)
+            || self.regexes.iter().any(|r| r.normalized);
         let normalized: Vec<Cow<'_, str>> = if any_normalized {
             texts.iter().map(|t| normalize(t)).collect()
         } else {
@@ -372,11 +408,12 @@ impl PolicyScanner {
         };
         // Sorted by rule, at most one hit per rule.
         let mut hits: Vec<Hit> = Vec::new();
-        let record = |hit: Hit, hits: &mut Vec<Hit>| match hits.iter().position(|h| h.rule >= hit.rule) {
-            Some(i) if hits.get(i).is_some_and(|h| h.rule == hit.rule) => {}
-            Some(i) => hits.insert(i, hit),
-            None => hits.push(hit),
-        };
+        let record =
+            |hit: Hit, hits: &mut Vec<Hit>| match hits.iter().position(|h| h.rule >= hit.rule) {
+                Some(i) if hits.get(i).is_some_and(|h| h.rule == hit.rule) => {}
+                Some(i) => hits.insert(i, hit),
+                None => hits.push(hit),
+            };
         let earliest = |hits: &Vec<Hit>| hits.first().map_or(usize::MAX, |h| h.rule);
 
         for set in &self.keyword_sets {
@@ -424,14 +461,19 @@ impl PolicyScanner {
             let passed = match slot {
                 Some(slot) => slot
                     .get_or_insert_with(|| {
-                        let mut screens = self.screens.iter().filter(|s| s.normalized == rule.normalized).peekable();
+                        let mut screens = self
+                            .screens
+                            .iter()
+                            .filter(|s| s.normalized == rule.normalized)
+                            .peekable();
                         screens.peek()?;
                         let screens: Vec<&Screen> = screens.collect();
                         Some(
                             (0..texts.len())
                                 .map(|segment| {
-                                    view(rule.normalized, segment)
-                                        .is_some_and(|text| screens.iter().any(|screen| screen.dfa.matches(text)))
+                                    view(rule.normalized, segment).is_some_and(|text| {
+                                        screens.iter().any(|screen| screen.dfa.matches(text))
+                                    })
                                 })
                                 .collect(),
                         )
@@ -460,7 +502,9 @@ impl PolicyScanner {
         }
         // Report every span in the original text.
         for hit in &mut hits {
-            if let (Some(Cow::Owned(_)), Some(original)) = (normalized.get(hit.segment), texts.get(hit.segment)) {
+            if let (Some(Cow::Owned(_)), Some(original)) =
+                (normalized.get(hit.segment), texts.get(hit.segment))
+            {
                 if self.hit_was_normalized(hit) {
                     hit.span = original_span(original, hit.span.clone());
                 }
@@ -476,7 +520,11 @@ impl PolicyScanner {
                 .iter()
                 .find(|set| set.sites.contains(&(hit.rule, k)))
                 .is_some_and(|set| set.normalized),
-            PatternRef::Regex(_) => self.regexes.iter().find(|r| r.rule == hit.rule).is_some_and(|r| r.normalized),
+            PatternRef::Regex(_) => self
+                .regexes
+                .iter()
+                .find(|r| r.rule == hit.rule)
+                .is_some_and(|r| r.normalized),
         }
     }
 }
@@ -519,13 +567,20 @@ fn start_bytes<A: Automaton>(dfa: &A) -> Box<[bool; 256]> {
 }
 
 /// The earliest match of an anchored DFA started at each candidate position.
-fn find_anchored<A: Automaton>(dfa: &A, starts: &[bool; 256], text: &str) -> Option<(usize, Range<usize>)> {
+fn find_anchored<A: Automaton>(
+    dfa: &A,
+    starts: &[bool; 256],
+    text: &str,
+) -> Option<(usize, Range<usize>)> {
     let bytes = text.as_bytes();
     for (at, byte) in bytes.iter().enumerate() {
         if !starts.get(usize::from(*byte)).copied().unwrap_or(true) {
             continue;
         }
-        let input = Input::new(text).range(at..).anchored(Anchored::Yes).earliest(true);
+        let input = Input::new(text)
+            .range(at..)
+            .anchored(Anchored::Yes)
+            .earliest(true);
         match dfa.try_search_fwd(&input) {
             Ok(Some(end)) => return Some((end.pattern().as_usize(), at..end.offset())),
             Ok(None) => {}
@@ -539,12 +594,36 @@ impl RuleRegexes {
     fn first_hit(&self, text: &str) -> Option<(PatternRef, Range<usize>)> {
         for group in &self.groups {
             let found = match (&group.forward, &group.search) {
-                (Dfa::Owned(f), Search::Unanchored { reverse: Dfa::Owned(r) }) => find(f, r, text),
-                (Dfa::Owned(f), Search::Unanchored { reverse: Dfa::Borrowed(r) }) => find(f, r, text),
-                (Dfa::Borrowed(f), Search::Unanchored { reverse: Dfa::Owned(r) }) => find(f, r, text),
-                (Dfa::Borrowed(f), Search::Unanchored { reverse: Dfa::Borrowed(r) }) => find(f, r, text),
-                (Dfa::Owned(f), Search::AnchoredAtCandidates { starts }) => find_anchored(f, starts, text),
-                (Dfa::Borrowed(f), Search::AnchoredAtCandidates { starts }) => find_anchored(f, starts, text),
+                (
+                    Dfa::Owned(f),
+                    Search::Unanchored {
+                        reverse: Dfa::Owned(r),
+                    },
+                ) => find(f, r, text),
+                (
+                    Dfa::Owned(f),
+                    Search::Unanchored {
+                        reverse: Dfa::Borrowed(r),
+                    },
+                ) => find(f, r, text),
+                (
+                    Dfa::Borrowed(f),
+                    Search::Unanchored {
+                        reverse: Dfa::Owned(r),
+                    },
+                ) => find(f, r, text),
+                (
+                    Dfa::Borrowed(f),
+                    Search::Unanchored {
+                        reverse: Dfa::Borrowed(r),
+                    },
+                ) => find(f, r, text),
+                (Dfa::Owned(f), Search::AnchoredAtCandidates { starts }) => {
+                    find_anchored(f, starts, text)
+                }
+                (Dfa::Borrowed(f), Search::AnchoredAtCandidates { starts }) => {
+                    find_anchored(f, starts, text)
+                }
             };
             if let Some((pattern, span)) = found {
                 let pattern = group
@@ -564,7 +643,11 @@ impl RuleRegexes {
 ///
 /// A search error (which these DFAs, built without quit bytes, do not produce) counts as a match
 /// at the start: a text the guard cannot search is not a text it lets through.
-fn find<F: Automaton, R: Automaton>(forward: &F, reverse: &R, text: &str) -> Option<(usize, Range<usize>)> {
+fn find<F: Automaton, R: Automaton>(
+    forward: &F,
+    reverse: &R,
+    text: &str,
+) -> Option<(usize, Range<usize>)> {
     let input = Input::new(text).earliest(true);
     let end = match forward.try_search_fwd(&input) {
         Ok(Some(end)) => end,
@@ -614,7 +697,108 @@ mod tests {
     /// every position: the bundle is refused rather than denying every request.
     #[test]
     fn a_keyword_that_normalises_to_nothing_is_refused() {
-        assert!(matches!(with_keyword("\u{200b}\u{ad}", false), Err(LoadError::Invalid(_))));
+        assert!(matches!(
+            with_keyword("\u{200b}\u{ad}", false),
+            Err(LoadError::Invalid(_))
+        ));
         assert!(with_keyword("\u{200b}", true).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod screen_tests {
+    use crate::ir::{HostPattern, Patterns, Policy, Program, Rule, RuleAction};
+    use crate::{compile, CompileOptions, Inspection, Ruleset};
+
+    fn rule(id: &str, keywords: &[&str], regexes: &[&str], ignore_case: bool) -> Rule {
+        Rule {
+            id: id.into(),
+            reason: None,
+            action: RuleAction::Deny(Patterns {
+                keywords: keywords.iter().map(|s| s.to_string()).collect(),
+                regexes: regexes.iter().map(|s| s.to_string()).collect(),
+                ignore_case,
+                skip_normalization: false,
+            }),
+        }
+    }
+
+    fn denied_by(ruleset: &Ruleset, text: &str) -> Option<(String, std::ops::Range<usize>)> {
+        let policy = ruleset.select("h", "/")?;
+        match ruleset.inspect(policy, Some("text/plain"), text.as_bytes()) {
+            Inspection::Deny(d) => Some((
+                d.rule.unwrap_or_default(),
+                d.matched.map(|m| m.byte_span).unwrap_or(0..0),
+            )),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn one_folded_keyword_pass_and_screens_keep_the_verdicts() {
+        let program = Program {
+            policies: vec![Policy {
+                name: "p".into(),
+                hosts: vec![HostPattern::Exact("h".into())],
+                path_prefix: None,
+                headers: vec![],
+                rules: vec![
+                    rule("exact", &["Secret", "账号"], &[], false),
+                    rule("folded", &["password"], &[], true),
+                    rule(
+                        "regexes",
+                        &[],
+                        &[
+                            r"1[3-9][0-9]{9}",
+                            r"AKIA[0-9A-Z]{16}",
+                            r"4[0-9]{12}(?:[0-9]{3})?",
+                            r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}",
+                        ],
+                        false,
+                    ),
+                    rule("later", &["secret"], &[], false),
+                ],
+            }],
+            judges: vec![],
+        };
+        let compiled = compile(&program, &CompileOptions::default()).unwrap();
+        let ruleset = Ruleset::from_bytes(&compiled.bytes).unwrap();
+        assert_eq!(denied_by(&ruleset, "nothing to see, 你好，世界"), None);
+        // An exact keyword in the folded automaton still needs its exact bytes.
+        assert_eq!(
+            denied_by(&ruleset, "a secret"),
+            Some(("later".into(), 2..8))
+        );
+        assert_eq!(
+            denied_by(&ruleset, "a Secret"),
+            Some(("exact".into(), 2..8))
+        );
+        assert_eq!(
+            denied_by(&ruleset, "my ＰＡＳＳＷＯＲＤ"),
+            Some(("folded".into(), 3..27))
+        );
+        assert_eq!(
+            denied_by(&ruleset, "call 13912345678 now"),
+            Some(("regexes".into(), 5..16))
+        );
+        assert_eq!(
+            denied_by(&ruleset, "id AKIAABCDEFGHIJKLMNOP."),
+            Some(("regexes".into(), 3..23))
+        );
+        assert_eq!(
+            denied_by(&ruleset, "card 4111111111111111"),
+            Some(("regexes".into(), 5..18))
+        );
+        assert_eq!(
+            denied_by(&ruleset, "iban GB82WEST12345698765432"),
+            Some(("regexes".into(), 5..20))
+        );
+        // A screen hit that no rule confirms is not a denial (six digits look like a phone).
+        assert_eq!(denied_by(&ruleset, "order 139123 shipped"), None);
+        // The earliest rule wins over a regex hit earlier in the text.
+        assert_eq!(
+            denied_by(&ruleset, "13912345678 账号"),
+            Some(("exact".into(), 12..18))
+        );
     }
 }

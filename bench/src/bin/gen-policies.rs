@@ -12,7 +12,9 @@ fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies"));
     std::fs::create_dir_all(&dir)?;
     for name in ["large", "dictionary"] {
-        let Some(program) = spec::by_name(name) else { continue };
+        let Some(program) = spec::by_name(name) else {
+            continue;
+        };
         let (text, files) = spec::render(&program, name);
         std::fs::write(dir.join(format!("{name}.guard")), text)?;
         for (file, contents) in files {

@@ -12,10 +12,10 @@ use std::cell::RefCell;
 
 use guard_engine::{Inspection, PolicyId, Ruleset};
 
-#[path = "../../src/spec.rs"]
-mod spec;
 #[path = "../../src/corpus.rs"]
 mod corpus;
+#[path = "../../src/spec.rs"]
+mod spec;
 
 thread_local! {
     static RULESET: RefCell<Option<(Ruleset, PolicyId)>> = const { RefCell::new(None) };
@@ -48,7 +48,11 @@ pub extern "C" fn load(ptr: *const u8, len: usize) -> i32 {
 /// Makes a benchmark body of about `size` bytes: a chat body, or plain text when `plain` is 1.
 #[no_mangle]
 pub extern "C" fn make_body(size: usize, plain: i32) -> *const u8 {
-    let body = if plain == 1 { corpus::plain_text(size) } else { corpus::chat_body(size) };
+    let body = if plain == 1 {
+        corpus::plain_text(size)
+    } else {
+        corpus::chat_body(size)
+    };
     BODY.with(|b| {
         *b.borrow_mut() = body;
         b.borrow().as_ptr()
@@ -65,7 +69,11 @@ pub extern "C" fn body_len() -> usize {
 pub extern "C" fn inspect(ptr: *const u8, len: usize, plain: i32) -> i32 {
     // SAFETY: the runner passes `make_body`'s pointer and `body_len()`, or memory from `alloc`.
     let body = unsafe { std::slice::from_raw_parts(ptr, len) };
-    let content_type = if plain == 1 { "text/plain" } else { "application/json" };
+    let content_type = if plain == 1 {
+        "text/plain"
+    } else {
+        "application/json"
+    };
     RULESET.with(|r| match r.borrow().as_ref() {
         Some((ruleset, policy)) => match ruleset.inspect(*policy, Some(content_type), body) {
             Inspection::Allow => 0,
