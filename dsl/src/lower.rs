@@ -262,7 +262,8 @@ impl Lowerer<'_> {
                                     } else if keyword.value.trim().is_empty() {
                                         "keyword is only whitespace".to_string()
                                     } else {
-                                        "keyword is only whitespace and invisible characters".to_string()
+                                        "keyword is only whitespace and invisible characters"
+                                            .to_string()
                                     },
                                 )
                                 .at(keyword.span, "this would match (almost) every request")

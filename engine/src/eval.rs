@@ -117,7 +117,9 @@ impl Ruleset {
     pub fn from_bytes(bytes: &[u8]) -> Result<Ruleset, LoadError> {
         let decoded = wire::decode(bytes)?;
         let scanners = scan::load(&decoded, &|index| {
-            decoded.blob(index).and_then(|blob| scan::load_owned(blob, index))
+            decoded
+                .blob(index)
+                .and_then(|blob| scan::load_owned(blob, index))
         })?;
         Ruleset::new(decoded.meta.program, scanners)
     }
@@ -151,11 +153,20 @@ impl Ruleset {
 
     /// Names of every secret a template references.
     pub fn required_secrets(&self) -> BTreeSet<&str> {
-        let headers = self.program.policies.iter().flat_map(|p| &p.headers).filter_map(|op| match op {
-            HeaderOp::Set { value, .. } => Some(value),
-            HeaderOp::Remove { .. } => None,
-        });
-        let judges = self.program.judges.iter().flat_map(|j| [&j.api_key, &j.prompt]);
+        let headers = self
+            .program
+            .policies
+            .iter()
+            .flat_map(|p| &p.headers)
+            .filter_map(|op| match op {
+                HeaderOp::Set { value, .. } => Some(value),
+                HeaderOp::Remove { .. } => None,
+            });
+        let judges = self
+            .program
+            .judges
+            .iter()
+            .flat_map(|j| [&j.api_key, &j.prompt]);
         headers.chain(judges).flat_map(|t| t.secrets()).collect()
     }
 
@@ -188,9 +199,17 @@ impl Ruleset {
     }
 
     /// The headers to set and remove for a request the policy selected.
-    pub fn headers(&self, policy: PolicyId, secrets: &Secrets) -> Result<HeaderPlan, MissingSecret> {
+    pub fn headers(
+        &self,
+        policy: PolicyId,
+        secrets: &Secrets,
+    ) -> Result<HeaderPlan, MissingSecret> {
         let mut plan = HeaderPlan::default();
-        for op in self.policy(policy).map(|p| p.headers.as_slice()).unwrap_or_default() {
+        for op in self
+            .policy(policy)
+            .map(|p| p.headers.as_slice())
+            .unwrap_or_default()
+        {
             match op {
                 HeaderOp::Set { name, value } => {
                     let value = render(value, secrets, &PromptVars::default())?;
@@ -247,7 +266,11 @@ impl Ruleset {
             // With no text there is nothing a judge could object to.
             return Inspection::Allow;
         }
-        let content = segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join("\n");
+        let content = segments
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
         Inspection::Escalate(Escalation {
             policy: policy.0,
             rules,
@@ -256,7 +279,11 @@ impl Ruleset {
         })
     }
 
-    fn decode<'b>(&self, content_encoding: Option<&str>, body: &'b [u8]) -> Result<std::borrow::Cow<'b, [u8]>, DecodeError> {
+    fn decode<'b>(
+        &self,
+        content_encoding: Option<&str>,
+        body: &'b [u8],
+    ) -> Result<std::borrow::Cow<'b, [u8]>, DecodeError> {
         if body.len() > self.max_body_bytes {
             return Err(DecodeError::TooLarge {
                 limit: self.max_body_bytes,
@@ -273,14 +300,20 @@ impl Ruleset {
         content_encoding: Option<&str>,
         body: &[u8],
     ) -> Result<Explanation, String> {
-        let body = self.decode(content_encoding, body).map_err(|e| e.to_string())?;
-        let extracted = extract(&body, content_type, &self.limits).map_err(|e| format!("{} ({})", e, e.code()))?;
+        let body = self
+            .decode(content_encoding, body)
+            .map_err(|e| e.to_string())?;
+        let extracted = extract(&body, content_type, &self.limits)
+            .map_err(|e| format!("{} ({})", e, e.code()))?;
         let hits = self
             .scan(policy, &extracted.segments, Want::Every)
             .iter()
             .filter_map(|hit| {
                 let rule = self.policy(policy)?.rules.get(hit.rule)?;
-                Some((rule.id.clone(), self.match_site(policy, &extracted.segments, hit)?))
+                Some((
+                    rule.id.clone(),
+                    self.match_site(policy, &extracted.segments, hit)?,
+                ))
             })
             .collect();
         Ok(Explanation {
@@ -322,8 +355,12 @@ impl Ruleset {
         };
         let segment = segments.get(hit.segment)?;
         let pattern = match hit.pattern {
-            PatternRef::Keyword(k) => MatchedPattern::Keyword(patterns.keywords.get(k as usize)?.clone()),
-            PatternRef::Regex(x) => MatchedPattern::Regex(patterns.regexes.get(x as usize)?.clone()),
+            PatternRef::Keyword(k) => {
+                MatchedPattern::Keyword(patterns.keywords.get(k as usize)?.clone())
+            }
+            PatternRef::Regex(x) => {
+                MatchedPattern::Regex(patterns.regexes.get(x as usize)?.clone())
+            }
         };
         let chars_before = |at: usize| segment.text.get(..at).map_or(0, |s| s.chars().count());
         Some(MatchSite {
@@ -339,7 +376,12 @@ impl Ruleset {
 impl Escalation {
     /// The next judge call, or `None` when every judge has been asked. `seed` varies the fence
     /// per request.
-    pub fn next_call(&self, ruleset: &Ruleset, secrets: &Secrets, seed: u64) -> Result<Option<JudgeCall>, MissingSecret> {
+    pub fn next_call(
+        &self,
+        ruleset: &Ruleset,
+        secrets: &Secrets,
+        seed: u64,
+    ) -> Result<Option<JudgeCall>, MissingSecret> {
         let Some((policy, rule, judge)) = self.current(ruleset) else {
             return Ok(None);
         };
@@ -372,7 +414,10 @@ impl Escalation {
                 OnError::Allow => None,
                 OnError::Deny => Some(denial(
                     "guard.judge_unavailable",
-                    format!("the content review could not decide ({})", fault_word(&fault)),
+                    format!(
+                        "the content review could not decide ({})",
+                        fault_word(&fault)
+                    ),
                 )),
             },
         };
@@ -389,7 +434,10 @@ impl Escalation {
         &self.content
     }
 
-    fn current<'r>(&self, ruleset: &'r Ruleset) -> Option<(&'r Policy, &'r crate::ir::Rule, &'r crate::ir::Judge)> {
+    fn current<'r>(
+        &self,
+        ruleset: &'r Ruleset,
+    ) -> Option<(&'r Policy, &'r crate::ir::Rule, &'r crate::ir::Judge)> {
         let policy = ruleset.program.policies.get(self.policy)?;
         let rule = policy.rules.get(*self.rules.get(self.next)?)?;
         let RuleAction::Escalate { judge } = rule.action else {
@@ -466,13 +514,15 @@ pub(crate) fn normalize_host(authority: &str) -> String {
     let host = if authority.starts_with('[') {
         authority.split_inclusive(']').next().unwrap_or(authority)
     } else {
-        authority.rsplit_once(':').map_or(authority, |(host, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                host
-            } else {
-                authority
-            }
-        })
+        authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    host
+                } else {
+                    authority
+                }
+            })
     };
     host.trim_end_matches('.').to_ascii_lowercase()
 }
@@ -480,12 +530,22 @@ pub(crate) fn normalize_host(authority: &str) -> String {
 fn selects(policy: &Policy, host: &str, path: &str) -> bool {
     let host_ok = policy.hosts.iter().any(|pattern| match pattern {
         HostPattern::Exact(name) => host == name,
-        HostPattern::Subdomains(suffix) => host.len() > suffix.len() && host.ends_with(suffix.as_str()),
+        HostPattern::Subdomains(suffix) => {
+            host.len() > suffix.len() && host.ends_with(suffix.as_str())
+        }
     });
-    host_ok && policy.path_prefix.as_deref().is_none_or(|prefix| path.starts_with(prefix))
+    host_ok
+        && policy
+            .path_prefix
+            .as_deref()
+            .is_none_or(|prefix| path.starts_with(prefix))
 }
 
-fn blob_in(area: &'static [u8], decoded: &wire::Decoded<'_>, index: u32) -> Result<&'static [u8], LoadError> {
+fn blob_in(
+    area: &'static [u8],
+    decoded: &wire::Decoded<'_>,
+    index: u32,
+) -> Result<&'static [u8], LoadError> {
     let span = decoded
         .meta
         .blobs
@@ -503,7 +563,10 @@ fn validate(program: &Program) -> Result<(), LoadError> {
         for rule in &policy.rules {
             if let RuleAction::Escalate { judge } = rule.action {
                 if judge as usize >= program.judges.len() {
-                    return invalid(format!("rule `{}` names judge {judge}, which does not exist", rule.id));
+                    return invalid(format!(
+                        "rule `{}` names judge {judge}, which does not exist",
+                        rule.id
+                    ));
                 }
             }
         }

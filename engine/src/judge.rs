@@ -26,7 +26,10 @@ pub struct JudgeCall {
 /// What came back from a judge call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JudgeReply<'a> {
-    Response { status: u16, body: &'a [u8] },
+    Response {
+        status: u16,
+        body: &'a [u8],
+    },
     Timeout,
     /// Reset, refused, or no response at all.
     Failed,
@@ -207,16 +210,30 @@ mod tests {
     fn verdicts_are_read_strictly() {
         let cases: &[(&str, Result<JudgeVerdict, JudgeFault>)] = &[
             (r#"{"result":"allow"}"#, Ok(JudgeVerdict::Allow)),
-            (r#"{"result":"DENY","reason":"secret\nplan"}"#, Ok(JudgeVerdict::Deny { reason: Some("secret plan".into()) })),
-            ("```json\n{\"result\": \"deny\"}\n```", Ok(JudgeVerdict::Deny { reason: None })),
-            (r#"{"result":"allow"} {"result":"deny"}"#, Err(JudgeFault::NotVerdict)),
+            (
+                r#"{"result":"DENY","reason":"secret\nplan"}"#,
+                Ok(JudgeVerdict::Deny {
+                    reason: Some("secret plan".into()),
+                }),
+            ),
+            (
+                "```json\n{\"result\": \"deny\"}\n```",
+                Ok(JudgeVerdict::Deny { reason: None }),
+            ),
+            (
+                r#"{"result":"allow"} {"result":"deny"}"#,
+                Err(JudgeFault::NotVerdict),
+            ),
             (r#"Sure! {"result":"allow"}"#, Err(JudgeFault::NotVerdict)),
             (r#"{"result":"maybe"}"#, Err(JudgeFault::NotVerdict)),
             (r#"["allow"]"#, Err(JudgeFault::NotVerdict)),
         ];
         for (content, expected) in cases {
             let body = completion(content);
-            let got = read_reply(JudgeReply::Response { status: 200, body: &body });
+            let got = read_reply(JudgeReply::Response {
+                status: 200,
+                body: &body,
+            });
             assert_eq!(&got, expected, "{content}");
         }
     }
@@ -224,9 +241,21 @@ mod tests {
     #[test]
     fn transport_faults_are_faults() {
         assert_eq!(read_reply(JudgeReply::Timeout), Err(JudgeFault::Timeout));
-        assert_eq!(read_reply(JudgeReply::Response { status: 503, body: b"" }), Err(JudgeFault::Status(503)));
+        assert_eq!(
+            read_reply(JudgeReply::Response {
+                status: 503,
+                body: b""
+            }),
+            Err(JudgeFault::Status(503))
+        );
         let big = vec![b' '; MAX_ANSWER_BYTES + 1];
-        assert_eq!(read_reply(JudgeReply::Response { status: 200, body: &big }), Err(JudgeFault::TooLarge));
+        assert_eq!(
+            read_reply(JudgeReply::Response {
+                status: 200,
+                body: &big
+            }),
+            Err(JudgeFault::TooLarge)
+        );
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! bundle; [`Ruleset::from_bytes`] loads and validates a bundle; the [`Ruleset`] methods evaluate
 //! a request phase by phase (see the `eval` module). No source text and no I/O live here.
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 pub mod ir;
 
@@ -21,15 +24,18 @@ mod wire;
 
 #[cfg(feature = "build")]
 pub use compile::{
-    check_regex, compile, CompileOptions, Compiled, GroupSize, PatternError, RegexError, RegexErrorKind,
+    check_regex, compile, CompileOptions, Compiled, GroupSize, PatternError, RegexError,
+    RegexErrorKind,
 };
 pub use decode::DecodeError;
 pub use eval::{
-    Denial, Escalation, Explanation, DEFAULT_MAX_BODY_BYTES, HeaderPlan, Inspection, MatchSite, MatchedPattern, Outcome, PolicyId,
-    Ruleset,
+    Denial, Escalation, Explanation, HeaderPlan, Inspection, MatchSite, MatchedPattern, Outcome,
+    PolicyId, Ruleset, DEFAULT_MAX_BODY_BYTES,
 };
 pub use extract::{extract, ExtractError, Extracted, Format, Limits, Segment};
-pub use judge::{read_reply, read_verdict, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict, MAX_ANSWER_BYTES};
+pub use judge::{
+    read_reply, read_verdict, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict, MAX_ANSWER_BYTES,
+};
 pub use normalize::normalize;
 pub use template::{MissingSecret, Secrets};
 pub use wire::{LoadError, PatternRef, FORMAT_VERSION, REGEX_AUTOMATA_VERSION};

@@ -104,10 +104,15 @@ pub enum LoadError {
     BadMagic,
     #[error("bundle is truncated: need {needed} bytes, have {have}")]
     Truncated { needed: usize, have: usize },
-    #[error("bundle format version {found} is not supported (this guard reads version {supported})")]
+    #[error(
+        "bundle format version {found} is not supported (this guard reads version {supported})"
+    )]
     UnsupportedVersion { found: u32, supported: u32 },
     #[error("bundle was built with `{found}`, this guard needs `{expected}`")]
-    AutomataVersion { found: String, expected: &'static str },
+    AutomataVersion {
+        found: String,
+        expected: &'static str,
+    },
     #[error("bundle checksum mismatch: the bundle is corrupt")]
     Checksum,
     #[error("bundle has {0} trailing bytes")]
@@ -147,12 +152,22 @@ pub(crate) fn encode(
     let meta_bytes = postcard::to_allocvec(&meta).unwrap_or_default();
 
     let mut payload = Vec::new();
-    payload.extend_from_slice(&u32::try_from(meta_bytes.len()).unwrap_or(u32::MAX).to_le_bytes());
+    payload.extend_from_slice(
+        &u32::try_from(meta_bytes.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
     payload.extend_from_slice(&meta_bytes);
-    payload.resize(align_up(HEADER_SIZE + payload.len(), BLOB_ALIGN) - HEADER_SIZE, 0);
+    payload.resize(
+        align_up(HEADER_SIZE + payload.len(), BLOB_ALIGN) - HEADER_SIZE,
+        0,
+    );
     for blob in blobs {
         payload.extend_from_slice(blob);
-        payload.resize(align_up(HEADER_SIZE + payload.len(), BLOB_ALIGN) - HEADER_SIZE, 0);
+        payload.resize(
+            align_up(HEADER_SIZE + payload.len(), BLOB_ALIGN) - HEADER_SIZE,
+            0,
+        );
     }
 
     let mut out = Vec::with_capacity(HEADER_SIZE + payload.len());
@@ -241,10 +256,14 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded<'_>, LoadError> {
     if crc32fast::hash(payload) != read_u32(header, 56) {
         return Err(LoadError::Checksum);
     }
-    let meta_len = payload
-        .get(..4)
-        .map(|b| read_u32(b, 0) as usize)
-        .ok_or(LoadError::Truncated { needed: HEADER_SIZE + 4, have: bytes.len() })?;
+    let meta_len =
+        payload
+            .get(..4)
+            .map(|b| read_u32(b, 0) as usize)
+            .ok_or(LoadError::Truncated {
+                needed: HEADER_SIZE + 4,
+                have: bytes.len(),
+            })?;
     let meta_bytes = payload
         .get(4..4usize.saturating_add(meta_len))
         .ok_or_else(|| LoadError::Meta("meta section runs past the payload".into()))?;

@@ -8,23 +8,34 @@
 
 use std::path::PathBuf;
 
-use guard_engine::ir::{Endpoint, HeaderOp, HostPattern, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction, Template, TemplatePart};
+use guard_engine::ir::{
+    Endpoint, HeaderOp, HostPattern, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction,
+    Template, TemplatePart,
+};
 use guard_engine::{compile, CompileOptions, Inspection, LoadError, Ruleset, FORMAT_VERSION};
 
 fn program() -> Program {
     Program {
         policies: vec![Policy {
             name: "golden".into(),
-            hosts: vec![HostPattern::Exact("llm.example.com".into()), HostPattern::Subdomains(".example.net".into())],
+            hosts: vec![
+                HostPattern::Exact("llm.example.com".into()),
+                HostPattern::Subdomains(".example.net".into()),
+            ],
             path_prefix: None,
             headers: vec![
                 HeaderOp::Set {
                     name: "Authorization".into(),
                     value: Template {
-                        parts: vec![TemplatePart::Text("Bearer ".into()), TemplatePart::Secret("key".into())],
+                        parts: vec![
+                            TemplatePart::Text("Bearer ".into()),
+                            TemplatePart::Secret("key".into()),
+                        ],
                     },
                 },
-                HeaderOp::Remove { name: "x-debug".into() },
+                HeaderOp::Remove {
+                    name: "x-debug".into(),
+                },
             ],
             rules: vec![
                 Rule {
@@ -80,7 +91,11 @@ fn program() -> Program {
             timeout_ms: 1000,
             on_error: OnError::Deny,
             prompt: Template {
-                parts: vec![TemplatePart::Fence, TemplatePart::Content, TemplatePart::Fence],
+                parts: vec![
+                    TemplatePart::Fence,
+                    TemplatePart::Content,
+                    TemplatePart::Fence,
+                ],
             },
         }],
     }
@@ -92,7 +107,9 @@ fn golden_path() -> PathBuf {
 
 /// A small budget keeps the test fast and sends the `keys` rule down the anchored path.
 fn options() -> CompileOptions {
-    CompileOptions { dfa_size_limit: 256 << 10 }
+    CompileOptions {
+        dfa_size_limit: 256 << 10,
+    }
 }
 
 fn bundle() -> Vec<u8> {
@@ -102,7 +119,12 @@ fn bundle() -> Vec<u8> {
 #[test]
 fn an_oversized_bounded_pattern_falls_back_to_an_anchored_dfa() {
     let compiled = compile(&program(), &options()).unwrap();
-    let anchored: Vec<_> = compiled.groups.iter().filter(|g| g.anchored).map(|g| g.rule).collect();
+    let anchored: Vec<_> = compiled
+        .groups
+        .iter()
+        .filter(|g| g.anchored)
+        .map(|g| g.rule)
+        .collect();
     assert_eq!(anchored, vec![2], "{:?}", compiled.groups);
 }
 
@@ -112,9 +134,17 @@ fn compiled_bundle_matches_the_golden_file() {
     if std::env::var_os("GUARD_BLESS").is_some() {
         std::fs::write(golden_path(), &bytes).unwrap();
     }
-    let golden = std::fs::read(golden_path()).expect("golden bundle; run with GUARD_BLESS=1 to create it");
-    assert_eq!(u32::from_le_bytes(golden[8..12].try_into().unwrap()), FORMAT_VERSION, "golden file is from another format version");
-    assert!(bytes == golden, "the bundle layout changed: bump FORMAT_VERSION and bless the golden file");
+    let golden =
+        std::fs::read(golden_path()).expect("golden bundle; run with GUARD_BLESS=1 to create it");
+    assert_eq!(
+        u32::from_le_bytes(golden[8..12].try_into().unwrap()),
+        FORMAT_VERSION,
+        "golden file is from another format version"
+    );
+    assert!(
+        bytes == golden,
+        "the bundle layout changed: bump FORMAT_VERSION and bless the golden file"
+    );
 }
 
 #[test]
@@ -130,22 +160,43 @@ fn golden_bundle_loads_and_evaluates() {
     assert_eq!(deny("the SECRET PLAN"), Some("words".into()));
     assert_eq!(deny("ПАРОЛЬ"), Some("words".into()));
     assert_eq!(deny("call 13912345678"), Some("digits".into()));
-    let Inspection::Deny(denial) = ruleset.inspect(policy, Some("text/plain"), "x ＳＥＣＲＥＴ ＰＬＡＮ y".as_bytes()) else {
+    let Inspection::Deny(denial) = ruleset.inspect(
+        policy,
+        Some("text/plain"),
+        "x ＳＥＣＲＥＴ ＰＬＡＮ y".as_bytes(),
+    ) else {
         panic!("not denied");
     };
     let site = denial.matched.unwrap();
-    assert_eq!((site.start, site.end), (2, 13), "the span is reported in the original text");
+    assert_eq!(
+        (site.start, site.end),
+        (2, 13),
+        "the span is reported in the original text"
+    );
     assert_eq!(deny("mail bob@example.com"), Some("digits".into()));
-    assert_eq!(deny("key=AIzaSyA1234567890abcdefghijklmnopqrstuv;"), Some("keys".into()));
-    assert_eq!(deny("key=AIzaSyA1234567890abcdefghijklmnopqrstu;"), None, "one character short");
+    assert_eq!(
+        deny("key=AIzaSyA1234567890abcdefghijklmnopqrstuv;"),
+        Some("keys".into())
+    );
+    assert_eq!(
+        deny("key=AIzaSyA1234567890abcdefghijklmnopqrstu;"),
+        None,
+        "one character short"
+    );
     // Both rules match: the earlier rule in file order is reported.
     assert_eq!(deny("13912345678 账号"), Some("words".into()));
     // Normalised: full-width letters and a zero-width space do not hide the keyword.
-    assert_eq!(deny("the ＳＥＣＲＥＴ\u{200b} ＰＬＡＮ"), Some("words".into()));
+    assert_eq!(
+        deny("the ＳＥＣＲＥＴ\u{200b} ＰＬＡＮ"),
+        Some("words".into())
+    );
     assert_eq!(deny("账\u{200d}号"), Some("words".into()));
     // `digits` opts out of normalisation, so full-width digits are not ASCII digits to it.
     assert_eq!(deny("call １３９１２３４５６７８"), None);
-    assert!(matches!(ruleset.inspect(policy, Some("text/plain"), b"hello"), Inspection::Escalate(_)));
+    assert!(matches!(
+        ruleset.inspect(policy, Some("text/plain"), b"hello"),
+        Inspection::Escalate(_)
+    ));
     assert!(ruleset.select("example.net", "/").is_none());
     assert!(ruleset.select("a.example.net.", "/").is_some());
 }
@@ -154,11 +205,17 @@ fn golden_bundle_loads_and_evaluates() {
 fn every_truncation_is_refused() {
     let bytes = bundle();
     for len in 0..bytes.len() {
-        assert!(Ruleset::from_bytes(&bytes[..len]).is_err(), "truncated to {len} bytes was accepted");
+        assert!(
+            Ruleset::from_bytes(&bytes[..len]).is_err(),
+            "truncated to {len} bytes was accepted"
+        );
     }
     let mut longer = bytes.clone();
     longer.push(0);
-    assert_eq!(Ruleset::from_bytes(&longer).unwrap_err(), LoadError::TrailingBytes(1));
+    assert_eq!(
+        Ruleset::from_bytes(&longer).unwrap_err(),
+        LoadError::TrailingBytes(1)
+    );
 }
 
 #[test]
@@ -168,7 +225,10 @@ fn every_single_bit_flip_is_refused() {
         for bit in 0..8 {
             let mut damaged = bytes.clone();
             damaged[i] ^= 1 << bit;
-            assert!(Ruleset::from_bytes(&damaged).is_err(), "flip of bit {bit} at byte {i} was accepted");
+            assert!(
+                Ruleset::from_bytes(&damaged).is_err(),
+                "flip of bit {bit} at byte {i} was accepted"
+            );
         }
     }
 }
@@ -177,10 +237,16 @@ fn every_single_bit_flip_is_refused() {
 fn wrong_versions_are_refused_by_name() {
     let mut bytes = bundle();
     bytes[8] = bytes[8].wrapping_add(1);
-    assert!(matches!(Ruleset::from_bytes(&bytes), Err(LoadError::UnsupportedVersion { .. })));
+    assert!(matches!(
+        Ruleset::from_bytes(&bytes),
+        Err(LoadError::UnsupportedVersion { .. })
+    ));
     let mut bytes = bundle();
     bytes[16..48].copy_from_slice(&[b'x'; 32]);
-    assert!(matches!(Ruleset::from_bytes(&bytes), Err(LoadError::AutomataVersion { .. })));
+    assert!(matches!(
+        Ruleset::from_bytes(&bytes),
+        Err(LoadError::AutomataVersion { .. })
+    ));
 }
 
 /// Damage behind a recomputed checksum reaches the deep validation (meta decoding, references,
@@ -222,7 +288,11 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc

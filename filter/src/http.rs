@@ -184,15 +184,12 @@ impl Request {
                 return Step::Replied;
             }
         };
-        match active
-            .ruleset
-            .inspect_encoded(
-                policy,
-                self.content_type.as_deref(),
-                self.content_encoding.as_deref(),
-                &body,
-            )
-        {
+        match active.ruleset.inspect_encoded(
+            policy,
+            self.content_type.as_deref(),
+            self.content_encoding.as_deref(),
+            &body,
+        ) {
             Inspection::Allow => self.forwarded(),
             Inspection::Deny(denial) => self.reply(&denial),
             Inspection::Escalate(escalation) => {

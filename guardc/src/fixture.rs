@@ -43,9 +43,12 @@ impl JudgeMock {
             serde_json::to_vec(&completion).ok()
         };
         match self {
-            JudgeMock::Allow => says(r#"{"result": "allow", "reason": "nothing confidential"}"#.to_string()),
+            JudgeMock::Allow => {
+                says(r#"{"result": "allow", "reason": "nothing confidential"}"#.to_string())
+            }
             JudgeMock::Deny(reason) => says(
-                serde_json::json!({"result": "deny", "reason": reason.clone().unwrap_or_default()}).to_string(),
+                serde_json::json!({"result": "deny", "reason": reason.clone().unwrap_or_default()})
+                    .to_string(),
             ),
             JudgeMock::Says(text) => says(text.clone()),
             JudgeMock::Garbage(text) => Some(text.clone().into_bytes()),
@@ -142,8 +145,12 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Fixture, FixtureError> {
     };
     // The head (directives, request line, headers) is text; the body may be any bytes.
     let (head, body) = split_head(bytes);
-    let head = std::str::from_utf8(head).map_err(|_| fail(1, "the request head is not UTF-8".into()))?;
-    let mut lines = head.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
+    let head =
+        std::str::from_utf8(head).map_err(|_| fail(1, "the request head is not UTF-8".into()))?;
+    let mut lines = head
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
 
     let mut judges = BTreeMap::new();
     let (request_line_no, request_line) = loop {
@@ -154,7 +161,10 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Fixture, FixtureError> {
         if trimmed.is_empty() || trimmed.starts_with("###") {
             continue;
         }
-        if let Some(comment) = trimmed.strip_prefix('#').or_else(|| trimmed.strip_prefix("//")) {
+        if let Some(comment) = trimmed
+            .strip_prefix('#')
+            .or_else(|| trimmed.strip_prefix("//"))
+        {
             if let Some(directive) = comment.trim().strip_prefix('@') {
                 let (name, mock) = parse_directive(directive).map_err(|m| fail(no, m))?;
                 if judges.insert(name.clone(), mock).is_some() {
@@ -168,11 +178,17 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Fixture, FixtureError> {
 
     let mut words = request_line.split_whitespace();
     let (Some(method), Some(target)) = (words.next(), words.next()) else {
-        return Err(fail(request_line_no, format!("expected `METHOD URL`, found `{request_line}`")));
+        return Err(fail(
+            request_line_no,
+            format!("expected `METHOD URL`, found `{request_line}`"),
+        ));
     };
     if let Some(version) = words.next() {
         if !version.starts_with("HTTP/") {
-            return Err(fail(request_line_no, format!("unexpected `{version}` after the URL")));
+            return Err(fail(
+                request_line_no,
+                format!("unexpected `{version}` after the URL"),
+            ));
         }
     }
 
@@ -196,7 +212,8 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Fixture, FixtureError> {
         }
     }
 
-    let (scheme, authority, path_and_query) = if let Some((scheme, rest)) = target.split_once("://") {
+    let (scheme, authority, path_and_query) = if let Some((scheme, rest)) = target.split_once("://")
+    {
         let (authority, path) = match rest.find('/') {
             Some(i) => rest.split_at(i),
             None => (rest, "/"),
@@ -204,11 +221,17 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Fixture, FixtureError> {
         (scheme.to_string(), authority.to_string(), path.to_string())
     } else if target.starts_with('/') {
         let authority = host_header.clone().ok_or_else(|| {
-            fail(request_line_no, "a relative URL needs a `Host` header".into())
+            fail(
+                request_line_no,
+                "a relative URL needs a `Host` header".into(),
+            )
         })?;
         ("http".to_string(), authority, target.to_string())
     } else {
-        return Err(fail(request_line_no, format!("`{target}` is neither an absolute URL nor a path")));
+        return Err(fail(
+            request_line_no,
+            format!("`{target}` is neither an absolute URL nor a path"),
+        ));
     };
 
     let body = read_body(path, body).map_err(|m| fail(0, m))?;
@@ -229,7 +252,10 @@ fn split_head(bytes: &[u8]) -> (&[u8], &[u8]) {
     let mut seen_request_line = false;
     let mut start = 0;
     while start < bytes.len() {
-        let end = bytes[start..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| start + i + 1);
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| start + i + 1);
         let line = &bytes[start..end];
         let text = String::from_utf8_lossy(line);
         let trimmed = text.trim();
@@ -251,7 +277,8 @@ fn read_body(fixture: &Path, body: &[u8]) -> Result<Vec<u8>, String> {
     if let Some(file) = trimmed.strip_prefix("< ") {
         if !trimmed.contains('\n') {
             let file = fixture.parent().unwrap_or(Path::new(".")).join(file.trim());
-            return std::fs::read(&file).map_err(|err| format!("cannot read body file `{}`: {err}", file.display()));
+            return std::fs::read(&file)
+                .map_err(|err| format!("cannot read body file `{}`: {err}", file.display()));
         }
     }
     // One trailing line break belongs to the file, not to the body.
@@ -266,7 +293,9 @@ fn read_body(fixture: &Path, body: &[u8]) -> Result<Vec<u8>, String> {
 
 fn parse_directive(directive: &str) -> Result<(String, JudgeMock), String> {
     let Some(rest) = directive.strip_prefix("judge") else {
-        return Err(format!("unknown directive `@{directive}`; the directive is `@judge NAME: ANSWER`"));
+        return Err(format!(
+            "unknown directive `@{directive}`; the directive is `@judge NAME: ANSWER`"
+        ));
     };
     let Some((name, answer)) = rest.split_once(':') else {
         return Err("expected `@judge NAME: ANSWER`".into());
@@ -276,10 +305,13 @@ fn parse_directive(directive: &str) -> Result<(String, JudgeMock), String> {
         return Err("expected a judge name after `@judge`".into());
     }
     let answer = answer.trim();
-    let (word, arg) = answer.split_once(char::is_whitespace).unwrap_or((answer, ""));
+    let (word, arg) = answer
+        .split_once(char::is_whitespace)
+        .unwrap_or((answer, ""));
     let arg = arg.trim();
     let quoted = || -> Result<String, String> {
-        serde_json::from_str::<String>(arg).map_err(|_| format!("expected a quoted string after `{word}`, found `{arg}`"))
+        serde_json::from_str::<String>(arg)
+            .map_err(|_| format!("expected a quoted string after `{word}`, found `{arg}`"))
     };
     let mock = match word {
         "allow" if arg.is_empty() => JudgeMock::Allow,

@@ -20,7 +20,11 @@ use guard_dsl::{Compilation, Diagnostics, ErrorFormat};
 use guard_engine::{CompileOptions, Inspection, Ruleset};
 
 #[derive(Parser, Debug)]
-#[command(name = "guardc", version, about = "Compile, test, explain and build guard policies")]
+#[command(
+    name = "guardc",
+    version,
+    about = "Compile, test, explain and build guard policies"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -119,28 +123,54 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { paths, policy } => match compile(&paths, &policy) {
             Ok(c) => {
-                println!("ok: {} policies, {} rules, {} judges", c.program.policies.len(), c.rules.len(), c.program.judges.len());
+                println!(
+                    "ok: {} policies, {} rules, {} judges",
+                    c.program.policies.len(),
+                    c.rules.len(),
+                    c.program.judges.len()
+                );
                 ExitCode::SUCCESS
             }
             Err(code) => code,
         },
-        Command::Compile { paths, output, policy } => match compile(&paths, &policy) {
+        Command::Compile {
+            paths,
+            output,
+            policy,
+        } => match compile(&paths, &policy) {
             Ok(c) => {
                 if let Err(err) = std::fs::write(&output, &c.compiled.bytes) {
                     eprintln!("error: cannot write `{}`: {err}", output.display());
                     return ExitCode::FAILURE;
                 }
                 print!("{}", size_report(&c));
-                println!("wrote {} ({} bytes)", output.display(), c.compiled.bytes.len());
+                println!(
+                    "wrote {} ({} bytes)",
+                    output.display(),
+                    c.compiled.bytes.len()
+                );
                 ExitCode::SUCCESS
             }
             Err(code) => code,
         },
-        Command::Test { paths, accept, format, require_coverage, policy } => {
-            test(&paths, accept, format, require_coverage, &policy)
-        }
-        Command::Explain { fixture, policies, policy } => explain(&fixture, &policies, &policy),
-        Command::Build { paths, output, deploy, policy } => match compile(&paths, &policy) {
+        Command::Test {
+            paths,
+            accept,
+            format,
+            require_coverage,
+            policy,
+        } => test(&paths, accept, format, require_coverage, &policy),
+        Command::Explain {
+            fixture,
+            policies,
+            policy,
+        } => explain(&fixture, &policies, &policy),
+        Command::Build {
+            paths,
+            output,
+            deploy,
+            policy,
+        } => match compile(&paths, &policy) {
             Ok(c) => build(&c, &output, &deploy),
             Err(code) => code,
         },
@@ -160,7 +190,8 @@ fn build(c: &Compilation, output: &Path, deploy: &manifests::DeployArgs) -> Exit
         eprintln!("error: the bundle read back from plugin.wasm differs from the compiled one");
         return ExitCode::FAILURE;
     }
-    let written = std::fs::create_dir_all(output).and_then(|()| std::fs::write(output.join(oci::WASM_FILE), &wasm));
+    let written = std::fs::create_dir_all(output)
+        .and_then(|()| std::fs::write(output.join(oci::WASM_FILE), &wasm));
     if let Err(err) = written {
         eprintln!("error: cannot write `{}`: {err}", output.display());
         return ExitCode::FAILURE;
@@ -202,7 +233,12 @@ fn print_diagnostics(diagnostics: &Diagnostics, format: ErrorFormatArg) {
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(diagnostics.render(format).as_bytes());
     if format == ErrorFormat::Human {
-        let _ = writeln!(stderr, "{} error{}", diagnostics.len(), if diagnostics.len() == 1 { "" } else { "s" });
+        let _ = writeln!(
+            stderr,
+            "{} error{}",
+            diagnostics.len(),
+            if diagnostics.len() == 1 { "" } else { "s" }
+        );
     }
 }
 
@@ -213,9 +249,15 @@ fn size_report(c: &Compilation) -> String {
         let policy = program.policies.get(group.policy);
         let rule = policy.and_then(|p| p.rules.get(group.rule));
         let shape = if group.anchored {
-            format!("anchored {} bytes (run at candidate positions)", group.forward_bytes)
+            format!(
+                "anchored {} bytes (run at candidate positions)",
+                group.forward_bytes
+            )
         } else {
-            format!("forward {} bytes, reverse {} bytes", group.forward_bytes, group.reverse_bytes)
+            format!(
+                "forward {} bytes, reverse {} bytes",
+                group.forward_bytes, group.reverse_bytes
+            )
         };
         out.push_str(&format!(
             "dfa  {}/{}: {} pattern{}, {shape}\n",
@@ -233,8 +275,18 @@ fn size_report(c: &Compilation) -> String {
     out
 }
 
-fn test(paths: &[PathBuf], accept: bool, format: TestFormat, require_coverage: bool, args: &PolicyArgs) -> ExitCode {
-    let policy_paths: Vec<PathBuf> = paths.iter().filter(|p| !p.extension().is_some_and(|e| e == "http")).cloned().collect();
+fn test(
+    paths: &[PathBuf],
+    accept: bool,
+    format: TestFormat,
+    require_coverage: bool,
+    args: &PolicyArgs,
+) -> ExitCode {
+    let policy_paths: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| !p.extension().is_some_and(|e| e == "http"))
+        .cloned()
+        .collect();
     if policy_paths.is_empty() {
         eprintln!("error: no policy given; name `.guard` files or directories beside the fixtures");
         return ExitCode::from(2);
@@ -280,9 +332,17 @@ fn test(paths: &[PathBuf], accept: bool, format: TestFormat, require_coverage: b
 fn nearest_policies(start: &Path) -> Option<PathBuf> {
     let mut dir = start.parent();
     while let Some(d) = dir {
-        let probe = if d.as_os_str().is_empty() { Path::new(".") } else { d };
+        let probe = if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        };
         let has_guard = std::fs::read_dir(probe)
-            .map(|entries| entries.flatten().any(|e| e.path().extension().is_some_and(|x| x == "guard")))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| e.path().extension().is_some_and(|x| x == "guard"))
+            })
             .unwrap_or(false);
         if has_guard {
             return Some(probe.to_path_buf());
@@ -297,7 +357,10 @@ fn explain(fixture_path: &Path, policies: &[PathBuf], args: &PolicyArgs) -> Exit
         match nearest_policies(fixture_path) {
             Some(dir) => vec![dir],
             None => {
-                eprintln!("error: no `.guard` files above `{}`; name them with --policy", fixture_path.display());
+                eprintln!(
+                    "error: no `.guard` files above `{}`; name them with --policy",
+                    fixture_path.display()
+                );
                 return ExitCode::from(2);
             }
         }
@@ -323,7 +386,10 @@ fn explain(fixture_path: &Path, policies: &[PathBuf], args: &PolicyArgs) -> Exit
         }
     };
     let secrets = run::test_secrets(&ruleset);
-    println!("request: {} {}{}", fixture.method, fixture.authority, fixture.path_and_query);
+    println!(
+        "request: {} {}{}",
+        fixture.method, fixture.authority, fixture.path_and_query
+    );
     let Some(policy) = ruleset.select(&fixture.authority, &fixture.path_and_query) else {
         println!("policy: none selects this request; it passes untouched");
         return ExitCode::SUCCESS;
@@ -334,30 +400,55 @@ fn explain(fixture_path: &Path, policies: &[PathBuf], args: &PolicyArgs) -> Exit
     match ruleset.explain(policy, content_type, content_encoding, &fixture.body) {
         Err(err) => println!("body: cannot be scanned: {err}"),
         Ok(explanation) => {
-            println!("body: {} with {} text segment{}", explanation.format, explanation.segments.len(), if explanation.segments.len() == 1 { "" } else { "s" });
+            println!(
+                "body: {} with {} text segment{}",
+                explanation.format,
+                explanation.segments.len(),
+                if explanation.segments.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            );
             for segment in &explanation.segments {
-                println!("  {} ({} characters)", segment.path, segment.text.chars().count());
+                println!(
+                    "  {} ({} characters)",
+                    segment.path,
+                    segment.text.chars().count()
+                );
             }
             if explanation.hits.is_empty() {
                 println!("deny rules: none matched");
             }
             for (rule, site) in &explanation.hits {
                 println!("rule `{rule}` matched: {}", run::describe_site(site));
-                if let Some(segment) = explanation.segments.iter().find(|s| s.path == site.segment) {
+                if let Some(segment) = explanation.segments.iter().find(|s| s.path == site.segment)
+                {
                     print!("{}", excerpt(&segment.text, site.byte_span.clone()));
                 }
             }
         }
     }
-    if let Inspection::Escalate(escalation) = ruleset.inspect_encoded(policy, content_type, content_encoding, &fixture.body) {
+    if let Inspection::Escalate(escalation) =
+        ruleset.inspect_encoded(policy, content_type, content_encoding, &fixture.body)
+    {
         if let Ok(Some(call)) = escalation.next_call(&ruleset, &secrets, 0) {
-            println!("escalates: rule `{}` asks judge `{}` (cluster `{}`)", call.rule, call.judge, call.cluster);
+            println!(
+                "escalates: rule `{}` asks judge `{}` (cluster `{}`)",
+                call.rule, call.judge, call.cluster
+            );
         }
     }
     match run::run(&ruleset, &fixture, &secrets) {
         Ok(run) => {
             println!("verdict:");
-            print!("{}", run::render(&run).lines().map(|l| format!("  {l}\n")).collect::<String>());
+            print!(
+                "{}",
+                run::render(&run)
+                    .lines()
+                    .map(|l| format!("  {l}\n"))
+                    .collect::<String>()
+            );
             ExitCode::SUCCESS
         }
         Err(message) => {
@@ -369,12 +460,23 @@ fn explain(fixture_path: &Path, policies: &[PathBuf], args: &PolicyArgs) -> Exit
 
 /// The matched line of a segment with a caret under the match.
 fn excerpt(text: &str, span: std::ops::Range<usize>) -> String {
-    let line_start = text[..span.start.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[span.end.min(text.len())..].find('\n').map_or(text.len(), |i| span.end + i);
+    let line_start = text[..span.start.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let line_end = text[span.end.min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |i| span.end + i);
     let line = &text[line_start..line_end];
     let pad: usize = text[line_start..span.start].chars().map(char_width).sum();
-    let width: usize = text[span.start..span.end.min(line_end)].chars().map(char_width).sum();
-    format!("    | {line}\n    | {}{}\n", " ".repeat(pad), "^".repeat(width.max(1)))
+    let width: usize = text[span.start..span.end.min(line_end)]
+        .chars()
+        .map(char_width)
+        .sum();
+    format!(
+        "    | {line}\n    | {}{}\n",
+        " ".repeat(pad),
+        "^".repeat(width.max(1))
+    )
 }
 
 /// Terminal columns of a character: CJK and other wide characters take two.

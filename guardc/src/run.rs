@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use guard_engine::{Denial, HeaderPlan, Inspection, JudgeReply, MatchedPattern, Outcome, Ruleset, Secrets};
+use guard_engine::{
+    Denial, HeaderPlan, Inspection, JudgeReply, MatchedPattern, Outcome, Ruleset, Secrets,
+};
 
 use crate::fixture::{Fixture, JudgeMock};
 
@@ -45,18 +47,26 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
     };
     let policy_name = ruleset.policy_name(policy).to_string();
     run.policy = Some(policy_name.clone());
-    run.headers = ruleset.headers(policy, secrets).map_err(|e| e.to_string())?;
+    run.headers = ruleset
+        .headers(policy, secrets)
+        .map_err(|e| e.to_string())?;
     let content_type = fixture.header("content-type");
     let content_encoding = fixture.header("content-encoding");
 
     // Every deny rule that matches counts as exercised, not only the one the verdict reports.
-    if let Ok(explanation) = ruleset.explain(policy, content_type, content_encoding, &fixture.body) {
+    if let Ok(explanation) = ruleset.explain(policy, content_type, content_encoding, &fixture.body)
+    {
         for (rule, _) in explanation.hits {
             run.exercised.insert((policy_name.clone(), rule));
         }
     }
 
-    run.outcome = match ruleset.inspect_encoded(policy, content_type, content_encoding, &fixture.body) {
+    run.outcome = match ruleset.inspect_encoded(
+        policy,
+        content_type,
+        content_encoding,
+        &fixture.body,
+    ) {
         Inspection::Allow => Outcome::Allow,
         Inspection::Deny(denial) => Outcome::Deny(denial),
         Inspection::Escalate(mut escalation) => loop {
@@ -65,7 +75,8 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
                 Ok(None) => break Outcome::Allow,
                 Err(err) => return Err(err.to_string()),
             };
-            run.exercised.insert((policy_name.clone(), call.rule.clone()));
+            run.exercised
+                .insert((policy_name.clone(), call.rule.clone()));
             let mock = fixture.judges.get(&call.judge).cloned().ok_or_else(|| {
                 format!(
                     "the request is escalated to judge `{}`, but the fixture does not say what it answers; add `# @judge {}: allow` (or deny \"REASON\", timeout, ...)",
@@ -142,7 +153,10 @@ pub fn describe_site(site: &guard_engine::MatchSite) -> String {
         MatchedPattern::Keyword(k) => format!("keyword {k:?}"),
         MatchedPattern::Regex(r) => format!("regex {r:?}"),
     };
-    format!("{pattern} in {} at characters {}..{}", site.segment, site.start, site.end)
+    format!(
+        "{pattern} in {} at characters {}..{}",
+        site.segment, site.start, site.end
+    )
 }
 
 /// The run as JSON, for `--format json` and the Envoy differential test.

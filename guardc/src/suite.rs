@@ -15,7 +15,9 @@ use crate::run::{self, Run};
 pub enum Status {
     Pass,
     /// Expected and actual verdict differ.
-    Mismatch { expected: String },
+    Mismatch {
+        expected: String,
+    },
     /// No `.verdict` file yet.
     Missing,
     /// The fixture could not be read or run.
@@ -68,7 +70,14 @@ pub fn find_fixtures(paths: &[PathBuf]) -> Vec<PathBuf> {
                 path.parent()
             };
             if let Some(dir) = dir {
-                walk(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }, &mut found);
+                walk(
+                    if dir.as_os_str().is_empty() {
+                        Path::new(".")
+                    } else {
+                        dir
+                    },
+                    &mut found,
+                );
             }
         }
     }
@@ -93,8 +102,13 @@ fn walk(dir: &Path, found: &mut BTreeSet<PathBuf>) {
     }
 }
 
-pub fn run_suite(compilation: &Compilation, fixtures: &[PathBuf], accept: bool) -> Result<Outcome, String> {
-    let ruleset = Ruleset::from_bytes(&compilation.compiled.bytes).map_err(|e| format!("the compiled bundle does not load: {e}"))?;
+pub fn run_suite(
+    compilation: &Compilation,
+    fixtures: &[PathBuf],
+    accept: bool,
+) -> Result<Outcome, String> {
+    let ruleset = Ruleset::from_bytes(&compilation.compiled.bytes)
+        .map_err(|e| format!("the compiled bundle does not load: {e}"))?;
     let secrets: Secrets = run::test_secrets(&ruleset);
     let mut hits: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut cases = Vec::new();
@@ -111,11 +125,18 @@ pub fn run_suite(compilation: &Compilation, fixtures: &[PathBuf], accept: bool) 
         .rules
         .iter()
         .map(|r| {
-            let n = hits.get(&(r.policy.clone(), r.rule.clone())).copied().unwrap_or(0);
+            let n = hits
+                .get(&(r.policy.clone(), r.rule.clone()))
+                .copied()
+                .unwrap_or(0);
             (r.policy.clone(), r.rule.clone(), n)
         })
         .collect();
-    let secrets = ruleset.required_secrets().into_iter().map(str::to_string).collect();
+    let secrets = ruleset
+        .required_secrets()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     Ok(Outcome {
         cases,
         secrets,
@@ -190,7 +211,12 @@ pub fn render_human(outcome: &Outcome, base: &Path) -> String {
     let mut out = String::new();
     for case in &outcome.cases {
         let name = display(&case.fixture, base);
-        let summary = case.actual.lines().next().unwrap_or("").trim_start_matches("verdict: ");
+        let summary = case
+            .actual
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("verdict: ");
         let _ = match &case.status {
             Status::Pass => writeln!(out, "ok       {name}  {summary}"),
             Status::Accepted => writeln!(out, "accepted {name}  {summary}"),
@@ -211,21 +237,35 @@ pub fn render_human(outcome: &Outcome, base: &Path) -> String {
     }
     let total = outcome.coverage.len();
     let missing = unexercised(outcome);
-    let _ = writeln!(out, "coverage: {} of {total} rules exercised", total - missing.len());
+    let _ = writeln!(
+        out,
+        "coverage: {} of {total} rules exercised",
+        total - missing.len()
+    );
     for rule in &missing {
         let _ = writeln!(out, "  not exercised: {rule}");
     }
     let passed = outcome.cases.iter().filter(|c| c.passed()).count();
-    let _ = writeln!(out, "{passed} passed, {} failed", outcome.cases.len() - passed);
+    let _ = writeln!(
+        out,
+        "{passed} passed, {} failed",
+        outcome.cases.len() - passed
+    );
     out
 }
 
 fn display(path: &Path, base: &Path) -> String {
-    path.strip_prefix(base).unwrap_or(path).display().to_string()
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 fn indent(text: &str, prefix: &str) -> String {
-    text.lines().map(|l| format!("{prefix}{l}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("{prefix}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A line diff, `-` expected and `+` actual, as reviewers read it.
@@ -293,7 +333,9 @@ pub fn render_junit(outcome: &Outcome, base: &Path) -> String {
         let failure = match &case.status {
             Status::Pass | Status::Accepted => None,
             Status::Missing => Some(("no expected verdict".to_string(), case.actual.clone())),
-            Status::Mismatch { expected } => Some(("verdict differs".to_string(), diff(expected, &case.actual))),
+            Status::Mismatch { expected } => {
+                Some(("verdict differs".to_string(), diff(expected, &case.actual)))
+            }
             Status::Error(message) => Some(("fixture error".to_string(), message.clone())),
         };
         match failure {

@@ -34,12 +34,22 @@ fn a_changed_verdict_fails_with_a_diff() {
 
 #[test]
 fn mismatches_in_json() {
-    insta::assert_snapshot!(guardc(&["test", "testdata/guardc/mismatch", "--format", "json"]));
+    insta::assert_snapshot!(guardc(&[
+        "test",
+        "testdata/guardc/mismatch",
+        "--format",
+        "json"
+    ]));
 }
 
 #[test]
 fn mismatches_in_junit() {
-    insta::assert_snapshot!(guardc(&["test", "testdata/guardc/mismatch", "--format", "junit"]));
+    insta::assert_snapshot!(guardc(&[
+        "test",
+        "testdata/guardc/mismatch",
+        "--format",
+        "junit"
+    ]));
 }
 
 #[test]
@@ -49,7 +59,11 @@ fn a_policy_that_does_not_compile_exits_2() {
 
 #[test]
 fn require_coverage_fails_on_an_unexercised_rule() {
-    insta::assert_snapshot!(guardc(&["test", "testdata/guardc/uncovered", "--require-coverage"]));
+    insta::assert_snapshot!(guardc(&[
+        "test",
+        "testdata/guardc/uncovered",
+        "--require-coverage"
+    ]));
 }
 
 #[test]
@@ -64,12 +78,20 @@ fn a_fixture_with_a_bad_directive_is_an_error_line() {
 
 #[test]
 fn check_reports_diagnostics_as_json() {
-    insta::assert_snapshot!(guardc(&["check", "testdata/guardc/broken", "--error-format", "json"]));
+    insta::assert_snapshot!(guardc(&[
+        "check",
+        "testdata/guardc/broken",
+        "--error-format",
+        "json"
+    ]));
 }
 
 #[test]
 fn explain_points_at_the_match() {
-    insta::assert_snapshot!(guardc(&["explain", "policies/tests/dashscope/keyword-as-unicode-escape.http"]));
+    insta::assert_snapshot!(guardc(&[
+        "explain",
+        "policies/tests/dashscope/keyword-as-unicode-escape.http"
+    ]));
 }
 
 #[test]
@@ -83,12 +105,19 @@ fn the_example_policies_pass() {
 fn accept_writes_the_missing_verdict() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["policy.guard", "no-verdict.http"] {
-        std::fs::copy(root().join("testdata/guardc/mismatch").join(name), dir.path().join(name)).unwrap();
+        std::fs::copy(
+            root().join("testdata/guardc/mismatch").join(name),
+            dir.path().join(name),
+        )
+        .unwrap();
     }
     let path = dir.path().to_str().unwrap();
     assert!(guardc(&["test", path]).contains("exit: 1\n"));
     assert!(guardc(&["test", path, "--accept"]).contains("exit: 0\n"));
     let written = std::fs::read_to_string(dir.path().join("no-verdict.verdict")).unwrap();
-    assert_eq!(written, "verdict: allow\npolicy: none (the request passes untouched)\n");
+    assert_eq!(
+        written,
+        "verdict: allow\npolicy: none (the request passes untouched)\n"
+    );
     assert!(guardc(&["test", path]).contains("exit: 0\n"));
 }
