@@ -185,7 +185,9 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                 continue;
             }
             for bytes in build_screens(&inputs, options) {
-                screened[usize::from(normalized)] = true;
+                if let Some(flag) = screened.get_mut(usize::from(normalized)) {
+                    *flag = true;
+                }
                 screens.push(CompiledScreen {
                     policy: index(p),
                     normalized,
@@ -198,7 +200,10 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
             let RuleAction::Deny(patterns) = &rule.action else {
                 continue;
             };
-            let has_screen = screened[usize::from(!patterns.skip_normalization)];
+            let has_screen = screened
+                .get(usize::from(!patterns.skip_normalization))
+                .copied()
+                .unwrap_or(false);
             // Behind a screen, an unanchored DFA larger than this is not worth its load time:
             // a bounded pattern runs anchored at candidates instead, on the rare screened segment.
             let unanchored_limit = if has_screen {
@@ -215,7 +220,7 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
             // Each DFA input is a pattern with where it came from.
             let dfa_inputs = dfa_inputs(patterns);
             for (k, keyword) in patterns.keywords.iter().enumerate() {
-                if !(patterns.ignore_case && !ascii_folding_suffices(keyword)) {
+                if !patterns.ignore_case || ascii_folding_suffices(keyword) {
                     matcher.keywords.push(index(k));
                     keywords += 1;
                 }
@@ -617,10 +622,11 @@ fn build_group(
     nfa_limit: usize,
 ) -> Result<BuiltGroup, GroupError> {
     let patterns: Vec<&str> = inputs.iter().map(|(p, _)| p.as_str()).collect();
+    let nfa_limit = Some(nfa_limit.max(limit));
     let limit = Some(limit);
     let regex = Builder::new()
         .syntax(syntax::Config::new().case_insensitive(ignore_case))
-        .thompson(thompson::Config::new().nfa_size_limit(Some(nfa_limit.max(limit.unwrap_or(0)))))
+        .thompson(thompson::Config::new().nfa_size_limit(nfa_limit))
         .dense(
             dense::Config::new()
                 .match_kind(MatchKind::LeftmostFirst)
@@ -628,18 +634,22 @@ fn build_group(
                 .determinize_size_limit(limit),
         )
         .build_many(&patterns)
-        .map_err(|err| {
-            if err.is_size_limit_exceeded() || err.to_string().contains("exceeded") {
-                GroupError::TooLarge
-            } else {
-                GroupError::Other(err.to_string())
-            }
-        })?;
+        .map_err(group_error)?;
     Ok(BuiltGroup {
         patterns: inputs.iter().map(|(_, origin)| *origin).collect(),
         forward: serialize_dfa(regex.forward()),
         reverse: Some(serialize_dfa(regex.reverse())),
     })
+}
+
+/// A size limit (of the NFA, the determiniser or the DFA) means "too large"; anything else is a
+/// pattern the builder cannot take.
+fn group_error(err: regex_automata::dfa::dense::BuildError) -> GroupError {
+    if err.is_size_limit_exceeded() || err.to_string().contains("exceeded") {
+        GroupError::TooLarge
+    } else {
+        GroupError::Other(err.to_string())
+    }
 }
 
 fn serialize_dfa(dfa: &dense::DFA<Vec<u32>>) -> Vec<u8> {
@@ -680,13 +690,7 @@ fn build_anchored(
                 .determinize_size_limit(limit),
         )
         .build_many(&patterns)
-        .map_err(|err| {
-            if err.is_size_limit_exceeded() {
-                GroupError::TooLarge
-            } else {
-                GroupError::Other(err.to_string())
-            }
-        })?;
+        .map_err(group_error)?;
     Ok(BuiltGroup {
         patterns: inputs.iter().map(|(_, origin)| *origin).collect(),
         forward: serialize_dfa(&dfa),
