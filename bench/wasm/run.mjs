@@ -43,7 +43,7 @@ for (const spec of specs) {
   loadInto(x, bundle);
   console.log(`${name}: bundle ${bundle.length} bytes, load median ${median(loads).toFixed(2)} ms (min ${Math.min(...loads).toFixed(2)})`);
   for (const plain of [0, 1]) {
-    for (const [size, label] of [[1 << 10, "1KiB"], [64 << 10, "64KiB"], [1 << 20, "1MiB"]]) {
+    for (const [size, label] of [[1 << 10, "1KiB"], [3000, "3KB"], [64 << 10, "64KiB"], [1 << 20, "1MiB"]]) {
       const ptr = x.make_body(size, plain);
       const len = x.body_len();
       const verdict = x.inspect(ptr, len, plain);

@@ -17,6 +17,7 @@ use regex_syntax::hir::{Hir, HirKind, Repetition};
 use crate::ir::{Patterns, Program, RuleAction};
 use crate::wire::{
     self, CompiledMatcher, CompiledRegexGroup, CompiledScreen, GroupSearch, PatternRef,
+    ScreenKind,
 };
 
 /// Limits for compilation.
@@ -78,12 +79,27 @@ pub struct GroupSize {
     pub anchored: bool,
 }
 
+/// One screen of a policy's text view, for the compile report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScreenSize {
+    pub policy: usize,
+    /// Screens the normalised text (else the text as sent).
+    pub normalized: bool,
+    /// How many of the view's patterns it screens.
+    pub patterns: usize,
+    /// Literals added to the keyword automaton; zero for a screen DFA.
+    pub literals: usize,
+    /// The screen DFA's size; zero for literals.
+    pub dfa_bytes: usize,
+}
+
 /// A compiled bundle and what it is made of.
 #[derive(Debug, Clone)]
 pub struct Compiled {
     pub bytes: Vec<u8>,
     pub groups: Vec<GroupSize>,
     pub keywords: usize,
+    pub screens: Vec<ScreenSize>,
 }
 
 /// Checks a regex's syntax and that a DFA can run it, without building the DFA.
@@ -160,6 +176,7 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
     let mut keywords = 0;
 
     let mut screens = Vec::new();
+    let mut screen_sizes = Vec::new();
     for (p, policy) in program.policies.iter().enumerate() {
         // One screen per text view, built first: a view with a screen runs its rules' DFAs only
         // on segments the screen matched, so those DFAs can be small anchored ones.
@@ -180,18 +197,64 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                         .map(move |(pattern, _)| (pattern, patterns.ignore_case))
                 })
                 .collect();
-            // One pattern is its own screen: a screen would only add a pass.
-            if inputs.len() < 2 {
+            // Literals ride the keyword pass; the rest share a few screen DFAs.
+            let mut literals: Vec<Vec<u8>> = Vec::new();
+            let mut literal_patterns = 0;
+            let mut residual: Vec<(String, bool)> = Vec::new();
+            for (pattern, ignore_case) in &inputs {
+                match screen_literals(pattern, *ignore_case) {
+                    Some(found) => {
+                        literals.extend(found);
+                        literal_patterns += 1;
+                    }
+                    None => residual.push((pattern.clone(), *ignore_case)),
+                }
+            }
+            // One pattern is its own screen: a screen DFA would only add a pass.
+            if literals.is_empty() && residual.len() < 2 {
                 continue;
             }
-            for bytes in build_screens(&inputs, options) {
-                if let Some(flag) = screened.get_mut(usize::from(normalized)) {
-                    *flag = true;
-                }
+            let dfas = if residual.is_empty() {
+                Vec::new()
+            } else {
+                build_screens(&residual, options)
+            };
+            // A pattern that no screen covers: this view runs every rule's DFAs.
+            if !residual.is_empty() && dfas.is_empty() {
+                continue;
+            }
+            if let Some(flag) = screened.get_mut(usize::from(normalized)) {
+                *flag = true;
+            }
+            if !literals.is_empty() {
+                literals = without_extensions(literals);
+                screen_sizes.push(ScreenSize {
+                    policy: p,
+                    normalized,
+                    patterns: literal_patterns,
+                    literals: literals.len(),
+                    dfa_bytes: 0,
+                });
                 screens.push(CompiledScreen {
                     policy: index(p),
                     normalized,
-                    forward: index(blobs.len()),
+                    kind: ScreenKind::Literals(literals),
+                });
+            }
+            for (patterns, bytes) in dfas {
+                screen_sizes.push(ScreenSize {
+                    policy: p,
+                    normalized,
+                    patterns,
+                    literals: 0,
+                    dfa_bytes: bytes.len(),
+                });
+                screens.push(CompiledScreen {
+                    policy: index(p),
+                    normalized,
+                    kind: ScreenKind::Dfa {
+                        forward: index(blobs.len()),
+                    },
                 });
                 blobs.push(bytes);
             }
@@ -330,6 +393,7 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
         bytes,
         groups,
         keywords,
+        screens: screen_sizes,
     })
 }
 
@@ -364,6 +428,110 @@ fn dfa_inputs(patterns: &Patterns) -> Vec<(String, PatternRef)> {
     inputs
 }
 
+/// Literals for a screen of one pattern: byte strings of which every match contains one, found
+/// as the prefixes of the pattern or of one part of its top-level concatenation (every match
+/// contains a match of each part). `None` when no part has a small set of literals that is rare
+/// in prose (see [`rare_literal`]): a literal that most texts contain would send every segment
+/// to the rules' DFAs, which costs more than the screen DFA it replaces.
+fn screen_literals(pattern: &str, ignore_case: bool) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(ignore_case)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let mut top = &hir;
+    while let HirKind::Capture(capture) = top.kind() {
+        top = &capture.sub;
+    }
+    let mut parts = vec![top];
+    if let HirKind::Concat(subs) = top.kind() {
+        parts.extend(subs.iter());
+    }
+    let mut extractor = Extractor::new();
+    extractor
+        .kind(ExtractKind::Prefix)
+        .limit_class(64)
+        .limit_total(MAX_SCREEN_LITERALS);
+    parts
+        .into_iter()
+        .filter_map(|part| {
+            let seq = extractor.extract(part);
+            let literals: Vec<Vec<u8>> = seq
+                .literals()?
+                .iter()
+                .map(|literal| literal.as_bytes().to_vec())
+                .collect();
+            let usable = !literals.is_empty()
+                && literals.len() <= MAX_SCREEN_LITERALS
+                && literals.iter().all(|literal| rare_literal(literal));
+            usable.then(|| shrink_literals(literals))
+        })
+        // The longest shortest literal, then the fewest literals.
+        .max_by_key(|literals| {
+            let shortest = literals.iter().map(Vec::len).min().unwrap_or(0);
+            (shortest, std::cmp::Reverse(literals.len()))
+        })
+}
+
+/// Undoes most of the extractor's expansion of a class at the end of a literal (`&sig=` then
+/// each of 62 key characters): while cutting the last byte off the longest literals leaves a
+/// quarter as many or fewer, all still rare, cut. The shorter set still prefixes every match.
+fn shrink_literals(mut literals: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    loop {
+        let longest = literals.iter().map(Vec::len).max().unwrap_or(0);
+        let mut shorter: Vec<Vec<u8>> = literals
+            .iter()
+            .map(|literal| {
+                let keep = if literal.len() == longest {
+                    longest.saturating_sub(1)
+                } else {
+                    literal.len()
+                };
+                literal.get(..keep).unwrap_or_default().to_vec()
+            })
+            .collect();
+        shorter.sort_unstable();
+        shorter.dedup();
+        if shorter.len() * 4 > literals.len() || !shorter.iter().all(|l| rare_literal(l)) {
+            return literals;
+        }
+        literals = shorter;
+    }
+}
+
+/// Sorted, without duplicates and without literals that extend another one: a text that
+/// contains the longer literal contains the shorter.
+fn without_extensions(mut literals: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    literals.sort_unstable();
+    let mut kept: Vec<Vec<u8>> = Vec::with_capacity(literals.len());
+    for literal in literals {
+        if kept.last().is_some_and(|last| literal.starts_with(last)) {
+            continue;
+        }
+        kept.push(literal);
+    }
+    kept
+}
+
+/// The most literals one pattern may add to its view's keyword automaton.
+const MAX_SCREEN_LITERALS: usize = 256;
+
+/// Whether a screen literal is rare enough in prose to be worth it. Matched with ASCII case
+/// folded (the keyword automaton may fold), so letters alone are common unless the literal is
+/// long; digits and symbols are what make short literals rare. Non-ASCII literals (CJK
+/// characters) are common in the text this guard reads.
+fn rare_literal(literal: &[u8]) -> bool {
+    let symbol = |b: &u8| b.is_ascii_graphic() && !b.is_ascii_alphabetic() && !b".,;:!?'\"()-".contains(b);
+    literal.is_ascii()
+        && match literal.len() {
+            0 => false,
+            1 => literal.iter().all(|b| b"@=_#$%&*<>[]{}|\\^~".contains(b)),
+            2 | 3 => literal.iter().any(symbol),
+            _ => true,
+        }
+}
+
 /// The largest screen DFA built: each is validated on every load, in the Wasm VM too.
 const SCREEN_LIMIT: usize = 256 << 10;
 /// Behind a screen, the largest unanchored DFA (forward or reverse) a group may have before a
@@ -381,7 +549,8 @@ const SCREEN_COUNTS: [u32; 2] = [4, 2];
 /// any input matches. Inputs are packed first-fit into DFAs of at most [`SCREEN_LIMIT`] bytes, since the union of counted patterns over the same bytes (digits, key
 /// alphabets) grows as a product. Empty when an input has no weakened form that a screen can
 /// use (one that matches the empty string would pass every text).
-fn build_screens(inputs: &[(String, bool)], options: &CompileOptions) -> Vec<Vec<u8>> {
+/// Each screen comes with the number of inputs it covers.
+fn build_screens(inputs: &[(String, bool)], options: &CompileOptions) -> Vec<(usize, Vec<u8>)> {
     let limit = options.dfa_size_limit.min(SCREEN_LIMIT);
     let parsed: Option<Vec<Hir>> = inputs
         .iter()
@@ -432,8 +601,10 @@ fn build_screens(inputs: &[(String, bool)], options: &CompileOptions) -> Vec<Vec
         };
         screens.push((vec![weak], bytes));
     }
-    let screens: Vec<Vec<u8>> = screens.into_iter().map(|(_, bytes)| bytes).collect();
     screens
+        .into_iter()
+        .map(|(members, bytes)| (members.len(), bytes))
+        .collect()
 }
 
 fn screen_dfa(hirs: &[Hir], limit: usize) -> Result<Vec<u8>, String> {

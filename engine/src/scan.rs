@@ -14,7 +14,7 @@ use regex_automata::{Anchored, Input};
 
 use crate::ir::{Program, RuleAction};
 use crate::normalize::{normalize, original_span};
-use crate::wire::{CompiledMatcher, Decoded, GroupSearch, LoadError, PatternRef};
+use crate::wire::{CompiledMatcher, Decoded, GroupSearch, LoadError, PatternRef, ScreenKind};
 
 /// One place where a deny rule matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,7 +65,8 @@ struct RuleRegexes {
 struct KeywordSet {
     normalized: bool,
     automaton: AhoCorasick,
-    /// Automaton pattern id → (rule, keyword index in the rule).
+    /// Automaton pattern id → (rule, keyword index in the rule). Ids past the end are the
+    /// view's screen literals.
     sites: Vec<(usize, u32)>,
     /// Automaton pattern id → the keyword must match exactly: the automaton folds ASCII case for
     /// all keywords (one pass for a policy's exact and `ignore case` keywords), so a match of an
@@ -89,6 +90,8 @@ pub(crate) struct PolicyScanner {
     regexes: Vec<RuleRegexes>,
     /// A segment none of a view's screens matches needs none of that view's DFA groups.
     screens: Vec<Screen>,
+    /// Per view (as sent, normalised): whether its keyword automaton carries screen literals.
+    literal_screens: [bool; 2],
 }
 
 /// How much to find.
@@ -180,18 +183,31 @@ pub(crate) fn load(
         let parts = builders
             .get_mut(screen.policy as usize)
             .ok_or_else(|| LoadError::Invalid("screen policy out of range".into()))?;
-        let dfa = load_dfa(screen.forward)?.0;
-        let (patterns, kind) = match &dfa {
-            Dfa::Owned(d) => (d.pattern_len(), d.start_kind()),
-            Dfa::Borrowed(d) => (d.pattern_len(), d.start_kind()),
-        };
-        if patterns == 0 || kind == StartKind::Anchored {
-            return Err(LoadError::Invalid("screen does not fit its policy".into()));
+        match &screen.kind {
+            ScreenKind::Literals(literals) => {
+                // An empty literal would pass every segment; the compiler never writes one.
+                if literals.is_empty() || literals.iter().any(Vec::is_empty) {
+                    return Err(LoadError::Invalid("empty screen literal".into()));
+                }
+                if let Some(list) = parts.screen_literals.get_mut(usize::from(screen.normalized)) {
+                    list.extend(literals.iter().cloned());
+                }
+            }
+            ScreenKind::Dfa { forward } => {
+                let dfa = load_dfa(*forward)?.0;
+                let (patterns, kind) = match &dfa {
+                    Dfa::Owned(d) => (d.pattern_len(), d.start_kind()),
+                    Dfa::Borrowed(d) => (d.pattern_len(), d.start_kind()),
+                };
+                if patterns == 0 || kind == StartKind::Anchored {
+                    return Err(LoadError::Invalid("screen does not fit its policy".into()));
+                }
+                parts.screens.push(Screen {
+                    normalized: screen.normalized,
+                    dfa,
+                });
+            }
         }
-        parts.screens.push(Screen {
-            normalized: screen.normalized,
-            dfa,
-        });
     }
     builders.into_iter().map(ScannerParts::finish).collect()
 }
@@ -202,6 +218,8 @@ struct ScannerParts {
     keywords: [Vec<(String, usize, u32)>; 4],
     regexes: Vec<RuleRegexes>,
     screens: Vec<Screen>,
+    /// Screen literals per view (as sent, normalised).
+    screen_literals: [Vec<Vec<u8>>; 2],
 }
 
 fn set_slot(fold: bool, normalized: bool) -> usize {
@@ -326,11 +344,13 @@ impl ScannerParts {
     fn finish(self) -> Result<PolicyScanner, LoadError> {
         let mut keyword_sets = Vec::new();
         let [exact_raw, exact_normalized, folded_raw, folded_normalized] = self.keywords;
-        for (normalized, exact, folded) in [
-            (false, exact_raw, folded_raw),
-            (true, exact_normalized, folded_normalized),
+        let [literals_raw, literals_normalized] = self.screen_literals;
+        let literal_screens = [!literals_raw.is_empty(), !literals_normalized.is_empty()];
+        for (normalized, exact, folded, literals) in [
+            (false, exact_raw, folded_raw, literals_raw),
+            (true, exact_normalized, folded_normalized, literals_normalized),
         ] {
-            if let Some(set) = keyword_set(exact, folded, normalized)? {
+            if let Some(set) = keyword_set(exact, folded, literals, normalized)? {
                 keyword_sets.push(set);
             }
         }
@@ -338,18 +358,21 @@ impl ScannerParts {
             keyword_sets,
             regexes: self.regexes,
             screens: self.screens,
+            literal_screens,
         })
     }
 }
 
-/// One automaton for a view's exact and ASCII-folded keywords: folded when any keyword is, with
-/// exact keywords checked on match (see [`KeywordSet::exact`]).
+/// One automaton for a view's exact and ASCII-folded keywords and its screen literals: folded
+/// when any keyword is, with exact keywords checked on match (see [`KeywordSet::exact`]). A
+/// screen literal matched with its case folded is still a sound screen: it passes more text.
 fn keyword_set(
     exact: Vec<(String, usize, u32)>,
     folded: Vec<(String, usize, u32)>,
+    literals: Vec<Vec<u8>>,
     normalized: bool,
 ) -> Result<Option<KeywordSet>, LoadError> {
-    if exact.is_empty() && folded.is_empty() {
+    if exact.is_empty() && folded.is_empty() && literals.is_empty() {
         return Ok(None);
     }
     let fold = !folded.is_empty();
@@ -366,7 +389,12 @@ fn keyword_set(
     let automaton = AhoCorasickBuilder::new()
         .match_kind(AcMatchKind::Standard)
         .ascii_case_insensitive(fold)
-        .build(entries.iter().map(|(keyword, _, _, _)| keyword.as_bytes()))
+        .build(
+            entries
+                .iter()
+                .map(|(keyword, _, _, _)| keyword.as_bytes())
+                .chain(literals.iter().map(Vec::as_slice)),
+        )
         .map_err(|e| LoadError::Keywords(e.to_string()))?;
     let exact = if check {
         entries
@@ -415,6 +443,8 @@ impl PolicyScanner {
                 None => hits.push(hit),
             };
         let earliest = |hits: &Vec<Hit>| hits.first().map_or(usize::MAX, |h| h.rule);
+        // Per view, the segments where a screen literal occurs.
+        let mut literal_hits: [Vec<bool>; 2] = [Vec::new(), Vec::new()];
 
         for set in &self.keyword_sets {
             for segment in 0..texts.len() {
@@ -428,6 +458,15 @@ impl PolicyScanner {
                 }
                 for m in set.automaton.find_overlapping_iter(text) {
                     let id = m.pattern().as_usize();
+                    if id >= set.sites.len() {
+                        if let Some(seen) = literal_hits.get_mut(usize::from(set.normalized)) {
+                            seen.resize(texts.len(), false);
+                            if let Some(flag) = seen.get_mut(segment) {
+                                *flag = true;
+                            }
+                        }
+                        continue;
+                    }
                     if let Some(Some(keyword)) = set.exact.get(id) {
                         if text.as_bytes().get(m.start()..m.end()) != Some(&keyword[..]) {
                             continue;
@@ -458,22 +497,36 @@ impl PolicyScanner {
                 break;
             }
             let slot = screened.get_mut(usize::from(rule.normalized));
+            let view_literals = self
+                .literal_screens
+                .get(usize::from(rule.normalized))
+                .copied()
+                .unwrap_or(false);
+            let literal_hit = |segment: usize| {
+                literal_hits
+                    .get(usize::from(rule.normalized))
+                    .and_then(|seen| seen.get(segment))
+                    .copied()
+                    .unwrap_or(false)
+            };
             let passed = match slot {
                 Some(slot) => slot
                     .get_or_insert_with(|| {
-                        let mut screens = self
+                        let screens: Vec<&Screen> = self
                             .screens
                             .iter()
                             .filter(|s| s.normalized == rule.normalized)
-                            .peekable();
-                        screens.peek()?;
-                        let screens: Vec<&Screen> = screens.collect();
+                            .collect();
+                        if screens.is_empty() && !view_literals {
+                            return None;
+                        }
                         Some(
                             (0..texts.len())
                                 .map(|segment| {
-                                    view(rule.normalized, segment).is_some_and(|text| {
-                                        screens.iter().any(|screen| screen.dfa.matches(text))
-                                    })
+                                    literal_hit(segment)
+                                        || view(rule.normalized, segment).is_some_and(|text| {
+                                            screens.iter().any(|screen| screen.dfa.matches(text))
+                                        })
                                 })
                                 .collect(),
                         )

@@ -23,7 +23,7 @@ use crate::ir::Program;
 
 pub(crate) const MAGIC: [u8; 8] = [0x89, b'G', b'R', b'D', b'\r', b'\n', 0x1a, b'\n'];
 /// The bundle layout version this engine reads and writes.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// The regex-automata release whose DFA serialisation the bundle carries (pinned in Cargo.toml).
 pub const REGEX_AUTOMATA_VERSION: &str = "regex-automata 0.4.13";
 pub(crate) const HEADER_SIZE: usize = 64;
@@ -35,10 +35,11 @@ pub(crate) struct BundleMeta {
     pub program: Program,
     /// One per deny rule, in (policy, rule) order.
     pub matchers: Vec<CompiledMatcher>,
-    /// Per policy and text view (normalised or as sent), a few unanchored DFAs over weakened
-    /// forms of the regexes of the policy's rules that search that view. Together they match
-    /// wherever any of those regexes matches (and maybe elsewhere), so a segment none of them
-    /// matches needs none of the rules' DFAs: a few passes instead of one per DFA group.
+    /// Per policy and text view (normalised or as sent), screens for the regexes of the
+    /// policy's rules that search that view: literals found in the keyword pass and a few
+    /// unanchored DFAs over weakened forms of the regexes. Together they match wherever any of
+    /// those regexes matches (and maybe elsewhere), so a segment none of them matches needs none
+    /// of the rules' DFAs: at most a few passes instead of one per DFA group.
     pub screens: Vec<CompiledScreen>,
     /// Where each blob sits, relative to the start of the blob area.
     pub blobs: Vec<BlobSpan>,
@@ -61,14 +62,22 @@ pub(crate) struct CompiledRegexGroup {
     pub search: GroupSearch,
 }
 
-/// A policy's screen DFA for one text view (see [`BundleMeta::screens`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// A policy's screen for one text view (see [`BundleMeta::screens`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct CompiledScreen {
     pub policy: u32,
     /// Screens the regexes of rules that search the normalised text (else the text as sent).
     pub normalized: bool,
+    pub kind: ScreenKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum ScreenKind {
     /// Blob index of an unanchored forward DFA; only whether it matches is used.
-    pub forward: u32,
+    Dfa { forward: u32 },
+    /// Byte strings, at least one of which every match of the screened regexes contains; they
+    /// join the view's keyword automaton, so they cost no pass of their own.
+    Literals(Vec<Vec<u8>>),
 }
 
 /// How a group's forward DFA is run.

@@ -267,6 +267,21 @@ fn size_report(c: &Compilation) -> String {
             if group.patterns == 1 { "" } else { "s" },
         ));
     }
+    for screen in &c.compiled.screens {
+        let policy = program.policies.get(screen.policy);
+        let how = if screen.dfa_bytes == 0 {
+            format!("{} literals in the keyword pass", screen.literals)
+        } else {
+            format!("a screen DFA of {} bytes", screen.dfa_bytes)
+        };
+        out.push_str(&format!(
+            "screen {} ({} text): {} pattern{} by {how}\n",
+            policy.map_or("?", |p| p.name.as_str()),
+            if screen.normalized { "normalised" } else { "sent" },
+            screen.patterns,
+            if screen.patterns == 1 { "" } else { "s" },
+        ));
+    }
     out.push_str(&format!(
         "keywords: {} (Aho-Corasick, built on load)\nbundle: {} bytes\n",
         c.compiled.keywords,
