@@ -12,11 +12,15 @@ One Envoy (scripts/setup's .venv/bin/envoy, 1.40) on 127.0.0.1 only, with:
       floor       bench/floor-filter: buffer the body, search it for one literal;
       dashscope   guard with policies/dashscope.guard (keyword, regex, judge);
       large       guard with bench/policies/large.guard (1,000 keywords, 50 regexes);
-      dictionary  guard with bench/policies/dictionary.guard (20,000 keywords).
+      dictionary  guard with bench/policies/dictionary.guard (20,000 keywords);
+      inject-only guard with bench/policies/inject-only.guard (the key injection and one
+                  keyword: the guard's fixed cost per request).
 wrk posts a benign ~3 KB OpenAI chat body (bench/src/corpus.rs) with Host
 dashscope.aliyuncs.com, in alternating rounds (every front once per round), and the table gives
-requests/s (mean over rounds), p50 and p99 latency (median over rounds), and the ratios to `none`
-and to `floor`. Bounded: rounds x fronts x duration, then Envoy is stopped.
+requests/s (mean over rounds), p50 and p99 latency (median over rounds), the ratios to `none`
+and to `floor`, and Envoy's own CPU time per request (user + system of the Envoy process over a
+round, from /proc, divided by the round's requests; median over rounds), which does not count
+wrk's share of the two cores and so shows what a filter costs more steadily than requests/s. Bounded: rounds x fronts x duration, then Envoy is stopped.
 
   bench/envoy-load.py [--rounds 3] [--duration 10] [--threads 2] [--connections 32]
                       [--concurrency 2] [--fronts none,floor,...] [--json OUT]
@@ -46,9 +50,10 @@ POLICIES = {
     "dashscope": ROOT / "policies" / "dashscope.guard",
     "large": ROOT / "bench" / "policies" / "large.guard",
     "dictionary": ROOT / "bench" / "policies" / "dictionary.guard",
+    "inject-only": ROOT / "bench" / "policies" / "inject-only.guard",
 }
 SECRETS = {"dashscope_api_key": "sk-bench-upstream", "judge_api_key": "sk-bench-judge", "api_key": "sk-bench"}
-FRONTS = ["none", "floor", "dashscope", "large", "dictionary"]
+FRONTS = ["none", "floor", "inject-only", "dashscope", "large", "dictionary"]
 UPSTREAM_ANSWER = json.dumps({
     "id": "chatcmpl-bench", "object": "chat.completion", "model": "qwen-plus",
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "Sure."}, "finish_reason": "stop"}],
@@ -190,12 +195,19 @@ def wrk(port: int, script: Path, args) -> dict:
          f"http://127.0.0.1:{port}/compatible-mode/v1/chat/completions"],
         check=True, capture_output=True, text=True, timeout=args.duration + 30).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     lat = {p: unit(v, u) for p, v, u in re.findall(r"\s(50|99)%\s+([\d.]+)(us|ms|s)\b", out)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(r"Socket errors: (.*)", out)
-    return {"rps": rps, "p50_ms": lat.get("50"), "p99_ms": lat.get("99"),
+    return {"rps": rps, "requests": requests, "p50_ms": lat.get("50"), "p99_ms": lat.get("99"),
             "non2xx": int(errors.group(1)) if errors else 0,
             "socket_errors": socket_errors.group(1) if socket_errors else None}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -225,10 +237,12 @@ def main() -> None:
                   f"load before: {os.getloadavg()[0]:.2f}", file=sys.stderr)
             for round_ in range(args.rounds):
                 for front in fronts:
+                    before = cpu_seconds(process.pid)
                     r = wrk(ports[front], script, args)
+                    r["cpu_us"] = (cpu_seconds(process.pid) - before) * 1e6 / max(r["requests"], 1)
                     results[front].append(r)
                     print(f"round {round_ + 1} {front:>10}: {r['rps']:9.0f} req/s  p50 {r['p50_ms']:.2f} ms  "
-                          f"p99 {r['p99_ms']:.2f} ms  non-2xx {r['non2xx']}", file=sys.stderr)
+                          f"p99 {r['p99_ms']:.2f} ms  envoy {r['cpu_us']:.0f} us/req  non-2xx {r['non2xx']}", file=sys.stderr)
         finally:
             stop(process)
     summary = {}
@@ -239,16 +253,19 @@ def main() -> None:
             "p50_ms": statistics.median(r["p50_ms"] for r in rs),
             "p99_ms": statistics.median(r["p99_ms"] for r in rs),
             "non2xx": sum(r["non2xx"] for r in rs),
+            "cpu_us": statistics.median(r["cpu_us"] for r in rs),
         }
     none = summary.get("none", {}).get("rps")
     floor = summary.get("floor", {}).get("rps")
-    print(f"\n| front | req/s (mean) | rounds | p50 ms | p99 ms | vs none | vs floor | non-2xx |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    floor_cpu = summary.get("floor", {}).get("cpu_us")
+    print(f"\n| front | req/s (mean) | rounds | p50 ms | p99 ms | vs none | vs floor | Envoy CPU µs/req | over floor | non-2xx |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for front, s in summary.items():
         vs_none = f"{s['rps'] / none:.2f}" if none else "-"
         vs_floor = f"{s['rps'] / floor:.2f}" if floor else "-"
+        over = f"{s['cpu_us'] - floor_cpu:+.0f}" if floor_cpu else "-"
         print(f"| {front} | {s['rps']:.0f} | {' / '.join(map(str, s['rps_rounds']))} | {s['p50_ms']:.2f} | "
-              f"{s['p99_ms']:.2f} | {vs_none} | {vs_floor} | {s['non2xx']} |")
+              f"{s['p99_ms']:.2f} | {vs_none} | {vs_floor} | {s['cpu_us']:.0f} | {over} | {s['non2xx']} |")
     if args.json:
         args.json.write_text(json.dumps({"args": vars(args) | {"json": str(args.json)}, "summary": summary}, indent=1))
 

@@ -25,6 +25,64 @@ pub(crate) fn header(map: MapType, name: &str) -> Option<String> {
     }
 }
 
+/// A header map read whole: (name, value) pairs, values as text (invalid UTF-8 becomes U+FFFD).
+#[derive(Debug, Default)]
+pub(crate) struct Headers(Vec<(String, String)>);
+
+impl Headers {
+    /// All headers of `map` with one hostcall. The serialisation is checked, not trusted: a
+    /// malformed map reads as the pairs before the fault.
+    pub(crate) fn read(map: MapType) -> Headers {
+        Headers(
+            crate::entry::header_map_bytes(map)
+                .map(|bytes| parse_pairs(&bytes))
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The first value of header `name` (lowercase, as Envoy keeps names).
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// Envoy's header map serialisation: a u32 count, then a (name length, value length) u32 pair
+/// per header, then each name and value followed by a NUL; all integers little-endian.
+fn parse_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    let word = |at: usize| -> Option<usize> {
+        let b: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        Some(u32::from_le_bytes(b) as usize)
+    };
+    let mut pairs = Vec::new();
+    let Some(count) = word(0) else {
+        return pairs;
+    };
+    let Some(mut at) = count.checked_mul(8).and_then(|n| n.checked_add(4)) else {
+        return pairs;
+    };
+    for n in 0..count {
+        let (Some(key_len), Some(value_len)) = (word(4 + n * 8), word(8 + n * 8)) else {
+            break;
+        };
+        let key_end = at.saturating_add(key_len);
+        let value_start = key_end.saturating_add(1);
+        let value_end = value_start.saturating_add(value_len);
+        let (Some(key), Some(value)) = (bytes.get(at..key_end), bytes.get(value_start..value_end))
+        else {
+            break;
+        };
+        pairs.push((
+            String::from_utf8_lossy(key).into_owned(),
+            String::from_utf8_lossy(value).into_owned(),
+        ));
+        at = value_end.saturating_add(1);
+    }
+    pairs
+}
+
 /// Nanoseconds since the epoch by the host's clock; 0 if the host will not say.
 pub(crate) fn now_nanos() -> u64 {
     hostcalls::get_current_time()
@@ -100,4 +158,49 @@ pub(crate) fn count(counter: Counter) {
 /// Elapsed time since `start` (nanoseconds from [`now_nanos`]).
 pub(crate) fn since(start: u64) -> Duration {
     Duration::from_nanos(now_nanos().saturating_sub(start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serialise(pairs: &[(&str, &str)]) -> Vec<u8> {
+        let mut out = (pairs.len() as u32).to_le_bytes().to_vec();
+        for (k, v) in pairs {
+            out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        }
+        for (k, v) in pairs {
+            out.extend_from_slice(k.as_bytes());
+            out.push(0);
+            out.extend_from_slice(v.as_bytes());
+            out.push(0);
+        }
+        out
+    }
+
+    #[test]
+    fn header_pairs_parse_and_malformed_maps_do_not_panic() {
+        let pairs = [(":authority", "a.example"), (":path", "/v1"), ("x-empty", "")];
+        let bytes = serialise(&pairs);
+        let parsed = parse_pairs(&bytes);
+        let expected: Vec<(String, String)> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(parsed, expected);
+        let headers = Headers(parsed);
+        assert_eq!(headers.get(":path"), Some("/v1"));
+        assert_eq!(headers.get("x-empty"), Some(""));
+        assert_eq!(headers.get("content-type"), None);
+        // Every truncation reads as a prefix of the pairs, never a panic.
+        for cut in 0..bytes.len() {
+            let parsed = parse_pairs(&bytes[..cut]);
+            assert!(expected.starts_with(&parsed), "cut {cut}: {parsed:?}");
+        }
+        // A count that promises more than there is.
+        let mut lying = bytes.clone();
+        lying[0] = 0xff;
+        lying[3] = 0x7f;
+        assert!(parse_pairs(&lying).len() <= pairs.len());
+        assert!(parse_pairs(&[]).is_empty());
+    }
 }

@@ -23,7 +23,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, LogLevel, MapType};
 
-use crate::host::{self, Counter};
+use crate::host::{self, Counter, Headers};
 use crate::root::Active;
 
 /// The longest request id written to a log line.
@@ -101,18 +101,19 @@ impl Request {
             ));
             return Action::Pause;
         };
-        let authority = host::header(MapType::HttpRequestHeaders, ":authority").unwrap_or_default();
-        let path = host::header(MapType::HttpRequestHeaders, ":path").unwrap_or_default();
-        let Some(policy) = active.ruleset.select(&authority, &path) else {
+        // One hostcall for every header this phase reads.
+        let headers = Headers::read(MapType::HttpRequestHeaders);
+        let authority = headers.get(":authority").unwrap_or_default();
+        let path = headers.get(":path").unwrap_or_default();
+        let Some(policy) = active.ruleset.select(authority, path) else {
             return Action::Continue;
         };
         self.policy = Some(policy);
-        self.request_id =
-            host::header(MapType::HttpRequestHeaders, "x-request-id").map(|id| sanitize_id(&id));
+        self.request_id = headers.get("x-request-id").map(sanitize_id);
         // Kept before the plan runs: the body is read by its content type, and a policy that
         // removes a header must not change how we read the body.
-        self.content_type = host::header(MapType::HttpRequestHeaders, "content-type");
-        let encoding = host::header(MapType::HttpRequestHeaders, "content-encoding");
+        self.content_type = headers.get("content-type").map(str::to_string);
+        let encoding = headers.get("content-encoding").map(str::to_string);
 
         let plan = match active.ruleset.headers(policy, &active.secrets) {
             Ok(plan) => plan,
