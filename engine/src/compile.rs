@@ -1,10 +1,11 @@
 //! Compiling a [`Program`]'s patterns into automata and writing the bundle (feature `build`).
 //!
 //! Keywords stay strings and become an Aho-Corasick automaton when the bundle is loaded, because
-//! aho-corasick cannot be serialised and builds in well under a millisecond for thousands of
-//! keywords. Regexes become dense DFAs here, grouped per rule; a rule whose group would pass the
-//! size budget is split into one DFA per pattern, and a single pattern over the budget is an error
-//! the DSL reports against that pattern.
+//! aho-corasick cannot be serialised (it builds in a few milliseconds for a thousand keywords,
+//! once per VM). Regexes become minimised dense DFAs here, grouped per rule; a rule whose group
+//! would pass the size budget is split into one DFA per pattern, and a single pattern over the
+//! budget is an error the DSL reports against that pattern. Per policy and text view, screens
+//! (literals for the keyword pass and a few weakened DFAs) let a text skip the rules' DFAs.
 
 use std::ops::Range;
 
@@ -539,17 +540,19 @@ const SCREEN_LIMIT: usize = 256 << 10;
 const SCREENED_UNANCHORED_LIMIT: usize = 64 << 10;
 /// The repetition count a screen keeps (see [`weaken`]), and the smaller ones tried for a
 /// pattern whose screen alone would pass the limit. Small, because the union of counted
-/// patterns grows as a product: with 4, the large benchmark policy's 50 regexes take 9 screens
-/// of at most 256 KiB (with 16, 21); the price is a screen hit on, say, any run of six digits
-/// that starts like a phone number, where the rules' own DFAs then run on that segment.
+/// patterns grows as a product: with 4, all 50 regexes of the large benchmark policy took 9
+/// screens of at most 256 KiB (with 16, 21; now 47 of them are screened by literals and the
+/// other 3 share one screen); the price is a screen hit on, say, any run of six digits that
+/// starts like a phone number, where the rules' own DFAs then run on that segment.
 const SCREEN_COUNTS: [u32; 2] = [4, 2];
 
 /// Screens for these (pattern, ignore case) inputs: unanchored DFAs over weakened forms of them
 /// (each input in exactly one), such that some screen matches some substring of every text that
-/// any input matches. Inputs are packed first-fit into DFAs of at most [`SCREEN_LIMIT`] bytes, since the union of counted patterns over the same bytes (digits, key
-/// alphabets) grows as a product. Empty when an input has no weakened form that a screen can
-/// use (one that matches the empty string would pass every text).
-/// Each screen comes with the number of inputs it covers.
+/// any input matches. Inputs are packed first-fit into DFAs of at most [`SCREEN_LIMIT`] bytes,
+/// since the union of counted patterns over the same bytes (digits, key alphabets) grows as a
+/// product. Empty when an input has no weakened form that a screen can use (one that matches
+/// the empty string would pass every text). Each screen comes with the number of inputs it
+/// covers.
 fn build_screens(inputs: &[(String, bool)], options: &CompileOptions) -> Vec<(usize, Vec<u8>)> {
     let limit = options.dfa_size_limit.min(SCREEN_LIMIT);
     let parsed: Option<Vec<Hir>> = inputs
@@ -620,6 +623,7 @@ fn screen_dfa(hirs: &[Hir], limit: usize) -> Result<Vec<u8>, String> {
         .configure(
             dense::Config::new()
                 .match_kind(MatchKind::All)
+                .minimize(true)
                 .dfa_size_limit(Some(limit))
                 .determinize_size_limit(Some(limit.saturating_mul(4))),
         )
@@ -801,6 +805,7 @@ fn build_group(
         .dense(
             dense::Config::new()
                 .match_kind(MatchKind::LeftmostFirst)
+                .minimize(true)
                 .dfa_size_limit(limit)
                 .determinize_size_limit(limit),
         )
@@ -857,6 +862,7 @@ fn build_anchored(
             dense::Config::new()
                 .start_kind(regex_automata::dfa::StartKind::Anchored)
                 .match_kind(MatchKind::LeftmostFirst)
+                .minimize(true)
                 .dfa_size_limit(limit)
                 .determinize_size_limit(limit),
         )
