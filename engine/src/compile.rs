@@ -17,8 +17,7 @@ use regex_syntax::hir::{Hir, HirKind, Repetition};
 
 use crate::ir::{Patterns, Program, RuleAction};
 use crate::wire::{
-    self, CompiledMatcher, CompiledRegexGroup, CompiledScreen, GroupSearch, PatternRef,
-    ScreenKind,
+    self, CompiledMatcher, CompiledRegexGroup, CompiledScreen, GroupSearch, PatternRef, ScreenKind,
 };
 
 /// Limits for compilation.
@@ -523,7 +522,8 @@ const MAX_SCREEN_LITERALS: usize = 256;
 /// long; digits and symbols are what make short literals rare. Non-ASCII literals (CJK
 /// characters) are common in the text this guard reads.
 fn rare_literal(literal: &[u8]) -> bool {
-    let symbol = |b: &u8| b.is_ascii_graphic() && !b.is_ascii_alphabetic() && !b".,;:!?'\"()-".contains(b);
+    let symbol =
+        |b: &u8| b.is_ascii_graphic() && !b.is_ascii_alphabetic() && !b".,;:!?'\"()-".contains(b);
     literal.is_ascii()
         && match literal.len() {
             0 => false,

@@ -181,11 +181,17 @@ mod tests {
 
     #[test]
     fn header_pairs_parse_and_malformed_maps_do_not_panic() {
-        let pairs = [(":authority", "a.example"), (":path", "/v1"), ("x-empty", "")];
+        let pairs = [
+            (":authority", "a.example"),
+            (":path", "/v1"),
+            ("x-empty", ""),
+        ];
         let bytes = serialise(&pairs);
         let parsed = parse_pairs(&bytes);
-        let expected: Vec<(String, String)> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let expected: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         assert_eq!(parsed, expected);
         let headers = Headers(parsed);
         assert_eq!(headers.get(":path"), Some("/v1"));

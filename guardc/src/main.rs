@@ -277,7 +277,11 @@ fn size_report(c: &Compilation) -> String {
         out.push_str(&format!(
             "screen {} ({} text): {} pattern{} by {how}\n",
             policy.map_or("?", |p| p.name.as_str()),
-            if screen.normalized { "normalised" } else { "sent" },
+            if screen.normalized {
+                "normalised"
+            } else {
+                "sent"
+            },
             screen.patterns,
             if screen.patterns == 1 { "" } else { "s" },
         ));
