@@ -14,21 +14,28 @@ One Envoy (scripts/setup's .venv/bin/envoy, 1.40) on 127.0.0.1 only, with:
       large       guard with bench/policies/large.guard (1,000 keywords, 50 regexes);
       dictionary  guard with bench/policies/dictionary.guard (20,000 keywords);
       inject-only guard with bench/policies/inject-only.guard (the key injection and one
-                  keyword: the guard's fixed cost per request).
+                  keyword: the guard's fixed cost per request);
+      floor+X     with --probes: the floor plus one piece of the guard's host work per request
+                  (X = reads: five header reads by name; pairs: one read of all headers; set:
+                  one header replaced; metric: one counter incremented).
 wrk posts a benign ~3 KB OpenAI chat body (bench/src/corpus.rs) with Host
 dashscope.aliyuncs.com, in alternating rounds (every front once per round), and the table gives
 requests/s (mean over rounds), p50 and p99 latency (median over rounds), the ratios to `none`
-and to `floor`, and Envoy's own CPU time per request (user + system of the Envoy process over a
+and to `floor` (median over rounds of the ratio within a round; fronts run in a new shuffled
+order every round), and Envoy's own CPU time per request (user + system of the Envoy process over a
 round, from /proc, divided by the round's requests; median over rounds), which does not count
-wrk's share of the two cores and so shows what a filter costs more steadily than requests/s. Bounded: rounds x fronts x duration, then Envoy is stopped.
+wrk's share of the two cores; it falls as throughput rises (more requests per event-loop wakeup),
+so compare it between fronts of one run only. Bounded: rounds x fronts x duration, then Envoy is
+stopped.
 
   bench/envoy-load.py [--rounds 3] [--duration 10] [--threads 2] [--connections 32]
-                      [--concurrency 2] [--fronts none,floor,...] [--json OUT]
+                      [--concurrency 2] [--fronts none,floor,...] [--probes] [--json OUT]
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import json
 import os
 import re
@@ -106,13 +113,13 @@ def listener(name: str, port: int, filters: list[dict], action: dict) -> dict:
             "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": manager}]}]}
 
 
-def wasm_filter(name: str, module: Path) -> dict:
+def wasm_filter(name: str, module: Path, configuration: dict | None = None) -> dict:
     return {"name": "envoy.filters.http.wasm", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
         "config": {"name": name, "vm_config": {"vm_id": name, "runtime": "envoy.wasm.runtime.v8",
                                                 "code": {"local": {"filename": str(module)}}},
                    "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
-                                     "value": json.dumps({"secrets": SECRETS})}}}}
+                                     "value": json.dumps(configuration or {"secrets": SECRETS})}}}}
 
 
 def cluster(name: str, port: int) -> dict:
@@ -126,7 +133,11 @@ def start_envoy(work: Path, modules: dict[str, Path], fronts: list[str], concurr
     ports = {front: free_port() for front in fronts}
     listeners = [direct("upstream", upstream, UPSTREAM_ANSWER), direct("judge", judge, JUDGE_ANSWER)]
     for front in fronts:
-        filters = [] if front == "none" else [wasm_filter(front, modules[front])]
+        if front.startswith("floor+"):
+            # A probe: the floor plus one piece of the guard's host work (bench/floor-filter).
+            filters = [wasm_filter(front, modules["floor"], {"probes": front.removeprefix("floor+")})]
+        else:
+            filters = [] if front == "none" else [wasm_filter(front, modules[front])]
         listeners.append(listener(front, ports[front], filters, {"route": {"cluster": "upstream", "timeout": "15s"}}))
     bootstrap = {
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
@@ -218,9 +229,14 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--concurrency", type=int, default=2, help="Envoy worker threads")
     parser.add_argument("--fronts", default=",".join(FRONTS))
+    parser.add_argument("--probes", action="store_true",
+                        help="add floor+reads, floor+pairs, floor+set, floor+metric: the floor plus one piece "
+                             "of the guard's per-request host work each")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     fronts = args.fronts.split(",")
+    if args.probes:
+        fronts += ["floor+reads", "floor+pairs", "floor+set", "floor+metric"]
     with tempfile.TemporaryDirectory(prefix="guard-envoy-load-") as tmp:
         work = Path(tmp)
         modules = build(work)
@@ -235,8 +251,12 @@ def main() -> None:
             print(f"body {len(body)} bytes; {args.rounds} rounds x {len(fronts)} fronts x {args.duration} s, "
                   f"wrk -t{args.threads} -c{args.connections}, envoy --concurrency {args.concurrency}; "
                   f"load before: {os.getloadavg()[0]:.2f}", file=sys.stderr)
+            order = list(fronts)
             for round_ in range(args.rounds):
-                for front in fronts:
+                # A new order every round: the machine drifts within a round (the first front
+                # of a round was measured fastest), and a fixed order would bias the ratios.
+                random.Random(round_).shuffle(order)
+                for front in order:
                     before = cpu_seconds(process.pid)
                     r = wrk(ports[front], script, args)
                     r["cpu_us"] = (cpu_seconds(process.pid) - before) * 1e6 / max(r["requests"], 1)
@@ -255,14 +275,21 @@ def main() -> None:
             "non2xx": sum(r["non2xx"] for r in rs),
             "cpu_us": statistics.median(r["cpu_us"] for r in rs),
         }
-    none = summary.get("none", {}).get("rps")
-    floor = summary.get("floor", {}).get("rps")
+    def ratio(front: str, base: str) -> float | None:
+        """Median over rounds of the front's requests/s over the base's in the same round."""
+        if base not in results:
+            return None
+        return statistics.median(r["rps"] / b["rps"] for r, b in zip(results[front], results[base]))
+
+    for front, s in summary.items():
+        s["vs_none"] = ratio(front, "none")
+        s["vs_floor"] = ratio(front, "floor")
     floor_cpu = summary.get("floor", {}).get("cpu_us")
     print(f"\n| front | req/s (mean) | rounds | p50 ms | p99 ms | vs none | vs floor | Envoy CPU µs/req | over floor | non-2xx |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for front, s in summary.items():
-        vs_none = f"{s['rps'] / none:.2f}" if none else "-"
-        vs_floor = f"{s['rps'] / floor:.2f}" if floor else "-"
+        vs_none = f"{s['vs_none']:.2f}" if s["vs_none"] is not None else "-"
+        vs_floor = f"{s['vs_floor']:.2f}" if s["vs_floor"] is not None else "-"
         over = f"{s['cpu_us'] - floor_cpu:+.0f}" if floor_cpu else "-"
         print(f"| {front} | {s['rps']:.0f} | {' / '.join(map(str, s['rps_rounds']))} | {s['p50_ms']:.2f} | "
               f"{s['p99_ms']:.2f} | {vs_none} | {vs_floor} | {s['cpu_us']:.0f} | {over} | {s['non2xx']} |")
