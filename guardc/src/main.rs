@@ -303,7 +303,7 @@ fn test(
 ) -> ExitCode {
     let policy_paths: Vec<PathBuf> = paths
         .iter()
-        .filter(|p| !p.extension().is_some_and(|e| e == "http"))
+        .filter(|p| p.extension().is_none_or(|e| e != "http"))
         .cloned()
         .collect();
     if policy_paths.is_empty() {

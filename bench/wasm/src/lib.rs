@@ -7,6 +7,9 @@
 //! (0 allow, 1 deny, 2 escalate, -1 no ruleset).
 
 #![allow(unsafe_code)]
+// The exports take pointers from the JavaScript runner, which only passes what `alloc` and
+// `make_body` returned; `extern "C"` exports cannot be `unsafe fn` for the runner to call.
+#![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 use std::cell::RefCell;
 
