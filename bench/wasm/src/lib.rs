@@ -4,7 +4,8 @@
 //! as the filter's embedded bundle does), `load(ptr, len) -> status` (`Ruleset::from_static`, as
 //! the filter loads), `make_body(size, plain) -> ptr` and `body_len()` (the benchmark bodies of
 //! bench/src/corpus.rs, made inside the module), `inspect(ptr, len, plain) -> verdict`
-//! (0 allow, 1 deny, 2 escalate, -1 no ruleset).
+//! (0 allow, 1 deny, 2 escalate, -1 no ruleset), `stage(ptr, len, which)` (extraction or
+//! normalisation alone).
 
 #![allow(unsafe_code)]
 // The exports take pointers from the JavaScript runner, which only passes what `alloc` and
@@ -13,7 +14,7 @@
 
 use std::cell::RefCell;
 
-use guard_engine::{Inspection, PolicyId, Ruleset};
+use guard_engine::{extract, normalize, Inspection, Limits, PolicyId, Ruleset};
 
 #[path = "../../src/corpus.rs"]
 mod corpus;
@@ -85,4 +86,21 @@ pub extern "C" fn inspect(ptr: *const u8, len: usize, plain: i32) -> i32 {
         },
         None => -1,
     })
+}
+
+/// One stage alone on the body at `ptr`, for the cost breakdown: 0 extracts it as JSON (returns
+/// the number of segments), 1 normalises it as text (returns the normalised length), -1 when it
+/// is not what the stage needs.
+#[no_mangle]
+pub extern "C" fn stage(ptr: *const u8, len: usize, which: i32) -> i32 {
+    // SAFETY: as for `inspect`.
+    let body = unsafe { std::slice::from_raw_parts(ptr, len) };
+    match which {
+        0 => extract(body, Some("application/json"), &Limits::default())
+            .map_or(-1, |e| i32::try_from(e.segments.len()).unwrap_or(i32::MAX)),
+        1 => std::str::from_utf8(body).map_or(-1, |text| {
+            i32::try_from(normalize(text).len()).unwrap_or(i32::MAX)
+        }),
+        _ => -1,
+    }
 }
