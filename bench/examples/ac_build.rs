@@ -5,21 +5,11 @@ use std::time::Instant;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use guard_bench::{corpus, spec};
-use guard_engine::ir::RuleAction;
 
 fn main() {
     for name in ["large", "dictionary"] {
         let program = spec::by_name(name).unwrap_or_default();
-        let keywords: Vec<String> = program
-            .policies
-            .iter()
-            .flat_map(|p| &p.rules)
-            .filter_map(|r| match &r.action {
-                RuleAction::Deny(p) => Some(p.keywords.clone()),
-                RuleAction::Escalate { .. } => None,
-            })
-            .flatten()
-            .collect();
+        let keywords = spec::keywords(&program);
         let text = String::from_utf8(corpus::plain_text(64 << 10)).unwrap_or_default();
         for kind in [
             None,

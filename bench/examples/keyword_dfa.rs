@@ -6,23 +6,13 @@
 use std::time::Instant;
 
 use guard_bench::{corpus, spec};
-use guard_engine::ir::RuleAction;
 use regex_automata::dfa::{dense, Automaton};
 use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind};
 
 fn main() {
     let program = spec::by_name("large").unwrap_or_default();
-    let keywords: Vec<String> = program
-        .policies
-        .iter()
-        .flat_map(|p| &p.rules)
-        .filter_map(|r| match &r.action {
-            RuleAction::Deny(p) => Some(p.keywords.clone()),
-            RuleAction::Escalate { .. } => None,
-        })
-        .flatten()
-        .collect();
+    let keywords = spec::keywords(&program);
     // ASCII case folding for all, as the folded keyword automaton does.
     let alternation: Vec<String> = keywords.iter().map(|k| regex_syntax::escape(k)).collect();
     let pattern = format!("(?i-u:{})", alternation.join("|"));

@@ -534,6 +534,20 @@ pub fn large() -> Program {
     }
 }
 
+/// Every keyword of a program's deny rules, in file order (for the keyword-automaton examples).
+pub fn keywords(program: &Program) -> Vec<String> {
+    program
+        .policies
+        .iter()
+        .flat_map(|p| &p.rules)
+        .filter_map(|r| match &r.action {
+            RuleAction::Deny(p) => Some(p.keywords.clone()),
+            RuleAction::Escalate { .. } => None,
+        })
+        .flatten()
+        .collect()
+}
+
 /// The dictionary policy's keywords: 20,000 distinct words and phrases, English and Chinese.
 pub fn dictionary_keywords() -> Vec<String> {
     let mut rng = Rng::new(0x6469_6374);
