@@ -90,8 +90,6 @@ pub(crate) struct PolicyScanner {
     regexes: Vec<RuleRegexes>,
     /// A segment none of a view's screens matches needs none of that view's DFA groups.
     screens: Vec<Screen>,
-    /// Per view (as sent, normalised): whether its keyword automaton carries screen literals.
-    literal_screens: [bool; 2],
 }
 
 /// How much to find.
@@ -348,7 +346,6 @@ impl ScannerParts {
         let mut keyword_sets = Vec::new();
         let [exact_raw, exact_normalized, folded_raw, folded_normalized] = self.keywords;
         let [literals_raw, literals_normalized] = self.screen_literals;
-        let literal_screens = [!literals_raw.is_empty(), !literals_normalized.is_empty()];
         for (normalized, exact, folded, literals) in [
             (false, exact_raw, folded_raw, literals_raw),
             (
@@ -366,7 +363,6 @@ impl ScannerParts {
             keyword_sets,
             regexes: self.regexes,
             screens: self.screens,
-            literal_screens,
         })
     }
 }
@@ -508,18 +504,6 @@ impl PolicyScanner {
                 break;
             }
             let slot = screened.get_mut(usize::from(rule.normalized));
-            let view_literals = self
-                .literal_screens
-                .get(usize::from(rule.normalized))
-                .copied()
-                .unwrap_or(false);
-            let literal_hit = |segment: usize| {
-                literal_hits
-                    .get(usize::from(rule.normalized))
-                    .and_then(|seen| seen.get(segment))
-                    .copied()
-                    .unwrap_or(false)
-            };
             let passed = match slot {
                 Some(slot) => slot
                     .get_or_insert_with(|| {
@@ -528,9 +512,16 @@ impl PolicyScanner {
                             .iter()
                             .filter(|s| s.normalized == rule.normalized)
                             .collect();
-                        if screens.is_empty() && !view_literals {
+                        if screens.is_empty() && !self.has_screen_literals(rule.normalized) {
                             return None;
                         }
+                        let literal_hit = |segment: usize| {
+                            literal_hits
+                                .get(usize::from(rule.normalized))
+                                .and_then(|seen| seen.get(segment))
+                                .copied()
+                                .unwrap_or(false)
+                        };
                         Some(
                             (0..texts.len())
                                 .map(|segment| {
@@ -575,6 +566,13 @@ impl PolicyScanner {
             }
         }
         hits
+    }
+
+    /// Whether the keyword automaton of a view carries screen literals (ids past its keywords).
+    fn has_screen_literals(&self, normalized: bool) -> bool {
+        self.keyword_sets.iter().any(|set| {
+            set.normalized == normalized && set.automaton.patterns_len() > set.sites.len()
+        })
     }
 
     fn hit_was_normalized(&self, hit: &Hit) -> bool {
