@@ -101,7 +101,7 @@ extern "C" {
 
 /// Every pair of a header map in Envoy's serialisation, read with one hostcall; `None` if the
 /// host refused. One call instead of one per header: each header read is a hostcall plus a call
-/// back into the VM to allocate the value, which bench/envoy-load.py measured at ~4 µs.
+/// back into the VM to allocate the value (`bench/envoy-load.py --probes` prices five of them).
 #[cfg(target_arch = "wasm32")]
 pub(crate) fn header_map_bytes(map: proxy_wasm::types::MapType) -> Option<Vec<u8>> {
     let mut data: *mut u8 = core::ptr::null_mut();

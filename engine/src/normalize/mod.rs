@@ -127,7 +127,7 @@ impl<'a> Output<'a> {
         }
     }
 
-    /// Copies the text up to `start` and returns the output's length there.
+    /// Copies the text up to `start` into the output (started on the first call) and returns it.
     fn catch_up(&mut self, start: usize) -> &mut String {
         let text = self.text;
         let out = self
