@@ -20,10 +20,12 @@ use std::ops::Range;
 use unicode_normalization::char::canonical_combining_class;
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
+mod digits;
 mod table;
+mod zeros;
 
 /// Unicode's Default_Ignorable_Code_Point set (DerivedCoreProperties.txt).
-pub(crate) fn is_default_ignorable(c: char) -> bool {
+fn is_default_ignorable(c: char) -> bool {
     matches!(c as u32,
         0x00AD | 0x034F | 0x061C | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F
         | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
@@ -31,11 +33,35 @@ pub(crate) fn is_default_ignorable(c: char) -> bool {
         | 0xE0000..=0xE0FFF)
 }
 
+/// Characters that show as an empty space but are neither white space nor invisible: the
+/// Hangul fillers (some of which Unicode lists as default-ignorable, yet fonts draw them as a
+/// blank as wide as a letter) and the blank Braille pattern. They are written as a space, so
+/// they separate words as a space does.
+fn is_blank(c: char) -> bool {
+    matches!(c as u32, 0x115F | 0x1160 | 0x2800 | 0x3164 | 0xFFA0)
+}
+
+/// Enclosing marks (general category Me): they draw a circle, a square or a keycap around the
+/// character before them, which still reads as that character (`1` U+FE0F U+20E3 is the keycap
+/// digit one), so they are removed like the invisible characters.
+fn is_enclosing_mark(c: char) -> bool {
+    matches!(c as u32, 0x0488..=0x0489 | 0x1ABE | 0x20DD..=0x20E0 | 0x20E2..=0x20E4 | 0xA670..=0xA672)
+}
+
+/// What normalisation removes: the default-ignorable code points except the blanks, and
+/// enclosing marks. Where a run of them stood between characters, [`Normalized::marks`] records
+/// it, so matchers can treat it as a word separator.
+pub(crate) fn is_deleted(c: char) -> bool {
+    (is_default_ignorable(c) && !is_blank(c)) || is_enclosing_mark(c)
+}
+
 /// True when [`normalize_slow`] would change the text. ASCII never changes, and most other text
 /// is settled by NFKC's quick check.
 fn changes(text: &str) -> bool {
     !text.is_ascii()
-        && (text.chars().any(is_default_ignorable)
+        && (text
+            .chars()
+            .any(|c| is_deleted(c) || is_blank(c) || digits::fold(c).is_some())
             || is_nfkc_quick(text.chars()) != IsNormalized::Yes)
 }
 
@@ -50,8 +76,26 @@ fn changes(text: &str) -> bool {
 /// same in context as alone: the output is the same as the chunked NFKC of the whole text
 /// (checked character by character in this module's tests).
 pub fn normalize(text: &str) -> Cow<'_, str> {
+    normalize_marked(text).text
+}
+
+/// The normalised text and where removed characters stood between its characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Normalized<'a> {
+    pub text: Cow<'a, str>,
+    /// Byte offsets into `text`, ascending, one per maximal run of removed characters (see
+    /// [`is_deleted`]) between two chunks or at either end: a zero-width space between words
+    /// leaves a mark, one inside a combining sequence does not. Matchers read a mark as "nothing
+    /// or a separator", so `acc` U+200B `ount` still is `account` while `account` U+200B
+    /// `number` also separates two words.
+    pub marks: Vec<usize>,
+}
+
+/// [`normalize`] with the marks of removed characters.
+pub(crate) fn normalize_marked(text: &str) -> Normalized<'_> {
     let bytes = text.as_bytes();
     let mut out = Output::new(text);
+    let mut marks = Vec::new();
     let mut i = 0;
     // Start of the simple character just before `i` (an island that follows begins there), and
     // the length of the output before it, when it was mapped rather than copied.
@@ -89,24 +133,46 @@ pub fn normalize(text: &str) -> Cow<'_, str> {
                     end += utf8_len(bytes.get(end).copied().unwrap_or(0));
                 }
                 let island = text.get(start..end).unwrap_or_default();
-                if let Cow::Owned(normalized) = normalize_slow(island) {
-                    out.replace_with(start, end, &normalized);
+                let mut island_marks = Vec::new();
+                if let Cow::Owned(normalized) = normalize_slow_marked(island, &mut island_marks) {
+                    let base = out.replace_with(start, end, &normalized);
+                    marks.extend(island_marks.into_iter().map(|mark| base + mark));
                 }
                 i = end;
             }
         }
     }
-    out.finish()
+    Normalized {
+        text: out.finish(),
+        marks,
+    }
 }
 
 /// NFKC of the whole text by chunks, without its ignorables: the definition [`normalize`]
 /// takes shortcuts through.
+#[cfg(test)]
 fn normalize_slow(text: &str) -> Cow<'_, str> {
+    normalize_slow_marked(text, &mut Vec::new())
+}
+
+/// [`normalize_slow`], pushing the marks of removed runs (offsets into its result) to `marks`.
+fn normalize_slow_marked<'a>(text: &'a str, marks: &mut Vec<usize>) -> Cow<'a, str> {
     if !changes(text) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
-    for_each_chunk(text, |chunk, _| out.extend(chunk_nfkc(chunk)));
+    // Where the previous chunk ended in `text`: removed characters fill any gap up to the next.
+    let mut previous_end = 0;
+    for_each_chunk(text, |chunk, offset| {
+        if offset > previous_end {
+            marks.push(out.len());
+        }
+        out.extend(chunk_nfkc(chunk));
+        previous_end = offset + chunk.len();
+    });
+    if text.len() > previous_end {
+        marks.push(out.len());
+    }
     Cow::Owned(out)
 }
 
@@ -147,9 +213,13 @@ impl<'a> Output<'a> {
         before
     }
 
-    fn replace_with(&mut self, start: usize, end: usize, to: &str) {
-        self.catch_up(start).push_str(to);
+    /// Writes `to` for `text[start..end]`; returns the output's length before it.
+    fn replace_with(&mut self, start: usize, end: usize, to: &str) -> usize {
+        let out = self.catch_up(start);
+        let before = out.len();
+        out.push_str(to);
         self.copied = end;
+        before
     }
 
     /// Takes back the last [`Output::replace`], which wrote `text[start..]` at `before`.
@@ -224,9 +294,22 @@ fn utf8_len(lead: u8) -> usize {
     }
 }
 
-/// NFKC of one chunk, without the ignorables inside it.
+/// NFKC of one chunk, without the removed characters inside it, blanks written as a space and
+/// every decimal digit as its ASCII digit. Digit folding comes after NFKC (which already maps
+/// full-width, mathematical, circled and superscript digits) and cannot change a composition:
+/// an ASCII digit composes with nothing.
 fn chunk_nfkc(chunk: &str) -> impl Iterator<Item = char> + '_ {
-    chunk.chars().filter(|&c| !is_default_ignorable(c)).nfkc()
+    chunk
+        .chars()
+        .filter(|&c| !is_deleted(c))
+        .map(|c| if is_blank(c) { ' ' } else { c })
+        .nfkc()
+        .flat_map(|c| match digits::fold(c) {
+            Some(digits::Folded::One(d)) => [Some(d), None],
+            Some(digits::Folded::Two(a, b)) => [Some(a), Some(b)],
+            None => [Some(c), None],
+        })
+        .flatten()
 }
 
 /// True when nothing before `c` can reorder or compose with it, so NFKC can start afresh at `c`:
@@ -249,7 +332,7 @@ fn for_each_chunk(text: &str, mut f: impl FnMut(&str, usize)) {
     // Start of the open chunk and end of its last character that is not ignorable.
     let mut open = None::<(usize, usize)>;
     for (i, c) in text.char_indices() {
-        if is_default_ignorable(c) {
+        if is_deleted(c) {
             continue;
         }
         if starts_chunk(c) {
@@ -292,9 +375,7 @@ mod tests {
     /// chunk of its own when a simple character follows.
     fn is_same_by_definition(c: u32) -> bool {
         char::from_u32(c).is_some_and(|ch| {
-            !is_default_ignorable(ch)
-                && starts_chunk(ch)
-                && std::iter::once(ch).nfkc().eq(std::iter::once(ch))
+            !is_deleted(ch) && starts_chunk(ch) && chunk_nfkc(ch.encode_utf8(&mut [0; 4])).eq([ch])
         })
     }
 
@@ -373,8 +454,8 @@ mod tests {
                 }
                 Simple::Mapped(len, to) => {
                     assert_eq!(len, c.len_utf8(), "{c:?}");
-                    assert!(!is_default_ignorable(c) && starts_chunk(c), "{c:?}");
-                    assert!(std::iter::once(c).nfkc().eq(std::iter::once(to)), "{c:?}");
+                    assert!(!is_deleted(c) && starts_chunk(c), "{c:?}");
+                    assert!(chunk_nfkc(c.encode_utf8(&mut [0; 4])).eq([to]), "{c:?}");
                 }
                 Simple::Not => assert!(!is_same_by_definition(c as u32), "{c:?}"),
             }
@@ -428,9 +509,25 @@ mod tests {
             '㈱',
             '\u{fb2c}',
             '\u{5d0}',
+            '\u{3164}',
+            '\u{2800}',
+            '\u{1160}',
+            '٣',
+            '❿',
+            '1',
+            '\u{20e3}',
+            '\u{2060}',
         ]
         .into();
-        let check = |text: &str| assert_eq!(normalize(text), normalize_slow(text), "{text:?}");
+        let check = |text: &str| {
+            let mut marks = Vec::new();
+            let slow = normalize_slow_marked(text, &mut marks);
+            assert_eq!(
+                normalize_marked(text),
+                Normalized { text: slow, marks },
+                "{text:?}"
+            );
+        };
         for &a in &samples {
             for &b in &samples {
                 for &c in &samples {
@@ -491,10 +588,41 @@ mod tests {
             "\u{2000}x\u{e0041}\u{fe0f}y\u{202e}z\u{ad}",
         ];
         for text in samples {
-            let stripped: String = text.chars().filter(|&c| !is_default_ignorable(c)).collect();
+            let stripped: String = text.chars().filter(|&c| !is_deleted(c)).collect();
             let expected: String = stripped.nfkc().collect();
             assert_eq!(normalize(text), expected, "{text:?}");
         }
+    }
+
+    #[test]
+    fn removed_runs_between_characters_leave_marks() {
+        let marks = |text: &str| normalize_marked(text).marks;
+        assert_eq!(marks("account number"), Vec::<usize>::new());
+        assert_eq!(marks("account\u{200b}number"), vec![7]);
+        assert_eq!(marks("acc\u{200b}ount\u{200b}\u{2060}number"), vec![3, 7]);
+        assert_eq!(marks("\u{200b}x\u{ad}"), vec![0, 1]);
+        // Inside a combining sequence the zero-width space is not between characters.
+        assert_eq!(
+            normalize_marked("nume\u{200b}\u{301}ro").marks,
+            Vec::<usize>::new()
+        );
+        // A keycap: the variation selector and the enclosing keycap are removed.
+        let keycaps = normalize_marked("1\u{fe0f}\u{20e3}3\u{fe0f}\u{20e3}");
+        assert_eq!((keycaps.text.as_ref(), keycaps.marks), ("13", vec![1, 2]));
+    }
+
+    #[test]
+    fn blanks_become_spaces_and_digits_ascii() {
+        assert_eq!(
+            normalize("a\u{3164}b\u{2800}c\u{ffa0}d\u{115f}e\u{1160}f"),
+            "a b c d e f"
+        );
+        assert_eq!(
+            normalize("١٣٩ ۱۳۹ १३९ ১৩৯ ๑๓๙ １３９ 𝟏𝟑𝟗 ①③⑨ ❶❸❾ ➀➂➈"),
+            "139 139 139 139 139 139 139 139 139 139"
+        );
+        assert_eq!(normalize("❿➓⓾⓴"), "10101020");
+        assert_eq!(normalize("#\u{fe0f}\u{20e3}"), "#");
     }
 
     #[test]
