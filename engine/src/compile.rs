@@ -9,11 +9,10 @@
 
 use std::ops::Range;
 
-use regex_automata::dfa::{dense, regex::Builder};
+use regex_automata::dfa::dense;
 use regex_automata::nfa::thompson;
-use regex_automata::util::syntax;
 use regex_automata::MatchKind;
-use regex_syntax::hir::{Hir, HirKind, Repetition};
+use regex_syntax::hir::{Capture, Class, ClassBytes, ClassBytesRange, Hir, HirKind, Repetition};
 
 use crate::ir::{Patterns, Program, RuleAction};
 use crate::wire::{
@@ -306,7 +305,7 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
             }
             match build_group(
                 &dfa_inputs,
-                patterns.ignore_case,
+                Flags::of(patterns),
                 unanchored_limit,
                 options.dfa_size_limit,
             ) {
@@ -322,7 +321,7 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                         } else {
                             build_group(
                                 single,
-                                patterns.ignore_case,
+                                Flags::of(patterns),
                                 unanchored_limit,
                                 options.dfa_size_limit,
                             )
@@ -330,7 +329,7 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                         let built = first_try
                             .or_else(|err| match err {
                                 GroupError::TooLarge => {
-                                    build_anchored(single, patterns.ignore_case, options)
+                                    build_anchored(single, Flags::of(patterns), options)
                                 }
                                 other => Err(other),
                             })
@@ -341,7 +340,7 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                                 {
                                     build_group(
                                         single,
-                                        patterns.ignore_case,
+                                        Flags::of(patterns),
                                         options.dfa_size_limit,
                                         options.dfa_size_limit,
                                     )
@@ -409,15 +408,18 @@ fn dfa_inputs(patterns: &Patterns) -> Vec<(String, PatternRef)> {
     let mut inputs = Vec::new();
     for (k, keyword) in patterns.keywords.iter().enumerate() {
         if patterns.ignore_case && !ascii_folding_suffices(keyword) {
-            let keyword = if patterns.skip_normalization {
-                std::borrow::Cow::Borrowed(keyword.as_str())
+            let pattern = if patterns.skip_normalization {
+                regex_syntax::escape(keyword)
             } else {
-                crate::normalize::normalize(keyword)
+                // A space of a normalised keyword matches any run of separators, as in the
+                // keyword automaton's pass (see `scan`): `\s+`, which matches marks too.
+                crate::normalize::normalize_keyword(keyword)
+                    .split(' ')
+                    .map(regex_syntax::escape)
+                    .collect::<Vec<_>>()
+                    .join(r"\s+")
             };
-            inputs.push((
-                regex_syntax::escape(&keyword),
-                PatternRef::Keyword(index(k)),
-            ));
+            inputs.push((pattern, PatternRef::Keyword(index(k))));
         }
     }
     for (x, regex) in patterns.regexes.iter().enumerate() {
@@ -792,30 +794,200 @@ impl GroupError {
 /// `limit` bounds each DFA; the NFA is bounded by the larger `nfa_limit`, the budget.
 fn build_group(
     inputs: &[(String, PatternRef)],
-    ignore_case: bool,
+    flags: Flags,
     limit: usize,
     nfa_limit: usize,
 ) -> Result<BuiltGroup, GroupError> {
-    let patterns: Vec<&str> = inputs.iter().map(|(p, _)| p.as_str()).collect();
+    let hirs = dfa_hirs(inputs, flags)?;
     let nfa_limit = Some(nfa_limit.max(limit));
     let limit = Some(limit);
-    let regex = Builder::new()
-        .syntax(syntax::Config::new().case_insensitive(ignore_case))
-        .thompson(thompson::Config::new().nfa_size_limit(nfa_limit))
-        .dense(
-            dense::Config::new()
-                .match_kind(MatchKind::LeftmostFirst)
-                .minimize(true)
-                .dfa_size_limit(limit)
-                .determinize_size_limit(limit),
+    let config = dense::Config::new()
+        .match_kind(MatchKind::LeftmostFirst)
+        .minimize(true)
+        .dfa_size_limit(limit)
+        .determinize_size_limit(limit);
+    let forward_nfa = build_nfa(&hirs, thompson::Config::new().nfa_size_limit(nfa_limit))?;
+    let forward = dense::Builder::new()
+        .configure(config.clone())
+        .build_from_nfa(&forward_nfa)
+        .map_err(group_error)?;
+    // The reverse DFA as regex-automata's own regex builder makes it: anchored, every match.
+    let reverse_nfa = build_nfa(
+        &hirs,
+        thompson::Config::new()
+            .nfa_size_limit(nfa_limit)
+            .reverse(true),
+    )?;
+    let reverse = dense::Builder::new()
+        .configure(
+            config
+                .prefilter(None)
+                .specialize_start_states(false)
+                .start_kind(regex_automata::dfa::StartKind::Anchored)
+                .match_kind(MatchKind::All),
         )
-        .build_many(&patterns)
+        .build_from_nfa(&reverse_nfa)
         .map_err(group_error)?;
     Ok(BuiltGroup {
         patterns: inputs.iter().map(|(_, origin)| *origin).collect(),
-        forward: serialize_dfa(regex.forward()),
-        reverse: Some(serialize_dfa(regex.reverse())),
+        forward: serialize_dfa(&forward),
+        reverse: Some(serialize_dfa(&reverse)),
     })
+}
+
+/// How a rule's patterns are compiled.
+#[derive(Debug, Clone, Copy)]
+struct Flags {
+    ignore_case: bool,
+    /// The rule searches the normalised text, where the scanner writes [`crate::scan::MARK`]
+    /// for removed characters (see [`with_marks`]).
+    marked: bool,
+}
+
+impl Flags {
+    fn of(patterns: &Patterns) -> Flags {
+        Flags {
+            ignore_case: patterns.ignore_case,
+            marked: !patterns.skip_normalization,
+        }
+    }
+}
+
+fn parse(pattern: &str, ignore_case: bool) -> Result<Hir, GroupError> {
+    regex_syntax::ParserBuilder::new()
+        .case_insensitive(ignore_case)
+        .build()
+        .parse(pattern)
+        .map_err(|e| GroupError::Other(e.to_string()))
+}
+
+/// The patterns as the rule's DFAs search them.
+fn dfa_hirs(inputs: &[(String, PatternRef)], flags: Flags) -> Result<Vec<Hir>, GroupError> {
+    inputs
+        .iter()
+        .map(|(pattern, _)| {
+            let hir = parse(pattern, flags.ignore_case)?;
+            Ok(if flags.marked { with_marks(&hir) } else { hir })
+        })
+        .collect()
+}
+
+fn build_nfa(hirs: &[Hir], config: thompson::Config) -> Result<thompson::NFA, GroupError> {
+    // DFAs have no capture groups (and a reverse NFA cannot have them).
+    thompson::Compiler::new()
+        .configure(config.which_captures(thompson::WhichCaptures::None))
+        .build_many_from_hir(hirs)
+        .map_err(|err| {
+            if err.to_string().contains("exceeded") {
+                GroupError::TooLarge
+            } else {
+                GroupError::Other(err.to_string())
+            }
+        })
+}
+
+/// The byte class of the scanner's mark alone.
+fn mark() -> Hir {
+    let mark = crate::scan::MARK;
+    Hir::class(Class::Bytes(ClassBytes::new([ClassBytesRange::new(
+        mark, mark,
+    )])))
+}
+
+/// A pattern rewritten for the marked normalised text, in which the scanner writes the byte
+/// [`crate::scan::MARK`] (never part of UTF-8) where normalisation removed a run of invisible
+/// characters between two characters. A mark may be nothing (`acc` U+200B `ount` is still
+/// `account`) or a separator between words (`account` U+200B `number` matches
+/// `account\s+number`), and only the context in the pattern can tell which: so any number of
+/// marks may follow every character, class and assertion of the pattern, and every class that
+/// matches a space (a literal space, `\s`, `.`, `[^a-z]`) also matches a mark. On text without
+/// marks (almost all text) the rewritten pattern matches exactly what the pattern does; on
+/// text with marks it matches wherever the pattern matches the text with its marks removed,
+/// and also where a mark stands for a space.
+fn with_marks(hir: &Hir) -> Hir {
+    let marks = || {
+        Hir::repetition(Repetition {
+            min: 0,
+            max: None,
+            greedy: true,
+            sub: Box::new(mark()),
+        })
+    };
+    match hir.kind() {
+        HirKind::Empty => hir.clone(),
+        HirKind::Literal(literal) => {
+            let mut parts = Vec::new();
+            match std::str::from_utf8(&literal.0) {
+                Ok(text) => {
+                    for c in text.chars() {
+                        parts.push(if c == ' ' {
+                            Hir::alternation(vec![Hir::literal(*b" "), mark()])
+                        } else {
+                            Hir::literal(c.encode_utf8(&mut [0; 4]).as_bytes())
+                        });
+                        parts.push(marks());
+                    }
+                }
+                Err(_) => {
+                    for &byte in literal.0.iter() {
+                        parts.push(if byte == b' ' {
+                            Hir::alternation(vec![Hir::literal(*b" "), mark()])
+                        } else {
+                            Hir::literal([byte])
+                        });
+                        parts.push(marks());
+                    }
+                }
+            }
+            Hir::concat(parts)
+        }
+        HirKind::Class(class) => {
+            let atom = match class {
+                Class::Unicode(unicode) if unicode.contains_space() => {
+                    Hir::alternation(vec![hir.clone(), mark()])
+                }
+                Class::Bytes(bytes) if bytes.contains_space() => {
+                    let mut bytes = bytes.clone();
+                    bytes.push(ClassBytesRange::new(crate::scan::MARK, crate::scan::MARK));
+                    Hir::class(Class::Bytes(bytes))
+                }
+                _ => hir.clone(),
+            };
+            Hir::concat(vec![atom, marks()])
+        }
+        HirKind::Look(_) => Hir::concat(vec![hir.clone(), marks()]),
+        HirKind::Repetition(rep) => Hir::repetition(Repetition {
+            sub: Box::new(with_marks(&rep.sub)),
+            ..rep.clone()
+        }),
+        HirKind::Capture(capture) => Hir::capture(Capture {
+            sub: Box::new(with_marks(&capture.sub)),
+            ..capture.clone()
+        }),
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(with_marks).collect()),
+        HirKind::Alternation(subs) => Hir::alternation(subs.iter().map(with_marks).collect()),
+    }
+}
+
+/// Whether a class matches U+0020.
+trait ContainsSpace {
+    fn contains_space(&self) -> bool;
+}
+
+impl ContainsSpace for regex_syntax::hir::ClassUnicode {
+    fn contains_space(&self) -> bool {
+        self.ranges()
+            .iter()
+            .any(|r| r.start() <= ' ' && ' ' <= r.end())
+    }
+}
+
+impl ContainsSpace for ClassBytes {
+    fn contains_space(&self) -> bool {
+        self.ranges()
+            .iter()
+            .any(|r| r.start() <= b' ' && b' ' <= r.end())
+    }
 }
 
 /// A size limit (of the NFA, the determiniser or the DFA) means "too large"; anything else is a
@@ -838,14 +1010,13 @@ fn serialize_dfa(dfa: &dense::DFA<Vec<u32>>) -> Vec<u8> {
 /// bounded length.
 fn build_anchored(
     inputs: &[(String, PatternRef)],
-    ignore_case: bool,
+    flags: Flags,
     options: &CompileOptions,
 ) -> Result<BuiltGroup, GroupError> {
+    // Bounded in the pattern as written: the marks the rewritten pattern also accepts are
+    // bounded by the text's removed runs, one mark per run between two characters.
     let bounded = inputs.iter().all(|(pattern, _)| {
-        regex_syntax::ParserBuilder::new()
-            .case_insensitive(ignore_case)
-            .build()
-            .parse(pattern)
+        parse(pattern, flags.ignore_case)
             .ok()
             .and_then(|hir| hir.properties().maximum_len())
             .is_some_and(|len| len <= MAX_ANCHORED_LEN)
@@ -853,11 +1024,10 @@ fn build_anchored(
     if !bounded {
         return Err(GroupError::TooLarge);
     }
-    let patterns: Vec<&str> = inputs.iter().map(|(p, _)| p.as_str()).collect();
+    let hirs = dfa_hirs(inputs, flags)?;
     let limit = Some(options.dfa_size_limit);
+    let nfa = build_nfa(&hirs, thompson::Config::new().nfa_size_limit(limit))?;
     let dfa = dense::Builder::new()
-        .syntax(syntax::Config::new().case_insensitive(ignore_case))
-        .thompson(thompson::Config::new().nfa_size_limit(limit))
         .configure(
             dense::Config::new()
                 .start_kind(regex_automata::dfa::StartKind::Anchored)
@@ -866,7 +1036,7 @@ fn build_anchored(
                 .dfa_size_limit(limit)
                 .determinize_size_limit(limit),
         )
-        .build_many(&patterns)
+        .build_from_nfa(&nfa)
         .map_err(group_error)?;
     Ok(BuiltGroup {
         patterns: inputs.iter().map(|(_, origin)| *origin).collect(),

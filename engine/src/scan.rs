@@ -13,8 +13,15 @@ use regex_automata::dfa::{dense, Automaton, StartKind};
 use regex_automata::{Anchored, Input};
 
 use crate::ir::{Program, RuleAction};
-use crate::normalize::{normalize, original_span};
+use crate::normalize::{normalize_keyword, normalize_marked, original_span, Normalized};
+
+mod separators;
+
 use crate::wire::{CompiledMatcher, Decoded, GroupSearch, LoadError, PatternRef, ScreenKind};
+#[cfg_attr(not(feature = "build"), allow(unused_imports))]
+// the compiler writes it into patterns
+pub(crate) use separators::MARK;
+use separators::{marked, plain_separators, unmarked_offset, Joined};
 
 /// One place where a deny rule matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +81,15 @@ struct KeywordSet {
     exact: Vec<Option<Box<[u8]>>>,
 }
 
+/// The normalised view's keywords with spaces, without their spaces, for the joined text (see
+/// [`separators`]).
+#[derive(Debug)]
+struct JoinedKeywords {
+    set: KeywordSet,
+    /// Automaton pattern id → the keyword with its spaces, to confirm a match.
+    keywords: Vec<Box<str>>,
+}
+
 /// A policy's screen for one text view: no match means no DFA group of that view can match.
 #[derive(Debug)]
 struct Screen {
@@ -90,6 +106,8 @@ pub(crate) struct PolicyScanner {
     regexes: Vec<RuleRegexes>,
     /// A segment none of a view's screens matches needs none of that view's DFA groups.
     screens: Vec<Screen>,
+    /// For segments whose separators are not all single spaces.
+    joined: Option<JoinedKeywords>,
 }
 
 /// How much to find.
@@ -266,9 +284,10 @@ fn load_matcher(
             .cloned()
             .unwrap_or_default();
         let normalized = !patterns.skip_normalization;
-        // Keywords are normalised like the text they are searched in.
+        // Keywords are normalised like the text they are searched in, white space runs to one
+        // space.
         let keyword = if normalized {
-            normalize(&keyword).into_owned()
+            normalize_keyword(&keyword)
         } else {
             keyword
         };
@@ -345,6 +364,7 @@ impl ScannerParts {
     fn finish(self) -> Result<PolicyScanner, LoadError> {
         let mut keyword_sets = Vec::new();
         let [exact_raw, exact_normalized, folded_raw, folded_normalized] = self.keywords;
+        let joined = joined_keywords(&exact_normalized, &folded_normalized)?;
         let [literals_raw, literals_normalized] = self.screen_literals;
         for (normalized, exact, folded, literals) in [
             (false, exact_raw, folded_raw, literals_raw),
@@ -363,8 +383,36 @@ impl ScannerParts {
             keyword_sets,
             regexes: self.regexes,
             screens: self.screens,
+            joined,
         })
     }
+}
+
+/// The automaton of the normalised keywords that have a space, spaces removed.
+fn joined_keywords(
+    exact: &[(String, usize, u32)],
+    folded: &[(String, usize, u32)],
+) -> Result<Option<JoinedKeywords>, LoadError> {
+    // A keyword of spaces only has nothing to find in the joined text; the automaton's pass
+    // finds it where the text has exactly those spaces.
+    let spaced = |keyword: &str| keyword.contains(' ') && keyword.bytes().any(|b| b != b' ');
+    let spaceless = |list: &[(String, usize, u32)]| -> Vec<(String, usize, u32)> {
+        list.iter()
+            .filter(|(keyword, _, _)| spaced(keyword))
+            .map(|(keyword, rule, k)| (keyword.replace(' ', ""), *rule, *k))
+            .collect()
+    };
+    // In the automaton's pattern order: exact keywords, then folded ones.
+    let keywords: Vec<Box<str>> = exact
+        .iter()
+        .chain(folded)
+        .filter(|(keyword, _, _)| spaced(keyword))
+        .map(|(keyword, _, _)| keyword.as_str().into())
+        .collect();
+    Ok(
+        keyword_set(spaceless(exact), spaceless(folded), Vec::new(), true)?
+            .map(|set| JoinedKeywords { set, keywords }),
+    )
 }
 
 /// One automaton for a view's exact and ASCII-folded keywords and its screen literals: folded
@@ -423,22 +471,52 @@ fn keyword_set(
     }))
 }
 
+impl KeywordSet {
+    /// The (rule, keyword index) of automaton pattern `id` matched at `span` of `text`, unless
+    /// it is a screen literal or an exact keyword that matched only with its case folded.
+    fn confirm(&self, id: usize, text: &str, span: Range<usize>) -> Option<(usize, u32)> {
+        if let Some(Some(keyword)) = self.exact.get(id) {
+            if text.as_bytes().get(span) != Some(&keyword[..]) {
+                return None;
+            }
+        }
+        self.sites.get(id).copied()
+    }
+}
+
 impl PolicyScanner {
     /// Finds hits in the texts. With [`Want::First`] the result has at most one hit: that of the
     /// earliest rule in file order. Spans are always in the texts as given.
     pub(crate) fn scan(&self, texts: &[&str], want: Want) -> Vec<Hit> {
         let any_normalized = self.keyword_sets.iter().any(|s| s.normalized)
             || self.regexes.iter().any(|r| r.normalized);
-        let normalized: Vec<Cow<'_, str>> = if any_normalized {
-            texts.iter().map(|t| normalize(t)).collect()
+        let normalized: Vec<Normalized<'_>> = if any_normalized {
+            texts.iter().map(|t| normalize_marked(t)).collect()
         } else {
             Vec::new()
         };
         let view = |normalized_view: bool, segment: usize| -> Option<&str> {
             if normalized_view {
-                normalized.get(segment).map(|c| c.as_ref())
+                normalized.get(segment).map(|n| n.text.as_ref())
             } else {
                 texts.get(segment).copied()
+            }
+        };
+        // The marked texts the normalised view's DFAs search (see `separators`); `None` for a
+        // segment without marks, where that is the normalised text itself.
+        let marked_texts: Vec<Option<Vec<u8>>> = if self.regexes.iter().any(|r| r.normalized) {
+            normalized
+                .iter()
+                .map(|n| marked(&n.text, &n.marks))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let has_marks = |segment: usize| marked_texts.get(segment).is_some_and(Option::is_some);
+        let dfa_view = |normalized_view: bool, segment: usize| -> Option<&[u8]> {
+            match marked_texts.get(segment) {
+                Some(Some(marked)) if normalized_view => Some(marked.as_slice()),
+                _ => view(normalized_view, segment).map(str::as_bytes),
             }
         };
         // Sorted by rule, at most one hit per rule.
@@ -474,12 +552,7 @@ impl PolicyScanner {
                         }
                         continue;
                     }
-                    if let Some(Some(keyword)) = set.exact.get(id) {
-                        if text.as_bytes().get(m.start()..m.end()) != Some(&keyword[..]) {
-                            continue;
-                        }
-                    }
-                    let Some(&(rule, k)) = set.sites.get(id) else {
+                    let Some((rule, k)) = set.confirm(id, text, m.start()..m.end()) else {
                         continue;
                     };
                     if want == Want::First && rule >= earliest(&hits) {
@@ -491,6 +564,44 @@ impl PolicyScanner {
                             pattern: PatternRef::Keyword(k),
                             segment,
                             span: m.start()..m.end(),
+                        },
+                        &mut hits,
+                    );
+                }
+            }
+        }
+        // Keywords with spaces where a separator is not one space: in the joined text.
+        if let Some(joined) = &self.joined {
+            for (segment, n) in normalized.iter().enumerate() {
+                if n.marks.is_empty() && plain_separators(&n.text) {
+                    continue;
+                }
+                let text = Joined::new(&n.text, &n.marks);
+                if !joined.set.automaton.is_match(&text.text) {
+                    continue;
+                }
+                for m in joined.set.automaton.find_overlapping_iter(&text.text) {
+                    let id = m.pattern().as_usize();
+                    let Some((rule, k)) = joined.set.confirm(id, &text.text, m.start()..m.end())
+                    else {
+                        continue;
+                    };
+                    if want == Want::First && rule >= earliest(&hits) {
+                        continue;
+                    }
+                    let Some(span) = joined
+                        .keywords
+                        .get(id)
+                        .and_then(|keyword| text.confirm(keyword, m.start()..m.end()))
+                    else {
+                        continue;
+                    };
+                    record(
+                        Hit {
+                            rule,
+                            pattern: PatternRef::Keyword(k),
+                            segment,
+                            span,
                         },
                         &mut hits,
                     );
@@ -522,10 +633,13 @@ impl PolicyScanner {
                                 .copied()
                                 .unwrap_or(false)
                         };
+                        // The screens were built from the patterns as written and searched
+                        // in the normalised text: a segment with marks is not screened.
                         Some(
                             (0..texts.len())
                                 .map(|segment| {
                                     literal_hit(segment)
+                                        || (rule.normalized && has_marks(segment))
                                         || view(rule.normalized, segment).is_some_and(|text| {
                                             screens.iter().any(|screen| screen.dfa.matches(text))
                                         })
@@ -540,8 +654,16 @@ impl PolicyScanner {
                 if passed.is_some_and(|passed| !passed.get(segment).copied().unwrap_or(true)) {
                     return None;
                 }
-                let text = view(rule.normalized, segment)?;
-                rule.first_hit(text).map(|(pattern, span)| Hit {
+                let text = dfa_view(rule.normalized, segment)?;
+                let (pattern, span) = rule.first_hit(text)?;
+                // A span of the marked text, as a span of the normalised text.
+                let span = match normalized.get(segment) {
+                    Some(n) if rule.normalized && !n.marks.is_empty() => {
+                        unmarked_offset(&n.marks, span.start)..unmarked_offset(&n.marks, span.end)
+                    }
+                    _ => span,
+                };
+                Some(Hit {
                     rule: rule.rule,
                     pattern,
                     segment,
@@ -557,9 +679,10 @@ impl PolicyScanner {
         }
         // Report every span in the original text.
         for hit in &mut hits {
-            if let (Some(Cow::Owned(_)), Some(original)) =
-                (normalized.get(hit.segment), texts.get(hit.segment))
-            {
+            if let (Some(Cow::Owned(_)), Some(original)) = (
+                normalized.get(hit.segment).map(|n| &n.text),
+                texts.get(hit.segment),
+            ) {
                 if self.hit_was_normalized(hit) {
                     hit.span = original_span(original, hit.span.clone());
                 }
@@ -632,10 +755,9 @@ fn start_bytes<A: Automaton>(dfa: &A) -> Box<[bool; 256]> {
 fn find_anchored<A: Automaton>(
     dfa: &A,
     starts: &[bool; 256],
-    text: &str,
+    text: &[u8],
 ) -> Option<(usize, Range<usize>)> {
-    let bytes = text.as_bytes();
-    for (at, byte) in bytes.iter().enumerate() {
+    for (at, byte) in text.iter().enumerate() {
         if !starts.get(usize::from(*byte)).copied().unwrap_or(true) {
             continue;
         }
@@ -653,7 +775,7 @@ fn find_anchored<A: Automaton>(
 }
 
 impl RuleRegexes {
-    fn first_hit(&self, text: &str) -> Option<(PatternRef, Range<usize>)> {
+    fn first_hit(&self, text: &[u8]) -> Option<(PatternRef, Range<usize>)> {
         for group in &self.groups {
             let found = match (&group.forward, &group.search) {
                 (
@@ -708,7 +830,7 @@ impl RuleRegexes {
 fn find<F: Automaton, R: Automaton>(
     forward: &F,
     reverse: &R,
-    text: &str,
+    text: &[u8],
 ) -> Option<(usize, Range<usize>)> {
     let input = Input::new(text).earliest(true);
     let end = match forward.try_search_fwd(&input) {

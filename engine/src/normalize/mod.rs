@@ -91,6 +91,22 @@ pub(crate) struct Normalized<'a> {
     pub marks: Vec<usize>,
 }
 
+/// A keyword as the normalised text is searched for it: normalised, with every run of white
+/// space written as one space, which then matches any run of separators (see `scan`).
+pub(crate) fn normalize_keyword(keyword: &str) -> String {
+    let mut out = String::with_capacity(keyword.len());
+    for c in normalize(keyword).chars() {
+        if c.is_whitespace() {
+            if !out.ends_with(' ') {
+                out.push(' ');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// [`normalize`] with the marks of removed characters.
 pub(crate) fn normalize_marked(text: &str) -> Normalized<'_> {
     let bytes = text.as_bytes();
