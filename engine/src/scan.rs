@@ -698,19 +698,24 @@ impl PolicyScanner {
         })
     }
 
+    /// Whether the hit's rule searches the normalised text. A rule searches one view with all
+    /// its patterns; a keyword may sit in the keyword automaton or, folded with Unicode case
+    /// rules, in the rule's DFAs.
     fn hit_was_normalized(&self, hit: &Hit) -> bool {
-        match hit.pattern {
+        let in_keywords = match hit.pattern {
             PatternRef::Keyword(k) => self
                 .keyword_sets
                 .iter()
                 .find(|set| set.sites.contains(&(hit.rule, k)))
-                .is_some_and(|set| set.normalized),
-            PatternRef::Regex(_) => self
-                .regexes
+                .map(|set| set.normalized),
+            PatternRef::Regex(_) => None,
+        };
+        in_keywords.unwrap_or_else(|| {
+            self.regexes
                 .iter()
                 .find(|r| r.rule == hit.rule)
-                .is_some_and(|r| r.normalized),
-        }
+                .is_some_and(|r| r.normalized)
+        })
     }
 }
 
@@ -984,5 +989,83 @@ mod screen_tests {
             denied_by(&ruleset, "13912345678 账号"),
             Some(("exact".into(), 12..18))
         );
+    }
+}
+
+#[cfg(test)]
+mod separator_tests {
+    use crate::ir::{HostPattern, Patterns, Policy, Program, Rule, RuleAction};
+    use crate::{compile, CompileOptions, Inspection, Ruleset};
+
+    fn ruleset(rules: Vec<(&str, Vec<&str>, Vec<&str>, bool)>) -> Ruleset {
+        let program = Program {
+            policies: vec![Policy {
+                name: "p".into(),
+                hosts: vec![HostPattern::Exact("h".into())],
+                path_prefix: None,
+                headers: vec![],
+                rules: rules
+                    .into_iter()
+                    .map(|(id, keywords, regexes, ignore_case)| Rule {
+                        id: id.into(),
+                        reason: None,
+                        action: RuleAction::Deny(Patterns {
+                            keywords: keywords.iter().map(|s| s.to_string()).collect(),
+                            regexes: regexes.iter().map(|s| s.to_string()).collect(),
+                            ignore_case,
+                            skip_normalization: false,
+                        }),
+                    })
+                    .collect(),
+            }],
+            judges: vec![],
+        };
+        let compiled = compile(&program, &CompileOptions::default()).unwrap();
+        Ruleset::from_bytes(&compiled.bytes).unwrap()
+    }
+
+    fn denied(ruleset: &Ruleset, text: &str) -> Option<(String, String)> {
+        let policy = ruleset.select("h", "/")?;
+        match ruleset.inspect(policy, Some("text/plain"), text.as_bytes()) {
+            Inspection::Deny(d) => {
+                let span = d.matched.map(|m| m.byte_span).unwrap_or(0..0);
+                Some((d.rule.unwrap_or_default(), text[span].to_string()))
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn spans_of_separated_matches_point_at_the_text_as_sent() {
+        let rules = ruleset(vec![
+            ("dfa-keyword", vec!["opération tempête"], vec![], true),
+            ("keyword", vec!["account number"], vec![], false),
+            ("regex", vec![], vec![r"routing\s+number"], false),
+        ]);
+        let text = "Opéra\u{200b}tion\u{200b}tempête starts";
+        assert_eq!(
+            denied(&rules, text),
+            Some((
+                "dfa-keyword".into(),
+                "Opéra\u{200b}tion\u{200b}tempête".into()
+            ))
+        );
+        let text = "my acc\u{200b}ount\u{200b}number is";
+        assert_eq!(
+            denied(&rules, text),
+            Some(("keyword".into(), "acc\u{200b}ount\u{200b}number".into()))
+        );
+        let text = "my account \n number is";
+        assert_eq!(
+            denied(&rules, text),
+            Some(("keyword".into(), "account \n number".into()))
+        );
+        let text = "my rou\u{200b}ting\u{200b}number is";
+        assert_eq!(
+            denied(&rules, text),
+            Some(("regex".into(), "rou\u{200b}ting\u{200b}number".into()))
+        );
+        assert_eq!(denied(&rules, "my accountnumber is"), None);
+        assert_eq!(denied(&rules, "my routingnumber is"), None);
     }
 }
