@@ -12,8 +12,10 @@ use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
-    #[error("content encoding `{0}` is not supported (gzip, deflate and identity are)")]
-    Unsupported(String),
+    /// An encoding other than gzip and deflate: its registered name, or `None` for a name that is
+    /// not a registered encoding (which the message then does not quote: it is request text).
+    #[error("content encoding {} is not supported (gzip, deflate and identity are)", .0.map_or("of this request".to_string(), |name| format!("`{name}`")))]
+    Unsupported(Option<&'static str>),
     #[error("the body is not valid `{0}` data")]
     Corrupt(&'static str),
     #[error("the decoded body is larger than {limit} bytes")]
@@ -29,6 +31,24 @@ impl DecodeError {
             DecodeError::TooLarge { .. } => (413, "guard.body_too_large"),
         }
     }
+}
+
+/// The IANA-registered content codings guard does not decode, so a refusal can name one without
+/// quoting request text.
+fn registered(coding: &str) -> Option<&'static str> {
+    [
+        "br",
+        "zstd",
+        "compress",
+        "x-compress",
+        "exi",
+        "pack200-gzip",
+        "aes128gcm",
+        "dcb",
+        "dcz",
+    ]
+    .into_iter()
+    .find(|known| *known == coding)
 }
 
 /// The body as the upstream would read it, at most `limit` bytes.
@@ -55,7 +75,7 @@ pub(crate) fn decode<'a>(
             // RFC 9110's deflate is zlib-wrapped; some clients send raw deflate, so try both.
             "deflate" => inflate(ZlibDecoder::new(out.as_ref()), "deflate", limit)
                 .or_else(|_| inflate(DeflateDecoder::new(out.as_ref()), "deflate", limit))?,
-            other => return Err(DecodeError::Unsupported(other.to_string())),
+            other => return Err(DecodeError::Unsupported(registered(other))),
         });
     }
     if out.len() > limit {
@@ -125,8 +145,12 @@ mod tests {
         );
         assert_eq!(
             decode(Some("br"), b"x", 100),
-            Err(DecodeError::Unsupported("br".into()))
+            Err(DecodeError::Unsupported(Some("br")))
         );
+        // A made-up coding is request text: the message does not quote it.
+        let err = decode(Some("account-number"), b"x", 100).unwrap_err();
+        assert_eq!(err, DecodeError::Unsupported(None));
+        assert!(!err.to_string().contains("account"), "{err}");
         assert_eq!(
             decode(Some("gzip"), b"not gzip", 100),
             Err(DecodeError::Corrupt("gzip"))

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 
 use crate::decode::{decode, DecodeError};
-use crate::extract::{extract, ExtractError, Limits, Segment};
+use crate::extract::{extract, ExtractError, Limits, Origin, Segment};
 use crate::ir::{HeaderOp, HostPattern, OnError, Policy, Program, RuleAction};
 use crate::judge::{self, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict};
 use crate::scan::{self, Hit, PolicyScanner, Want};
@@ -262,15 +262,11 @@ impl Ruleset {
             .filter(|(_, rule)| matches!(rule.action, RuleAction::Escalate { .. }))
             .map(|(i, _)| i)
             .collect();
-        if rules.is_empty() || segments.is_empty() {
+        let content = judge_content(segments);
+        if rules.is_empty() || content.is_empty() {
             // With no text there is nothing a judge could object to.
             return Inspection::Allow;
         }
-        let content = segments
-            .iter()
-            .map(|s| s.text.as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
         Inspection::Escalate(Escalation {
             policy: policy.0,
             rules,
@@ -484,6 +480,29 @@ impl Denial {
     }
 }
 
+/// The text a judge is asked about: the prompt of the detected API first, then every other field
+/// an upstream or a tool reads (each distinct text once), in document order. The API's envelope
+/// (keys, roles, ids) is scanned by the rules but would only be noise to a judge.
+fn judge_content(segments: &[Segment]) -> String {
+    let mut content = String::new();
+    let mut push = |text: &str| {
+        if !content.is_empty() {
+            content.push('\n');
+        }
+        content.push_str(text);
+    };
+    for segment in segments.iter().filter(|s| s.origin == Origin::Prompt) {
+        push(&segment.text);
+    }
+    let mut shown = BTreeSet::new();
+    for segment in segments.iter().filter(|s| s.origin == Origin::Field) {
+        if shown.insert(segment.text.as_str()) {
+            push(&segment.text);
+        }
+    }
+    content
+}
+
 fn refusal(policy: &Policy, err: &DecodeError) -> Denial {
     let (status, code) = err.status_and_code();
     Denial {
@@ -499,7 +518,7 @@ fn refusal(policy: &Policy, err: &DecodeError) -> Denial {
 
 fn malformed(policy: &Policy, err: &ExtractError) -> Denial {
     Denial {
-        status: 400,
+        status: err.status(),
         code: err.code(),
         policy: policy.name.clone(),
         rule: None,

@@ -32,7 +32,9 @@ pub use eval::{
     Denial, Escalation, Explanation, HeaderPlan, Inspection, MatchSite, MatchedPattern, Outcome,
     PolicyId, Ruleset, DEFAULT_MAX_BODY_BYTES,
 };
-pub use extract::{extract, ExtractError, Extracted, Format, Limits, Segment};
+pub use extract::{
+    extract, ExtractError, Extracted, Format, Limits, MediaProblem, Origin, Segment,
+};
 pub use judge::{
     read_reply, read_verdict, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict, MAX_ANSWER_BYTES,
 };

@@ -4,7 +4,8 @@
 //! every successful result is checked against an independent reading of the body: each segment's
 //! path must lead, in serde_json's own parse, to exactly that segment's text (to a number with
 //! that value, to base64 of that text, for a path ending in `~` to an object key, and for one
-//! ending in `#tags` to a string that is that text with its tag characters hidden).
+//! ending in `#tags` to a string that is that text with its tag characters hidden). Each segment's
+//! origin (prompt, field, envelope: what the judge is shown first) is in the snapshot too.
 
 #![allow(
     clippy::unwrap_used,
@@ -16,7 +17,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use guard_engine::{extract, Extracted, Format, Limits};
+use guard_engine::{extract, Extracted, Format, Limits, Origin};
 
 #[test]
 fn corpus() {
@@ -51,7 +52,13 @@ fn render(content_type: &str, result: &Result<Extracted, guard_engine::ExtractEr
         Ok(extracted) => {
             writeln!(out, "format: {}", extracted.format.name()).unwrap();
             for segment in &extracted.segments {
-                writeln!(out, "{}: {:?}", segment.path, segment.text).unwrap();
+                let origin = match segment.origin {
+                    Origin::Prompt => "prompt",
+                    Origin::Field => "field",
+                    Origin::Envelope => "envelope",
+                    _ => "other",
+                };
+                writeln!(out, "{} ({origin}): {:?}", segment.path, segment.text).unwrap();
             }
         }
         Err(err) => writeln!(out, "error {}: {err}", err.code()).unwrap(),

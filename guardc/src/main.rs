@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use guard_dsl::{Compilation, Diagnostics, ErrorFormat};
-use guard_engine::{CompileOptions, Inspection, Ruleset};
+use guard_engine::{CompileOptions, Inspection, Origin, Ruleset};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -419,19 +419,35 @@ fn explain(fixture_path: &Path, policies: &[PathBuf], args: &PolicyArgs) -> Exit
     match ruleset.explain(policy, content_type, content_encoding, &fixture.body) {
         Err(err) => println!("body: cannot be scanned: {err}"),
         Ok(explanation) => {
+            let count = |origin: Origin| {
+                explanation
+                    .segments
+                    .iter()
+                    .filter(|s| s.origin == origin)
+                    .count()
+            };
+            let envelope = count(Origin::Envelope);
             println!(
-                "body: {} with {} text segment{}",
+                "body: {} with {} text segment{} ({} prompt, {} other fields, {envelope} keys and ids)",
                 explanation.format,
                 explanation.segments.len(),
-                if explanation.segments.len() == 1 {
+                if explanation.segments.len() == 1 { "" } else { "s" },
+                count(Origin::Prompt),
+                count(Origin::Field),
+            );
+            // Keys, roles and ids are scanned like the rest; listing them would bury the text.
+            for segment in explanation
+                .segments
+                .iter()
+                .filter(|s| s.origin != Origin::Envelope)
+            {
+                let kind = if segment.origin == Origin::Prompt {
                     ""
                 } else {
-                    "s"
-                }
-            );
-            for segment in &explanation.segments {
+                    ", field"
+                };
                 println!(
-                    "  {} ({} characters)",
+                    "  {} ({} characters{kind})",
                     segment.path,
                     segment.text.chars().count()
                 );

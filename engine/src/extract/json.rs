@@ -1,0 +1,302 @@
+//! Strict JSON reading into a small owned tree.
+//!
+//! Bodies are parsed by our own serde visitor, which refuses what would let the guard and the
+//! upstream read different requests: duplicate object keys anywhere, compared the way the most
+//! lenient upstream compares them (Go's encoding/json and ASP.NET bind keys case-insensitively and
+//! keep the last duplicate, so `{"mimeType": "image/png", "MimeType": "text/plain"}` is one field
+//! to them), nesting deeper than a limit, and, through serde_json, invalid UTF-8, lone surrogate
+//! escapes and trailing data. Errors point at line and column, never quote the body.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+use super::ExtractError;
+
+/// The parsed body. Booleans and nulls are kept only as placeholders: they carry no text.
+#[derive(Debug)]
+pub(super) enum Json {
+    Scalar,
+    Number(Number),
+    /// A string and its ordinal among the body's string tokens (keys included), which locates it
+    /// in the body for an error message without quoting it.
+    String(String, usize),
+    Array(Vec<Json>),
+    /// Fields in document order; keys are unique even ignoring case.
+    Object(Vec<(String, Json)>),
+}
+
+/// A JSON number as serde_json read it; written out as text when it is scanned.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Number {
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Number::Unsigned(n) => write!(f, "{n}"),
+            Number::Signed(n) => write!(f, "{n}"),
+            Number::Float(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl Json {
+    /// The value of a field, its key compared as upstreams compare keys ([`fold`]).
+    pub(super) fn field(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Object(fields) => fields
+                .iter()
+                .find(|(k, _)| same_key(k, key))
+                .map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    pub(super) fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s, _) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// A key as the most lenient upstream compares it: Unicode simple case folding, approximated by
+/// upper- then lower-casing (so `ſ` and `K` (Kelvin) fold as Go folds them).
+pub(super) fn fold(key: &str) -> String {
+    if key.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        return key.to_owned();
+    }
+    key.chars()
+        .flat_map(char::to_uppercase)
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Whether a key of the body is `known` (an ASCII lowercase name of ours), compared by [`fold`].
+pub(super) fn same_key(key: &str, known: &str) -> bool {
+    key.eq_ignore_ascii_case(known) || fold(key) == known
+}
+
+pub(super) fn parse(text: &str, max_depth: usize) -> Result<Json, ExtractError> {
+    let mut parser = Parser {
+        max_depth,
+        failure: None,
+        strings: 0,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let result = NodeSeed {
+        parser: &mut parser,
+        depth: 0,
+    }
+    .deserialize(&mut de)
+    .and_then(|doc| de.end().map(|()| doc));
+    result.map_err(|err| match parser.failure.take() {
+        Some(Failure::TooDeep) => ExtractError::TooDeep { limit: max_depth },
+        Some(Failure::DuplicateKey) => ExtractError::DuplicateKey {
+            line: err.line(),
+            column: err.column(),
+        },
+        None => json_error(&err),
+    })
+}
+
+/// serde_json's error without the ` at line L column C` its `Display` appends, which we report
+/// as fields instead. serde_json's syntax messages describe the grammar, never the input.
+fn json_error(err: &serde_json::Error) -> ExtractError {
+    let (line, column) = (err.line(), err.column());
+    let full = err.to_string();
+    let suffix = format!(" at line {line} column {column}");
+    let message = full.strip_suffix(&suffix).unwrap_or(&full).to_owned();
+    ExtractError::InvalidJson {
+        line,
+        column,
+        message,
+    }
+}
+
+/// The byte offset of string token number `ordinal` (keys included) in the JSON text.
+pub(super) fn string_offset(text: &str, ordinal: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut seen = 0;
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        if byte == b'"' {
+            if seen == ordinal {
+                return i;
+            }
+            seen += 1;
+            i += 1;
+            // Skip to the closing quote, over escapes.
+            while let Some(&inner) = bytes.get(i) {
+                i += if inner == b'\\' { 2 } else { 1 };
+                if inner == b'"' {
+                    break;
+                }
+            }
+        } else {
+            i += 1;
+        }
+    }
+    text.len()
+}
+
+/// State shared by every level of the visitor. serde errors can only carry a message, so our own
+/// refusals are recorded here and turned into typed errors once the parse has unwound.
+struct Parser {
+    max_depth: usize,
+    failure: Option<Failure>,
+    /// String tokens read so far.
+    strings: usize,
+}
+
+enum Failure {
+    TooDeep,
+    DuplicateKey,
+}
+
+impl Parser {
+    fn fail<E: de::Error>(&mut self, failure: Failure) -> E {
+        self.failure = Some(failure);
+        E::custom("refused by guard")
+    }
+
+    /// The depth of a container whose parent is at `depth`, or the refusal if that is too deep.
+    fn enter<E: de::Error>(&mut self, depth: usize) -> Result<usize, E> {
+        let depth = depth.saturating_add(1);
+        if depth > self.max_depth {
+            Err(self.fail(Failure::TooDeep))
+        } else {
+            Ok(depth)
+        }
+    }
+
+    fn string(&mut self, value: String) -> Json {
+        let ordinal = self.strings;
+        self.strings += 1;
+        Json::String(value, ordinal)
+    }
+}
+
+/// Deserialises one value whose enclosing containers are `depth` deep.
+struct NodeSeed<'p> {
+    parser: &'p mut Parser,
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for NodeSeed<'_> {
+    type Value = Json;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NodeSeed<'_> {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any json value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Json, E> {
+        Ok(Json::Scalar)
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Json, E> {
+        Ok(Json::Number(Number::Signed(value)))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Json, E> {
+        Ok(Json::Number(Number::Unsigned(value)))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Json, E> {
+        Ok(Json::Number(Number::Float(value)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Scalar)
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Json, E> {
+        Ok(self.parser.string(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Json, E> {
+        Ok(self.parser.string(value))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let parser = self.parser;
+        let depth = parser.enter(self.depth)?;
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(NodeSeed {
+            parser: &mut *parser,
+            depth,
+        })? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let parser = self.parser;
+        let depth = parser.enter(self.depth)?;
+        // A BTreeSet rather than a HashSet: with the fixed hash keys wasm builds may get, an
+        // attacker could craft colliding keys and make the check quadratic.
+        let mut seen = BTreeSet::new();
+        let mut fields = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            parser.strings += 1;
+            if !seen.insert(fold(&key)) {
+                return Err(parser.fail(Failure::DuplicateKey));
+            }
+            let value = map.next_value_seed(NodeSeed {
+                parser: &mut *parser,
+                depth,
+            })?;
+            fields.push((key, value));
+        }
+        Ok(Json::Object(fields))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_are_found_ignoring_case_at_any_depth() {
+        for body in [
+            r#"{"messages":[],"m\u0065ssages":[]}"#,
+            r#"{"a":{"mimeType":"x","MimeType":"y"}}"#,
+            r#"[{"x":1},{"Type":1,"type":2}]"#,
+            r#"{"me\u017f\u017fages":1,"messages":2}"#,
+        ] {
+            assert!(
+                matches!(parse(body, 64), Err(ExtractError::DuplicateKey { .. })),
+                "{body}"
+            );
+        }
+        assert!(parse(r#"{"a":{"b":1},"b":{"a":1}}"#, 64).is_ok());
+    }
+
+    #[test]
+    fn duplicate_key_errors_point_at_the_key() {
+        let err = parse("{\"b\":1,\n \"B\":2}", 64).unwrap_err();
+        assert_eq!(err, ExtractError::DuplicateKey { line: 2, column: 4 });
+        assert!(!err.to_string().contains('B'), "{err}");
+    }
+
+    #[test]
+    fn string_offsets_count_keys_and_skip_escapes() {
+        let text = r#"{"a\"b": ["x", "y\\"], "c": "z"}"#;
+        let offsets: Vec<usize> = (0..6).map(|n| string_offset(text, n)).collect();
+        assert_eq!(offsets, [1, 10, 15, 23, 28, text.len()]);
+    }
+}
