@@ -180,8 +180,10 @@ impl Ruleset {
     }
 
     /// The first policy in file order whose `match` lines all hold.
+    /// An authority that is not a plain `host[:port]` selects nothing here; the headers phase
+    /// ([`Ruleset::check_head`]) refuses it when some reading of it names a guarded host.
     pub fn select(&self, authority: &str, path: &str) -> Option<PolicyId> {
-        let host = normalize_host(authority);
+        let host = normalize_host(authority)?;
         let path = path.split('?').next().unwrap_or(path);
         self.program
             .policies
@@ -528,22 +530,11 @@ fn malformed(policy: &Policy, err: &ExtractError) -> Denial {
     }
 }
 
-/// Lowercase, without `:port` and trailing dot. IPv6 literals keep their brackets.
-pub(crate) fn normalize_host(authority: &str) -> String {
-    let host = if authority.starts_with('[') {
-        authority.split_inclusive(']').next().unwrap_or(authority)
-    } else {
-        authority
-            .rsplit_once(':')
-            .map_or(authority, |(host, port)| {
-                if port.bytes().all(|b| b.is_ascii_digit()) {
-                    host
-                } else {
-                    authority
-                }
-            })
-    };
-    host.trim_end_matches('.').to_ascii_lowercase()
+/// Lowercase, without `:port` and trailing dot; IPv6 literals keep their brackets. `None` for
+/// an authority that is not a plain `host[:port]` (see `head::plain_host`).
+pub(crate) fn normalize_host(authority: &str) -> Option<String> {
+    let host = crate::head::plain_host(authority)?;
+    Some(host.trim_end_matches('.').to_ascii_lowercase())
 }
 
 fn selects(policy: &Policy, host: &str, path: &str) -> bool {

@@ -16,6 +16,7 @@ mod compile;
 mod decode;
 mod eval;
 mod extract;
+mod head;
 mod judge;
 mod normalize;
 mod scan;
@@ -35,6 +36,7 @@ pub use eval::{
 pub use extract::{
     extract, ExtractError, Extracted, Format, Limits, MediaProblem, Origin, Segment,
 };
+pub use head::{HeadVerdict, RequestHead, INVALID_AUTHORITY, UPGRADE_REFUSED};
 pub use judge::{
     read_reply, read_verdict, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict, MAX_ANSWER_BYTES,
 };
