@@ -1,12 +1,21 @@
 //! The plugin configuration: Istio's `pluginConfig`, Envoy's `configuration` string.
 //!
 //! ```json
-//! {"secrets": {"dashscope_api_key": "sk-...", "judge_api_key": "..."}}
+//! {"secrets": {"dashscope_api_key": "sk-...", "judge_api_key": "..."}, "hold_request_headers": true}
 //! ```
 //!
-//! `secrets` is the only field. Anything else is refused rather than ignored: a misspelt
-//! `secret` or a key put at the top level would otherwise surface only as a missing secret, far
-//! from the mistake. An empty configuration is `{}` (valid for rulesets that need no secret).
+//! Two fields:
+//! - `secrets`: the values templates reference.
+//! - `hold_request_headers` (default `true`): hold the request head until the body is decided,
+//!   so a denied request leaves nothing upstream. It needs `allow_on_headers_stop_iteration: true`
+//!   in Envoy's Wasm filter config, which a filter cannot see; `guardc build` writes the two
+//!   together. `false` sends the head (with the injected headers) before the body verdict, for
+//!   meshes that cannot set the Envoy flag. Holding is the default so that a deployment that
+//!   forgot the Envoy flag fails closed and loudly (see `held`), never leaks quietly.
+//!
+//! Anything else is refused rather than ignored: a misspelt `secret` or a key put at the top
+//! level would otherwise surface only as a missing secret, far from the mistake. An empty
+//! configuration is `{}` (valid for rulesets that need no secret).
 //!
 //! The JSON is read by hand, not through serde's derive: serde's type errors quote the offending
 //! value (`invalid type: string "sk-..."`), and no message of ours may contain a secret.
@@ -20,9 +29,19 @@ use serde_json::Value;
 const MAX_NAME_IN_MESSAGE: usize = 64;
 
 /// A configuration that passed validation.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Config {
     pub secrets: Secrets,
+    pub hold_request_headers: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            secrets: Secrets::new(),
+            hold_request_headers: true,
+        }
+    }
 }
 
 /// Why a configuration was refused; the text never contains a secret's value.
@@ -32,6 +51,7 @@ pub(crate) enum ConfigError {
     Syntax(String),
     NotAnObject,
     UnknownField(String),
+    HoldNotABool,
     SecretsNotAnObject,
     EmptySecretName,
     SecretNotAString(String),
@@ -48,8 +68,9 @@ impl fmt::Display for ConfigError {
             ConfigError::Syntax(err) => write!(f, "the configuration is not valid JSON: {err}"),
             ConfigError::NotAnObject => f.write_str(r#"the configuration must be a JSON object such as {"secrets": {...}}"#),
             ConfigError::UnknownField(name) => {
-                write!(f, "unknown field `{}` (the only field is `secrets`)", shorten(name))
+                write!(f, "unknown field `{}` (the fields are `secrets` and `hold_request_headers`)", shorten(name))
             }
+            ConfigError::HoldNotABool => f.write_str("`hold_request_headers` must be true or false"),
             ConfigError::SecretsNotAnObject => {
                 f.write_str("`secrets` must be an object of secret names to string values")
             }
@@ -93,6 +114,10 @@ pub(crate) fn parse(raw: &[u8]) -> Result<Config, ConfigError> {
     for (field, value) in fields {
         match field.as_str() {
             "secrets" => config.secrets = secrets(value)?,
+            "hold_request_headers" => match value {
+                Value::Bool(hold) => config.hold_request_headers = hold,
+                _ => return Err(ConfigError::HoldNotABool),
+            },
             _ => return Err(ConfigError::UnknownField(field)),
         }
     }
@@ -164,6 +189,27 @@ mod tests {
         assert_eq!(config.secrets.len(), 2);
         assert_eq!(parse(b"").unwrap(), Config::default());
         assert_eq!(parse(b" {} ").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn holding_the_head_is_the_default_and_can_be_turned_off() {
+        assert!(parse(b"{}").unwrap().hold_request_headers);
+        assert!(
+            parse(br#"{"hold_request_headers": true}"#)
+                .unwrap()
+                .hold_request_headers
+        );
+        let off = parse(br#"{"secrets": {"a": "sk-1"}, "hold_request_headers": false}"#).unwrap();
+        assert!(!off.hold_request_headers);
+        assert_eq!(off.secrets.len(), 1);
+        for raw in [
+            r#"{"hold_request_headers": "false"}"#,
+            r#"{"hold_request_headers": 0}"#,
+            r#"{"hold_request_headers": null}"#,
+        ] {
+            assert_eq!(err(raw), "`hold_request_headers` must be true or false");
+        }
+        assert!(err(r#"{"hold_request_header": false}"#).contains("unknown field"));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::cell::{Cell, OnceCell};
 use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::{LogLevel, MapType, MetricType};
+use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType, Status};
 
 /// One log line. A log that cannot be written is not worth failing a request over.
 pub(crate) fn log(level: LogLevel, message: &str) {
@@ -23,6 +23,58 @@ pub(crate) fn header(map: MapType, name: &str) -> Option<String> {
         Ok(Some(bytes)) => Some(String::from_utf8_lossy(&bytes).into_owned()),
         Ok(None) | Err(_) => None,
     }
+}
+
+/// Sets request header `name` to `value`, replacing every value the client sent.
+pub(crate) fn set_request_header(name: &str, value: &str) -> Result<(), Status> {
+    hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
+}
+
+/// Removes every value of request header `name`; a header that is not there is no error.
+pub(crate) fn remove_request_header(name: &str) {
+    let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
+}
+
+/// Bytes `0..len` of `buffer` (what Envoy holds of it now); empty when Envoy has none.
+pub(crate) fn read_buffer(buffer: BufferType, len: usize) -> Result<Vec<u8>, Status> {
+    hostcalls::get_buffer(buffer, 0, len).map(Option::unwrap_or_default)
+}
+
+/// Replaces the first `len` bytes of the request body Envoy holds with `bytes` (Envoy's buffer
+/// replace supports only this shape: drain from the start, then prepend).
+pub(crate) fn replace_request_body(len: usize, bytes: &[u8]) -> Result<(), Status> {
+    hostcalls::set_buffer(BufferType::HttpRequestBody, 0, len, bytes)
+}
+
+/// Lets a paused request go on.
+pub(crate) fn resume_request() -> Result<(), Status> {
+    hostcalls::resume_http_request()
+}
+
+/// Answers the current request locally with a JSON body.
+pub(crate) fn send_json(status: u16, code: &str, body: &[u8]) -> Result<(), Status> {
+    let headers = vec![("content-type", "application/json"), ("x-guard-code", code)];
+    hostcalls::send_http_response(u32::from(status), headers, Some(body))
+}
+
+/// Sends a judge call; its token identifies the answer.
+pub(crate) fn dispatch(
+    cluster: &str,
+    headers: Vec<(&str, &str)>,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<u32, Status> {
+    hostcalls::dispatch_http_call(cluster, headers, Some(body), Vec::new(), timeout)
+}
+
+/// Makes later hostcalls act on request `context_id` (from the root context's timer).
+pub(crate) fn act_on(context_id: u32) -> Result<(), Status> {
+    hostcalls::set_effective_context(context_id)
+}
+
+/// Asks for `on_tick` every `period` (zero stops it).
+pub(crate) fn tick_every(period: Duration) -> Result<(), Status> {
+    hostcalls::set_tick_period(period)
 }
 
 /// A header map read whole: (name, value) pairs, values as text (invalid UTF-8 becomes U+FFFD).
@@ -38,6 +90,14 @@ impl Headers {
                 .map(|bytes| parse_pairs(&bytes))
                 .unwrap_or_default(),
         )
+    }
+
+    /// Every (name, value) pair, pseudo-headers included, in Envoy's order.
+    pub(crate) fn pairs(&self) -> Vec<(&str, &str)> {
+        self.0
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect()
     }
 
     /// The first value of header `name` (lowercase, as Envoy keeps names).

@@ -1,11 +1,20 @@
 //! One HTTP request, through the phases Envoy shows it to us.
 //!
-//! - Headers: select the policy and apply its header plan now, because headers go upstream as
-//!   soon as this callback returns `Continue`. We must return `Continue` here: pausing the
-//!   headers would also stop the body callbacks.
-//! - Body: `Pause` (buffer) until the end of the stream, then inspect. A denial is a local reply
-//!   and the request stays paused, so the upstream never receives the body (Envoy resets the
-//!   upstream stream it opened for the headers).
+//! - Headers: the head checks (`Ruleset::check_head`: odd authorities, upgrades) and policy
+//!   selection. A refused head is answered at once, before any header is changed. A selected
+//!   request without a body is decided here. With a body, the head is *held* by default
+//!   (`Pause`; Envoy keeps delivering body callbacks when its Wasm config sets
+//!   `allow_on_headers_stop_iteration: true`), so the upstream sees nothing of a request until
+//!   it is approved; the policy's header plan (the injected key) is applied only then. With
+//!   `"hold_request_headers": false` in the plugin configuration the plan is applied and the
+//!   head continues at once, as meshes that cannot set the Envoy flag need: the upstream then
+//!   gets the head of a request that is later denied (and reset).
+//! - Body: every chunk is moved out of Envoy's buffer into ours as it arrives (read, then
+//!   replaced by nothing, then `Pause`), so Envoy's per-connection buffer limit (1 MiB by
+//!   default) never fills and never answers its own plain-text 413: the body limit users get is
+//!   guard's (`DEFAULT_MAX_BODY_BYTES`, the one `guardc test` applies), with guard's JSON error.
+//!   At the end of the stream the whole body is inspected; an approved body is put back in
+//!   Envoy's buffer, whole, as the last chunk, and the request continues.
 //! - Judge: dispatch the judge's call and stay paused; its response settles the escalation into
 //!   exactly one of `resume_http_request` or a local reply, never both (resuming after a local
 //!   reply makes Envoy answer 503 instead of the denial).
@@ -17,12 +26,13 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use guard_engine::{
-    read_reply, Denial, Escalation, Inspection, JudgeReply, Outcome, PolicyId, MAX_ANSWER_BYTES,
+    read_reply, Denial, Escalation, HeadVerdict, HeaderPlan, Inspection, JudgeReply, Outcome,
+    PolicyId, RequestHead, DEFAULT_MAX_BODY_BYTES, MAX_ANSWER_BYTES,
 };
-use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, LogLevel, MapType};
 
+use crate::held::{self, Held};
 use crate::host::{self, Counter, Headers};
 use crate::root::Active;
 
@@ -33,7 +43,7 @@ const MAX_REQUEST_ID: usize = 64;
 enum Phase {
     /// Not (or not yet) selected by any policy: every callback continues.
     Untouched,
-    /// Selected; the body is being buffered.
+    /// Selected; the body is being moved into our buffer.
     Buffering,
     /// Waiting for the answer of judge call `token`.
     Judging(Judging),
@@ -72,8 +82,12 @@ pub(crate) struct Request {
     content_type: Option<String>,
     content_encoding: Option<String>,
     request_id: Option<String>,
-    /// The size of the buffered body at the last body callback (for a body ended by trailers).
-    body_size: usize,
+    /// The header plan still to apply (held heads get it only on approval).
+    plan: Option<HeaderPlan>,
+    /// The body so far, moved out of Envoy's buffer; at most one byte past the limit.
+    body: Vec<u8>,
+    /// Whether the body went past the limit (the rest is not kept).
+    too_large: bool,
 }
 
 impl Request {
@@ -86,7 +100,9 @@ impl Request {
             content_type: None,
             content_encoding: None,
             request_id: None,
-            body_size: 0,
+            plan: None,
+            body: Vec::new(),
+            too_large: false,
         }
     }
 
@@ -103,20 +119,30 @@ impl Request {
         };
         // One hostcall for every header this phase reads.
         let headers = Headers::read(MapType::HttpRequestHeaders);
-        let authority = headers.get(":authority").unwrap_or_default();
-        let path = headers.get(":path").unwrap_or_default();
-        let Some(policy) = active.ruleset.select(authority, path) else {
-            return Action::Continue;
+        self.request_id = headers.get("x-request-id").map(sanitize_id);
+        let pairs = headers.pairs();
+        let head = RequestHead {
+            method: headers.get(":method").unwrap_or_default(),
+            authority: headers.get(":authority").unwrap_or_default(),
+            path: headers.get(":path").unwrap_or_default(),
+            headers: &pairs,
+        };
+        let policy = match active.ruleset.check_head(&head) {
+            HeadVerdict::Untouched => return Action::Continue,
+            HeadVerdict::Refuse(denial) => {
+                self.reply(&denial);
+                return Action::Pause;
+            }
+            HeadVerdict::Selected(policy) => policy,
         };
         self.policy = Some(policy);
-        self.request_id = headers.get("x-request-id").map(sanitize_id);
         // Kept before the plan runs: the body is read by its content type, and a policy that
         // removes a header must not change how we read the body.
         self.content_type = headers.get("content-type").map(str::to_string);
         let encoding = headers.get("content-encoding").map(str::to_string);
 
-        let plan = match active.ruleset.headers(policy, &active.secrets) {
-            Ok(plan) => plan,
+        match active.ruleset.headers(policy, &active.secrets) {
+            Ok(plan) => self.plan = Some(plan),
             Err(missing) => {
                 // on_configure checked every secret, so this is a bug, not a client error.
                 host::log(
@@ -132,70 +158,156 @@ impl Request {
                 ));
                 return Action::Pause;
             }
-        };
-        for name in &plan.remove {
-            let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
-        }
-        for (name, value) in &plan.set {
-            // Replace, never add: the client's own value of an injected header must not survive.
-            if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).is_err() {
-                host::log(
-                    LogLevel::Warn,
-                    &format!(
-                        "guard: header `{name}` could not be set request_id={}",
-                        self.request_label()
-                    ),
-                );
-            }
         }
 
         if end_of_stream {
             // No body: nothing to scan (GET /v1/models and the like).
-            self.forwarded();
+            self.approve();
             return Action::Continue;
         }
         // The engine decodes gzip/deflate (bounded) and refuses other encodings.
         self.content_encoding = encoding;
         self.phase = Phase::Buffering;
+        if active.hold_request_headers {
+            held::hold(
+                self.context_id,
+                Held {
+                    since: host::now_nanos(),
+                    policy: active.ruleset.policy_name(policy).to_string(),
+                    label: self.request_label(),
+                },
+            );
+            return Action::Pause;
+        }
+        self.apply_plan();
         Action::Continue
     }
 
-    /// The whole body is buffered: inspect it.
+    /// One body callback: Envoy holds `size` bytes of body we have not taken yet.
+    fn on_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        match self.phase {
+            Phase::Buffering => {}
+            Phase::Untouched | Phase::Forwarded => return Action::Continue,
+            Phase::Judging(_) | Phase::Replied => return Action::Pause,
+        }
+        held::release(self.context_id);
+        if let Err(step) = self.take_chunk(size) {
+            return action(step);
+        }
+        if !end_of_stream && !self.too_large {
+            return Action::Pause;
+        }
+        action(self.on_body_complete())
+    }
+
+    /// Moves what Envoy holds of the body into ours and leaves Envoy's buffer empty, so Envoy's
+    /// buffer limit never applies to a body we hold.
+    fn take_chunk(&mut self, size: usize) -> Result<(), Step> {
+        if size == 0 {
+            return Ok(());
+        }
+        let chunk = match host::read_buffer(BufferType::HttpRequestBody, size) {
+            Ok(chunk) => chunk,
+            Err(status) => return Err(self.internal_error("read", status)),
+        };
+        if let Err(status) = host::replace_request_body(size, &[]) {
+            return Err(self.internal_error("moved", status));
+        }
+        // Keep one byte past the limit at most: enough for the engine to refuse the body as
+        // too large, without holding an arbitrarily large one.
+        let room = (DEFAULT_MAX_BODY_BYTES + 1).saturating_sub(self.body.len());
+        if chunk.len() > room {
+            self.too_large = true;
+        }
+        self.body
+            .extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+        Ok(())
+    }
+
+    fn internal_error(&mut self, what: &str, status: proxy_wasm::types::Status) -> Step {
+        host::log(
+            LogLevel::Error,
+            &format!(
+                "guard: request body could not be {what} ({status:?}) request_id={}",
+                self.request_label()
+            ),
+        );
+        let policy_name = match (&self.active, self.policy) {
+            (Some(active), Some(policy)) => active.ruleset.policy_name(policy).to_string(),
+            _ => String::new(),
+        };
+        self.reply(&local_denial(
+            &policy_name,
+            500,
+            "guard.internal_error",
+            "the request body could not be read",
+        ))
+    }
+
+    /// The whole body is ours (or past the limit): inspect it.
     fn on_body_complete(&mut self) -> Step {
         let (Some(active), Some(policy)) = (self.active.clone(), self.policy) else {
             return Step::Forward;
         };
-        let body = match hostcalls::get_buffer(BufferType::HttpRequestBody, 0, self.body_size) {
-            Ok(body) => body.unwrap_or_default(),
+        // A body past the limit is refused by the engine on its length alone, with the error
+        // `guardc test` gives.
+        let inspection = active.ruleset.inspect_encoded(
+            policy,
+            self.content_type.as_deref(),
+            self.content_encoding.as_deref(),
+            &self.body,
+        );
+        match inspection {
+            Inspection::Allow => match self.restore_body() {
+                Step::Forward => self.approve(),
+                step => step,
+            },
+            Inspection::Deny(denial) => self.reply(&denial),
+            Inspection::Escalate(escalation) => {
+                host::count(Counter::Escalated);
+                // The body goes back now, inside a body callback, not when the judge answers:
+                // a write past the listener's buffer limit makes Envoy answer its own 413 on the
+                // spot, and from the judge's callback that reply re-enters the VM (seen with
+                // Envoy 1.40: the SDK panics and Envoy crashes). Held or not, nothing reaches the
+                // upstream before the verdict: the request stays paused.
+                match self.restore_body() {
+                    Step::Forward => self.ask(&active, escalation),
+                    step => step,
+                }
+            }
+        }
+    }
+
+    /// Puts the body back into Envoy's (empty) buffer, whole, for the upstream: called from the
+    /// last body (or trailers) callback once no rule denies it. Envoy checks its buffer limit
+    /// on this write: a body larger than the listener's `per_connection_buffer_limit_bytes`
+    /// gets Envoy's own 413 here (the proxy-wasm SDK can only answer "stop and buffer", not
+    /// "stop and apply flow control"), which is why `guardc build` raises that limit to cover
+    /// guard's (see docs/deploy.md).
+    fn restore_body(&mut self) -> Step {
+        // Every body callback left Envoy's buffer empty, and nothing comes after the end of the
+        // stream, so the whole body replaces nothing.
+        let body = std::mem::take(&mut self.body);
+        match host::replace_request_body(0, &body) {
+            Ok(()) => Step::Forward,
             Err(status) => {
                 host::log(
                     LogLevel::Error,
                     &format!(
-                        "guard: request body unreadable ({status:?}) request_id={}",
+                        "guard: request body could not be restored ({status:?}) request_id={}",
                         self.request_label()
                     ),
                 );
-                let policy_name = active.ruleset.policy_name(policy).to_string();
+                let policy_name = match (&self.active, self.policy) {
+                    (Some(active), Some(policy)) => active.ruleset.policy_name(policy).to_string(),
+                    _ => String::new(),
+                };
                 self.reply(&local_denial(
                     &policy_name,
                     500,
                     "guard.internal_error",
-                    "the request body could not be read",
-                ));
-                return Step::Replied;
-            }
-        };
-        match active.ruleset.inspect_encoded(
-            policy,
-            self.content_type.as_deref(),
-            self.content_encoding.as_deref(),
-            &body,
-        ) {
-            Inspection::Allow => self.forwarded(),
-            Inspection::Deny(denial) => self.reply(&denial),
-            Inspection::Escalate(escalation) => {
-                host::count(Counter::Escalated);
-                self.ask(&active, escalation)
+                    "the request body could not be forwarded",
+                ))
             }
         }
     }
@@ -210,7 +322,7 @@ impl Request {
                 host::seed(self.context_id),
             ) {
                 Ok(Some(call)) => call,
-                Ok(None) => return self.forwarded(),
+                Ok(None) => return self.approve(),
                 Err(missing) => {
                     host::log(
                         LogLevel::Error,
@@ -234,11 +346,10 @@ impl Request {
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
             let started = host::now_nanos();
-            match hostcalls::dispatch_http_call(
+            match host::dispatch(
                 &call.cluster,
                 headers,
-                Some(&call.body),
-                Vec::new(),
+                &call.body,
                 Duration::from_millis(call.timeout_ms),
             ) {
                 Ok(token) => {
@@ -301,13 +412,10 @@ impl Request {
         // Read one byte past the limit at most: enough for the engine to see that the answer is
         // too large, without copying an arbitrarily large body.
         let body = match status {
-            Some(_) => hostcalls::get_buffer(
+            Some(_) => host::read_buffer(
                 BufferType::HttpCallResponseBody,
-                0,
                 body_size.min(MAX_ANSWER_BYTES + 1),
             )
-            .ok()
-            .flatten()
             .unwrap_or_default(),
             None => Vec::new(),
         };
@@ -328,7 +436,7 @@ impl Request {
             None => self.ask(&active, escalation),
         };
         if step == Step::Forward {
-            if let Err(status) = hostcalls::resume_http_request() {
+            if let Err(status) = host::resume_request() {
                 host::log(
                     LogLevel::Warn,
                     &format!(
@@ -342,41 +450,49 @@ impl Request {
 
     fn finish(&mut self, outcome: Outcome) -> Step {
         match outcome {
-            Outcome::Allow => self.forwarded(),
+            Outcome::Allow => self.approve(),
             Outcome::Deny(denial) => self.reply(&denial),
         }
     }
 
-    fn forwarded(&mut self) -> Step {
+    /// The request is approved: its header plan is applied now, right before it continues.
+    fn approve(&mut self) -> Step {
+        self.apply_plan();
         self.phase = Phase::Forwarded;
         host::count(Counter::Allowed);
         Step::Forward
     }
 
+    fn apply_plan(&mut self) {
+        let Some(plan) = self.plan.take() else {
+            return;
+        };
+        for name in &plan.remove {
+            host::remove_request_header(name);
+        }
+        for (name, value) in &plan.set {
+            // Replace, never add: the client's own value of an injected header must not survive.
+            if host::set_request_header(name, value).is_err() {
+                host::log(
+                    LogLevel::Warn,
+                    &format!(
+                        "guard: header `{name}` could not be set request_id={}",
+                        self.request_label()
+                    ),
+                );
+            }
+        }
+    }
+
     /// Answers the client with the denial; the request never goes upstream.
     fn reply(&mut self, denial: &Denial) -> Step {
         self.phase = Phase::Replied;
+        self.plan = None;
+        self.body = Vec::new();
+        held::release(self.context_id);
         host::count(Counter::Denied);
-        host::log(
-            LogLevel::Info,
-            &format!(
-                "guard: denied policy={} rule={} judge={} code={} status={} request_id={}",
-                denial.policy,
-                denial.rule.as_deref().unwrap_or("-"),
-                denial.judge.as_deref().unwrap_or("-"),
-                denial.code,
-                denial.status,
-                self.request_label()
-            ),
-        );
-        let body = denial.body();
-        let headers = vec![
-            ("content-type", "application/json"),
-            ("x-guard-code", denial.code),
-        ];
-        if let Err(status) =
-            hostcalls::send_http_response(u32::from(denial.status), headers, Some(&body))
-        {
+        log_denial(denial, &self.request_label());
+        if let Err(status) = host::send_json(denial.status, denial.code, &denial.body()) {
             host::log(
                 LogLevel::Error,
                 &format!(
@@ -392,6 +508,55 @@ impl Request {
         self.request_id
             .clone()
             .unwrap_or_else(|| format!("ctx-{}", self.context_id))
+    }
+}
+
+/// The log line of a denial: names and codes only, never request text.
+pub(crate) fn log_denial(denial: &Denial, request: &str) {
+    host::log(
+        LogLevel::Info,
+        &format!(
+            "guard: denied policy={} rule={} judge={} code={} status={} request_id={request}",
+            denial.policy,
+            denial.rule.as_deref().unwrap_or("-"),
+            denial.judge.as_deref().unwrap_or("-"),
+            denial.code,
+            denial.status,
+        ),
+    );
+}
+
+/// A request held past [`held::HOLD_GRACE`] without a body callback: Envoy is not delivering
+/// bodies of held heads (its Wasm config lacks `allow_on_headers_stop_iteration: true`). Called
+/// from the root context's timer; the request is answered with a 500 and never forwarded.
+pub(crate) fn refuse_stalled(context_id: u32, stalled: &Held) {
+    host::log(
+        LogLevel::Error,
+        &format!(
+            "guard: request held {} s without a body callback: Envoy does not deliver the body of a held request head; set `allow_on_headers_stop_iteration: true` in the Wasm filter config, or `\"hold_request_headers\": false` in the plugin configuration (see docs/deploy.md) request_id={}",
+            held::HOLD_GRACE.as_secs(),
+            stalled.label
+        ),
+    );
+    if host::act_on(context_id).is_err() {
+        // The request ended meanwhile.
+        return;
+    }
+    let denial = local_denial(
+        &stalled.policy,
+        500,
+        "guard.hold_unsupported",
+        "the guard is misdeployed: the proxy does not deliver request bodies while the request head is held",
+    );
+    host::count(Counter::Denied);
+    log_denial(&denial, &stalled.label);
+    let _ = host::send_json(denial.status, denial.code, &denial.body());
+}
+
+fn action(step: Step) -> Action {
+    match step {
+        Step::Forward => Action::Continue,
+        Step::Replied | Step::Waiting => Action::Pause,
     }
 }
 
@@ -463,6 +628,11 @@ impl Context for Request {
     ) {
         self.on_judge_response(token_id, num_headers, body_size);
     }
+
+    fn on_done(&mut self) -> bool {
+        held::release(self.context_id);
+        true
+    }
 }
 
 impl HttpContext for Request {
@@ -471,29 +641,17 @@ impl HttpContext for Request {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        match self.phase {
-            Phase::Buffering => {}
-            Phase::Untouched | Phase::Forwarded => return Action::Continue,
-            Phase::Judging(_) | Phase::Replied => return Action::Pause,
-        }
-        self.body_size = body_size;
-        if !end_of_stream {
-            return Action::Pause;
-        }
-        match self.on_body_complete() {
-            Step::Forward => Action::Continue,
-            Step::Replied | Step::Waiting => Action::Pause,
-        }
+        self.on_body(body_size, end_of_stream)
     }
 
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
         // A body followed by trailers never sees `end_of_stream` in the body callback: the
-        // trailers end it.
+        // trailers end it. (Trailers with no body at all come here from the held head.)
         match self.phase {
-            Phase::Buffering => match self.on_body_complete() {
-                Step::Forward => Action::Continue,
-                Step::Replied | Step::Waiting => Action::Pause,
-            },
+            Phase::Buffering => {
+                held::release(self.context_id);
+                action(self.on_body_complete())
+            }
             Phase::Untouched | Phase::Forwarded => Action::Continue,
             Phase::Judging(_) | Phase::Replied => Action::Pause,
         }

@@ -6,9 +6,11 @@
 //! policy.
 //!
 //! - `root`: the root context. Loads the embedded bundle once per VM, reads the plugin
-//!   configuration (`{"secrets": {...}}`) and shares the result with every request.
-//! - `http`: one context per request: headers phase (select, inject), body phase (inspect),
-//!   judge phase (dispatch, settle).
+//!   configuration (`{"secrets": {...}, "hold_request_headers": true}`) and shares the result with every request.
+//! - `http`: one context per request: headers phase (head checks, select, hold), body phase
+//!   (move each chunk into our buffer, inspect), judge phase (dispatch, settle), and the header
+//!   plan applied on approval.
+//! - `held`: requests whose head is held, watched for an Envoy that does not deliver their body.
 //!
 //! A panic aborts the VM, and with it every request the VM serves, so nothing here unwraps,
 //! indexes or calls a hostcall helper that panics on data a client controls (the SDK's
@@ -28,6 +30,7 @@
 
 mod config;
 mod entry;
+mod held;
 mod host;
 mod http;
 mod root;

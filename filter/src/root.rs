@@ -9,21 +9,25 @@
 use std::cell::OnceCell;
 use std::rc::Rc;
 
-use guard_engine::{Ruleset, Secrets};
-use proxy_wasm::hostcalls;
+use std::time::Duration;
+
+use guard_engine::{Ruleset, Secrets, DEFAULT_MAX_BODY_BYTES};
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType, LogLevel};
 
 use crate::config::{self, ConfigError};
 use crate::entry;
+use crate::held;
 use crate::host;
-use crate::http::Request;
+use crate::http::{self, Request};
 
 /// What every request of one configuration shares.
 #[derive(Debug)]
 pub(crate) struct Active {
     pub ruleset: Rc<Ruleset>,
     pub secrets: Secrets,
+    /// Hold request heads until the body is decided (see `config`).
+    pub hold_request_headers: bool,
 }
 
 thread_local! {
@@ -60,8 +64,8 @@ impl Root {
 
     fn configure(&self, size: usize) -> Result<Active, String> {
         let ruleset = ruleset()?;
-        let raw = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size) {
-            Ok(raw) => raw.unwrap_or_default(),
+        let raw = match host::read_buffer(BufferType::PluginConfiguration, size) {
+            Ok(raw) => raw,
             Err(status) => return Err(format!("the configuration cannot be read ({status:?})")),
         };
         let config = config::parse(&raw).map_err(|e| e.to_string())?;
@@ -72,6 +76,7 @@ impl Root {
         Ok(Active {
             ruleset,
             secrets: config.secrets,
+            hold_request_headers: config.hold_request_headers,
         })
     }
 }
@@ -87,13 +92,32 @@ impl RootContext for Root {
                 host::log(
                     LogLevel::Info,
                     &format!(
-                        "guard: configured: {} policies, {} judges, {} secrets (context {})",
+                        "guard: configured: {} policies, {} judges, {} secrets, {}, body limit {} bytes (context {})",
                         program.policies.len(),
                         program.judges.len(),
                         active.secrets.len(),
+                        if active.hold_request_headers {
+                            "request heads held until the body is decided (needs allow_on_headers_stop_iteration: true in the Wasm filter config)"
+                        } else {
+                            "request heads sent before the body verdict (hold_request_headers: false)"
+                        },
+                        DEFAULT_MAX_BODY_BYTES,
                         self.context_id
                     ),
                 );
+                // Held heads are watched for a deployment whose Envoy does not deliver their
+                // bodies (see `held`).
+                let period = if active.hold_request_headers {
+                    held::CHECK_EVERY
+                } else {
+                    Duration::ZERO
+                };
+                if host::tick_every(period).is_err() {
+                    host::log(
+                        LogLevel::Warn,
+                        "guard: the held-request check cannot be scheduled",
+                    );
+                }
                 self.active = Some(Rc::new(active));
                 true
             }
@@ -106,6 +130,12 @@ impl RootContext for Root {
                 );
                 false
             }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        for (context_id, stalled) in held::overdue(host::now_nanos(), held::HOLD_GRACE) {
+            http::refuse_stalled(context_id, &stalled);
         }
     }
 
