@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from envoy import ENVOY, ROOT, Envoy
+from envoy import ENVOY, GUARD_BUFFER_LIMIT, ROOT, Envoy
 from mocks import MockJudge, MockUpstream
 
 from helpers import FAIL_OPEN_JUDGE, FAIL_OPEN_POLICY, REFERENCE_JUDGE, REFERENCE_POLICY, SECRETS, closed_port
@@ -105,6 +105,11 @@ class Mock:
     def partial(self) -> list[dict[str, Any]]:
         return self._call("GET", "/__mock/requests")["partial"]
 
+    @property
+    def heads(self) -> list[dict[str, Any]]:
+        """Every request head received, recorded as it arrived (before its body)."""
+        return self._call("GET", "/__mock/requests")["heads"]
+
 
 @pytest.fixture
 def mock_upstream(upstream: MockUpstream) -> Mock:
@@ -131,6 +136,8 @@ def start_envoy(tmp_path_factory: pytest.TempPathFactory, upstream: MockUpstream
         judge_clusters: dict[str, int],
         expect_listener: bool = True,
         code: dict[str, Any] | None = None,
+        allow_on_headers_stop_iteration: bool = True,
+        buffer_limit: int | None = GUARD_BUFFER_LIMIT,
     ) -> Envoy:
         envoy = Envoy(
             work=tmp_path_factory.mktemp("envoy"),
@@ -139,6 +146,8 @@ def start_envoy(tmp_path_factory: pytest.TempPathFactory, upstream: MockUpstream
             upstream_port=upstream.port,
             judge_clusters=judge_clusters,
             code=code,
+            allow_on_headers_stop_iteration=allow_on_headers_stop_iteration,
+            buffer_limit=buffer_limit,
         )
         started.append(envoy)
         return envoy.start(expect_listener=expect_listener)

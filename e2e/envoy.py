@@ -27,6 +27,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 ENVOY = Path(os.environ.get("GUARD_E2E_ENVOY", ROOT / ".venv" / "bin" / "envoy"))
 UPSTREAM_CLUSTER = "mock_upstream"
+# The listener buffer limit `guardc build`'s EnvoyFilter sets (guard's 8 MiB body limit plus
+# 1 MiB): an approved body is handed back to Envoy whole, and Envoy answers its own 413 for a body
+# larger than this limit. e2e/test_deploy.py checks the manifests say the same.
+GUARD_BUFFER_LIMIT = 9 << 20
 
 
 def free_port() -> int:
@@ -66,8 +70,21 @@ def bootstrap(work: Path, upstream_port: int, judge_clusters: dict[str, int]) ->
     }
 
 
-def listener(port: int, wasm: Path, plugin_config: Any, code: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The guard's listener; `code` replaces the default `{"local": {"filename": wasm}}`."""
+def listener(
+    port: int,
+    wasm: Path,
+    plugin_config: Any,
+    code: dict[str, Any] | None = None,
+    allow_on_headers_stop_iteration: bool = True,
+    buffer_limit: int | None = GUARD_BUFFER_LIMIT,
+) -> dict[str, Any]:
+    """The guard's listener; `code` replaces the default `{"local": {"filename": wasm}}`.
+
+    `allow_on_headers_stop_iteration` and `buffer_limit` (the listener's
+    `per_connection_buffer_limit_bytes`; None keeps Envoy's default 1 MiB) are what `guardc
+    build`'s EnvoyFilter deploys; a test changes them to see what a deployment without them does.
+    WebSocket upgrades are enabled, so that only the guard stands between a client and a tunnel.
+    """
     configuration = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
     wasm_filter = {
         "name": "envoy.filters.http.wasm",
@@ -75,6 +92,7 @@ def listener(port: int, wasm: Path, plugin_config: Any, code: dict[str, Any] | N
             "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
             "config": {
                 "name": "guard",
+                "allow_on_headers_stop_iteration": allow_on_headers_stop_iteration,
                 "vm_config": {
                     "vm_id": "guard",
                     "runtime": "envoy.wasm.runtime.v8",
@@ -92,6 +110,7 @@ def listener(port: int, wasm: Path, plugin_config: Any, code: dict[str, Any] | N
     manager = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "guard_e2e",
+        "upgrade_configs": [{"upgrade_type": "websocket"}],
         "route_config": {
             "name": "all",
             "virtual_hosts": [
@@ -105,7 +124,7 @@ def listener(port: int, wasm: Path, plugin_config: Any, code: dict[str, Any] | N
         },
         "http_filters": [wasm_filter, router],
     }
-    return {
+    document = {
         "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
         "name": "guard",
         "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
@@ -113,6 +132,9 @@ def listener(port: int, wasm: Path, plugin_config: Any, code: dict[str, Any] | N
             {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": manager}]}
         ],
     }
+    if buffer_limit is not None:
+        document["per_connection_buffer_limit_bytes"] = buffer_limit
+    return document
 
 
 @dataclass
@@ -125,6 +147,8 @@ class Envoy:
     upstream_port: int
     judge_clusters: dict[str, int]
     code: dict[str, Any] | None = None
+    allow_on_headers_stop_iteration: bool = True
+    buffer_limit: int | None = GUARD_BUFFER_LIMIT
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     admin: str = ""
@@ -149,7 +173,7 @@ class Envoy:
 
     def _write_lds(self, plugin_config: Any) -> None:
         self.version += 1
-        document = {"version_info": str(self.version), "resources": [listener(self.port, self.wasm, plugin_config, self.code)]}
+        document = {"version_info": str(self.version), "resources": [listener(self.port, self.wasm, plugin_config, self.code, self.allow_on_headers_stop_iteration, self.buffer_limit)]}
         staging = self.work / "lds.json.new"
         staging.write_text(json.dumps(document, indent=1))
         # Envoy watches the directory for a rename onto the file (how Kubernetes swaps ConfigMaps).

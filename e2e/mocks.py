@@ -5,7 +5,9 @@ They run in threads of the test process, but are controlled over HTTP like an ou
 would be (`/__mock/...`), so they can also be started by hand: `python e2e/mocks.py`.
 
 Control endpoints (both servers):
-  GET  /__mock/requests  -> {"requests": [...], "partial": [...]}  what was received
+  GET  /__mock/requests  -> {"requests": [...], "partial": [...], "heads": [...]}  what was
+                            received: whole requests, heads whose body never came, and every
+                            request head the moment it arrived (before any body byte is read)
   POST /__mock/reset     -> forget requests; the judge goes back to answering "allow"
 
 Judge only:
@@ -68,6 +70,9 @@ class _Recorder(BaseHTTPRequestHandler):
     def _record(self) -> dict[str, Any] | None:
         headers = [(k.lower(), v) for k, v in self.headers.items()]
         entry = {"method": self.command, "path": self.path, "headers": headers}
+        # Recorded before the body is read: a head that reached us counts even if its body is
+        # never sent (a denial after the head went upstream).
+        self.server.add_head(dict(entry))
         body = self._read_body()
         if body is None:
             # Headers arrived, the body did not (Envoy reset the stream): record it apart.
@@ -129,6 +134,7 @@ class MockServer(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.requests: list[dict[str, Any]] = []
         self.partial: list[dict[str, Any]] = []
+        self.heads: list[dict[str, Any]] = []
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property
@@ -147,18 +153,23 @@ class MockServer(ThreadingHTTPServer):
         with self.lock:
             self.requests.append(entry)
 
+    def add_head(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self.heads.append(entry)
+
     def add_partial(self, entry: dict[str, Any]) -> None:
         with self.lock:
             self.partial.append(entry)
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
-            return {"requests": list(self.requests), "partial": list(self.partial)}
+            return {"requests": list(self.requests), "partial": list(self.partial), "heads": list(self.heads)}
 
     def reset(self) -> None:
         with self.lock:
             self.requests.clear()
             self.partial.clear()
+            self.heads.clear()
 
     def configure(self, settings: dict[str, Any]) -> None:
         raise NotImplementedError("this mock has no modes")
