@@ -1,6 +1,8 @@
 //! The engine's regex search (screens in the keyword pass, screen DFAs, per-rule DFAs, anchored
 //! searches at candidates) gives the verdicts the regex crate gives, on the large policy's 50
-//! regexes and texts built to hit them: prefixes of secrets, digit runs, look-alike fragments.
+//! regexes and texts built to hit them: prefixes of secrets, digit runs, look-alike fragments,
+//! digits of other scripts, and invisible characters that normalisation removes (where the
+//! rules' DFAs read a removed run as nothing or as a space, and screens are not trusted).
 
 use guard_bench::spec::{self, Rng};
 use guard_engine::ir::{HostPattern, Patterns, Policy, Program, Rule, RuleAction};
@@ -100,7 +102,69 @@ const PIECES: &[&str] = &[
     "123-45-",
 ];
 
-fn piece(rng: &mut Rng) -> String {
+/// Pieces normalisation changes beyond NFKC: removed invisible characters (a keycap's
+/// variation selector and enclosing mark too), a blank, digits of other scripts.
+const UNUSUAL: &[&str] = &[
+    "\u{200b}",
+    "\u{2060}",
+    "\u{ad}",
+    "\u{fe0f}\u{20e3}",
+    "\u{3164}",
+    "٣",
+    "١٣٩",
+    "۱۲۳۴",
+    "१२३",
+    "❶",
+    "❿",
+    // Literal screens that hold a space, which a removed run can stand for.
+    "-----BEGIN",
+    "PRIVATE",
+    "KEY-----",
+    "SWIFT",
+    "DEUTDEFF",
+    "+44",
+];
+
+/// Removed by normalisation: a run of these is one mark.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200b}' | '\u{2060}' | '\u{ad}' | '\u{fe0f}' | '\u{20e3}')
+}
+
+/// The texts the rules' DFAs read the text as: each run of invisible characters either removed
+/// or a space, every combination (texts have few runs).
+fn readings(text: &str) -> Vec<String> {
+    let mut parts: Vec<String> = vec![String::new()];
+    let mut in_run = false;
+    for c in text.chars() {
+        if invisible(c) {
+            if !in_run {
+                parts.push(String::new());
+                in_run = true;
+            }
+        } else {
+            in_run = false;
+            parts.last_mut().unwrap().push(c);
+        }
+    }
+    let runs = parts.len() - 1;
+    (0..1u32 << runs)
+        .map(|choice| {
+            let mut reading = parts[0].clone();
+            for (i, part) in parts.iter().enumerate().skip(1) {
+                if choice >> (i - 1) & 1 == 1 {
+                    reading.push(' ');
+                }
+                reading.push_str(part);
+            }
+            guard_engine::normalize(&reading).into_owned()
+        })
+        .collect()
+}
+
+fn piece(rng: &mut Rng, unusual: bool) -> String {
+    if unusual && rng.below(4) == 0 {
+        return (*rng.pick(UNUSUAL)).to_string();
+    }
     match rng.below(3) {
         0 => (*rng.pick(PIECES)).to_string(),
         1 => {
@@ -177,20 +241,30 @@ fn screened_regex_search_agrees_with_the_regex_crate() {
         })
         .collect();
 
-    let mut rng = Rng::new(0x5c7e_e115);
-    let mut denied = std::collections::BTreeMap::<String, usize>::new();
-    for case in 0..50_000 {
-        let text: String = (0..1 + rng.below(8)).map(|_| piece(&mut rng)).collect();
-        // The engine searches the NFKC of the text (full-width forms become ASCII).
-        let normalized = guard_engine::normalize(&text);
+    let verdict = |text: &str| -> (Option<String>, Option<String>) {
+        // The engine searches the normalised text (full-width forms become ASCII, digits of
+        // other scripts ASCII digits), reading a removed run as nothing or a space.
+        let readings = readings(text);
         let expected = oracle
             .iter()
-            .find(|(_, regexes)| regexes.iter().any(|r| r.is_match(&normalized)))
+            .find(|(_, regexes)| {
+                regexes
+                    .iter()
+                    .any(|r| readings.iter().any(|reading| r.is_match(reading)))
+            })
             .map(|(id, _)| id.clone());
         let got = match ruleset.inspect(policy, Some("text/plain"), text.as_bytes()) {
             Inspection::Deny(d) => d.rule,
             _ => None,
         };
+        (got, expected)
+    };
+
+    let mut rng = Rng::new(0x5c7e_e115);
+    let mut denied = std::collections::BTreeMap::<String, usize>::new();
+    for case in 0..50_000 {
+        let text: String = (0..1 + rng.below(8)).map(|_| piece(&mut rng, false)).collect();
+        let (got, expected) = verdict(&text);
         assert_eq!(got, expected, "case {case}: {text:?}");
         if let Some(id) = got {
             *denied.entry(id).or_default() += 1;
@@ -203,4 +277,20 @@ fn screened_regex_search_agrees_with_the_regex_crate() {
         .filter(|id| !denied.contains_key(*id))
         .collect();
     assert!(missed.is_empty(), "patterns no text hit first: {missed:?}");
+
+    // The same with removed invisible characters, blanks and other scripts' digits mixed in.
+    let mut rng = Rng::new(0x1d1_6175);
+    let mut denied_with_marks = 0;
+    for case in 0..20_000 {
+        let text: String = (0..1 + rng.below(8)).map(|_| piece(&mut rng, true)).collect();
+        let (got, expected) = verdict(&text);
+        assert_eq!(got, expected, "unusual case {case}: {text:?}");
+        if got.is_some() && text.chars().any(invisible) {
+            denied_with_marks += 1;
+        }
+    }
+    assert!(
+        denied_with_marks > 1_000,
+        "only {denied_with_marks} texts with removed runs were denied"
+    );
 }
