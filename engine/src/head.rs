@@ -96,8 +96,7 @@ impl Ruleset {
                     self.policy_name(policy),
                     400,
                     INVALID_AUTHORITY,
-                    "the request's authority is not a plain host[:port] (userinfo, a second port, \
-                     percent-encoding, a bad port or two disagreeing hosts)",
+                    "the request's authority is not a plain host[:port], and it could name this guarded host",
                 )),
                 None => HeadVerdict::Untouched,
             };

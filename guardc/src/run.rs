@@ -1,9 +1,13 @@
 //! Running a fixture through the engine the way the filter does, with mocked judges.
+//!
+//! The ruleset keeps the engine's default body limit (`DEFAULT_MAX_BODY_BYTES`), the one the
+//! filter enforces, so a fixture over the limit is refused here exactly as in Envoy.
 
 use std::collections::BTreeSet;
 
 use guard_engine::{
-    Denial, HeaderPlan, Inspection, JudgeReply, MatchedPattern, Outcome, Ruleset, Secrets,
+    Denial, HeadVerdict, HeaderPlan, Inspection, JudgeReply, MatchedPattern, Outcome, RequestHead,
+    Ruleset, Secrets,
 };
 
 use crate::fixture::{Fixture, JudgeMock};
@@ -42,8 +46,27 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
         outcome: Outcome::Allow,
         exercised: BTreeSet::new(),
     };
-    let Some(policy) = ruleset.select(&fixture.authority, &fixture.path_and_query) else {
-        return Ok(run);
+    // The headers phase, as the filter runs it: the head checks (odd authorities, upgrades)
+    // and the policy's selection. A refused head is answered before any header is planned.
+    let headers: Vec<(&str, &str)> = fixture
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let head = RequestHead {
+        method: &fixture.method,
+        authority: &fixture.authority,
+        path: &fixture.path_and_query,
+        headers: &headers,
+    };
+    let policy = match ruleset.check_head(&head) {
+        HeadVerdict::Untouched => return Ok(run),
+        HeadVerdict::Refuse(denial) => {
+            run.policy = Some(denial.policy.clone());
+            run.outcome = Outcome::Deny(denial);
+            return Ok(run);
+        }
+        HeadVerdict::Selected(policy) => policy,
     };
     let policy_name = ruleset.policy_name(policy).to_string();
     run.policy = Some(policy_name.clone());
