@@ -50,3 +50,24 @@ bomb = b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "' + b" " 
 write("hostile", "gzip-bomb.json.gz", gz(bomb))
 
 write("benign", "gzip-benign.json.gz", gz(chat("Write a haiku about nightingales.")))
+
+# size-limit/: bodies past Envoy's default 1 MiB buffer and at and past guard's 8 MiB limit
+# (engine DEFAULT_MAX_BODY_BYTES). Repetitive text, so git stores them in a few kilobytes.
+MIB = 1 << 20
+LIMIT = 8 * MIB
+
+
+def chat_of_size(size, text_end=""):
+    """A chat body of exactly `size` bytes: filler words, then `text_end`, in one user message."""
+    shell = chat("" + text_end)
+    filler = b"lorem ipsum " * (size // 12 + 1)
+    pad = size - len(shell)
+    body = chat(filler[:pad].decode() + text_end)
+    assert len(body) == size, (len(body), size)
+    return body
+
+
+write("size-limit", "benign-2-mib.json", chat_of_size(2 * MIB))
+write("size-limit", "keyword-after-2-mib.json", chat_of_size(2 * MIB + 100, " project nightingale"))
+write("size-limit", "at-the-limit.json", chat_of_size(LIMIT))
+write("size-limit", "one-byte-over-the-limit.json", chat_of_size(LIMIT + 1))
