@@ -1,6 +1,7 @@
 //! Data-driven tests of `extract`: every file in `testdata/extract/` is extracted and the result
 //! snapshotted. The content type comes from the extension (`.json` → `application/json`, `.txt`
-//! → `text/plain`), so the corpus also shows JSON sniffing in text bodies. Beyond the snapshots,
+//! → `text/plain`, `.form` → `application/x-www-form-urlencoded`), so the corpus also shows JSON
+//! sniffing in text bodies. Beyond the snapshots,
 //! every successful result is checked against an independent reading of the body: each segment's
 //! path must lead, in serde_json's own parse, to exactly that segment's text (to a number with
 //! that value, to base64 of that text, for a path ending in `~` to an object key, and for one
@@ -30,6 +31,7 @@ fn corpus() {
         let content_type = match path.extension().and_then(|e| e.to_str()) {
             Some("json") => "application/json",
             Some("txt") => "text/plain",
+            Some("form") => "application/x-www-form-urlencoded",
             other => panic!("{}: unexpected extension {other:?}", path.display()),
         };
         let result = extract(&body, Some(content_type), &Limits::default());
@@ -71,6 +73,14 @@ fn check_paths(path: &Path, body: &[u8], extracted: &Extracted) {
     let name = path.display();
     match extracted.format {
         Format::Empty => assert!(extracted.segments.is_empty(), "{name}"),
+        Format::Form => {
+            let segment = extracted.segments.first().unwrap();
+            assert_eq!(segment.path, "body", "{name}");
+            assert_eq!(segment.text.as_bytes(), body, "{name}");
+            for segment in &extracted.segments[1..] {
+                assert!(segment.path.starts_with("form"), "{name}: {}", segment.path);
+            }
+        }
         Format::Text => {
             let [segment] = extracted.segments.as_slice() else {
                 panic!("{name}: one segment")

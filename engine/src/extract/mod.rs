@@ -26,6 +26,7 @@
 
 mod charset;
 mod detect;
+mod form;
 mod json;
 mod media;
 mod path;
@@ -119,6 +120,8 @@ pub enum Format {
     UnknownJson,
     /// Not JSON: the whole body is one segment.
     Text,
+    /// `application/x-www-form-urlencoded`: the raw body, and every decoded name and value.
+    Form,
     /// Empty or whitespace-only body.
     Empty,
 }
@@ -136,6 +139,7 @@ impl Format {
             Format::DashScope => "dashscope",
             Format::UnknownJson => "unknown_json",
             Format::Text => "text",
+            Format::Form => "form",
             Format::Empty => "empty",
         }
     }
@@ -251,7 +255,7 @@ impl ExtractError {
 /// (`application/json` or `…+json`, parameters allowed) or when its first non-whitespace
 /// character is `{` or `[`, whatever the content type claims: upstream APIs parse such bodies as
 /// JSON regardless, so scanning them as raw text would miss escaped text. Anything else becomes
-/// one segment with path `body`.
+/// one segment with path `body`, and a URL-encoded form also every decoded name and value.
 pub fn extract(
     body: &[u8],
     content_type: Option<&str>,
@@ -271,9 +275,22 @@ pub fn extract(
     let mut walker = Walker::new(limits.max_segments, text);
     let looks_like_json = start.starts_with(['{', '[']);
     if !(looks_like_json || content_type.is_some_and(is_json_media_type)) {
-        walker.emit_at("body", text.to_owned(), Origin::Prompt)?;
+        // A form's judge is shown its decoded names and values; the raw body is scanned too.
+        let is_form = form::is_form(content_type);
+        let origin = if is_form {
+            Origin::Envelope
+        } else {
+            Origin::Prompt
+        };
+        walker.emit_at("body", text.to_owned(), origin)?;
+        let format = if is_form {
+            form::walk_form(&mut walker, text)?;
+            Format::Form
+        } else {
+            Format::Text
+        };
         return Ok(Extracted {
-            format: Format::Text,
+            format,
             segments: walker.segments,
         });
     }
