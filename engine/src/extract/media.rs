@@ -55,6 +55,11 @@ pub(super) fn data_url(url: &str) -> Option<(bool, Result<Payload, Problem>)> {
     Some((false, read))
 }
 
+/// Reads raw bytes (a multipart part) of the declared media type.
+pub(super) fn classify_bytes(bytes: Vec<u8>, media_type: &str) -> Result<Payload, Problem> {
+    classify(bytes, media_type, true)
+}
+
 fn classify(bytes: Vec<u8>, media_type: &str, standard: bool) -> Result<Payload, Problem> {
     let essence = essence(media_type);
     if is_text_media_type(&essence) {

@@ -29,6 +29,7 @@ mod detect;
 mod form;
 mod json;
 mod media;
+mod multipart;
 mod path;
 mod walk;
 
@@ -122,6 +123,8 @@ pub enum Format {
     Text,
     /// `application/x-www-form-urlencoded`: the raw body, and every decoded name and value.
     Form,
+    /// `multipart/form-data` (file and audio uploads): every part, read for what it is.
+    Multipart,
     /// Empty or whitespace-only body.
     Empty,
 }
@@ -140,6 +143,7 @@ impl Format {
             Format::UnknownJson => "unknown_json",
             Format::Text => "text",
             Format::Form => "form",
+            Format::Multipart => "multipart",
             Format::Empty => "empty",
         }
     }
@@ -215,6 +219,13 @@ pub enum ExtractError {
     /// The body holds more than `limit` text segments.
     #[error("body has more than {limit} text segments")]
     TooManySegments { limit: usize },
+    /// A multipart body without a boundary, without its closing delimiter, with a part whose
+    /// headers do not parse, or with a transfer encoding that does not decode.
+    #[error("multipart body does not parse as multipart/form-data")]
+    MalformedMultipart,
+    /// A multipart part (numbered from 0) is neither of its declared type nor text.
+    #[error("multipart part {index} {problem}")]
+    InvalidPart { index: usize, problem: MediaProblem },
     /// A media payload (base64 data or a `data:` URL) cannot be verified; `offset` is where its
     /// string starts in the body's text.
     #[error("media data at byte offset {offset} {problem}")]
@@ -236,7 +247,10 @@ impl ExtractError {
             ExtractError::UnsupportedCharset => "guard.unsupported_charset",
             ExtractError::NulByte { .. } => "guard.binary_body",
             ExtractError::TooManySegments { .. } => "guard.too_many_segments",
-            ExtractError::InvalidMedia { .. } => "guard.invalid_media",
+            ExtractError::InvalidMedia { .. } | ExtractError::InvalidPart { .. } => {
+                "guard.invalid_media"
+            }
+            ExtractError::MalformedMultipart => "guard.malformed_multipart",
         }
     }
 
@@ -261,6 +275,16 @@ pub fn extract(
     content_type: Option<&str>,
     limits: &Limits,
 ) -> Result<Extracted, ExtractError> {
+    // Multipart bodies carry binary parts: they are split before any charset is decided.
+    if let Some(boundary) = multipart::boundary(content_type) {
+        let boundary = boundary?;
+        let mut walker = Walker::new(limits.max_segments, "");
+        multipart::walk_multipart(&mut walker, body, &boundary, limits)?;
+        return Ok(Extracted {
+            format: Format::Multipart,
+            segments: walker.segments,
+        });
+    }
     let text = charset::decode_body(body, content_type)?;
     // RFC 8259 lets parsers ignore a byte-order mark and some upstreams do; serde_json does not.
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -296,6 +320,16 @@ pub fn extract(
     }
 
     let doc = json::parse(text, limits.max_depth.min(MAX_SUPPORTED_DEPTH))?;
+    let format = walk_document(&mut walker, doc)?;
+    Ok(Extracted {
+        format,
+        segments: walker.segments,
+    })
+}
+
+/// Walks a parsed JSON document: a body of a known format by its top-level fields (text fields
+/// as prompt, parameters as envelope, the rest as fields), anything else as free-form prompt.
+fn walk_document(walker: &mut Walker<'_>, doc: json::Json) -> Result<Format, ExtractError> {
     let format = detect::detect(&doc);
     match doc {
         json::Json::Object(fields) if format != Format::UnknownJson => {
@@ -314,10 +348,7 @@ pub fn extract(
         }
         doc => walker.walk(doc, Mode::Free(Origin::Prompt))?,
     }
-    Ok(Extracted {
-        format,
-        segments: walker.segments,
-    })
+    Ok(format)
 }
 
 /// Top-level fields that carry prompt text in at least one known API: their text is the prompt

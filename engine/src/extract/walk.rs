@@ -107,6 +107,11 @@ impl<'t> Walker<'t> {
         }
     }
 
+    /// How many more segments fit under the limit.
+    pub(super) fn room(&self) -> usize {
+        self.max_segments.saturating_sub(self.segments.len())
+    }
+
     fn push(&mut self, path: String, text: String, origin: Origin) -> Result<(), ExtractError> {
         if self.segments.len() >= self.max_segments {
             return Err(ExtractError::TooManySegments {
