@@ -6,6 +6,8 @@
 #   request_eval  testdata/extract/* and the bodies of policies/tests/**/*.http and
 #                 testdata/evasion/**/*.http, each behind the selector byte the target reads first
 #                 (content type, encoding, policy), plus a gzip and a deflate copy of one body
+#   extract_body  the request_eval seeds without a Content-Encoding, their selector byte rewritten
+#                 to extract_body's content types (0 none, 1 json, 2 text, 5 form-urlencoded)
 #   dsl_parse     testdata/dsl/**/*.guard and policies/*.guard
 #
 # Only seed-* files are committed (fuzz/.gitignore); libFuzzer names what it adds by SHA-1.
@@ -14,7 +16,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 corpus=$root/fuzz/corpus
-mkdir -p "$corpus/bundle_load" "$corpus/request_eval" "$corpus/dsl_parse"
+mkdir -p "$corpus/bundle_load" "$corpus/request_eval" "$corpus/extract_body" "$corpus/dsl_parse"
 rm -f "$corpus"/*/seed-*
 
 guardc() {
@@ -102,6 +104,18 @@ gzip -c -n "$body" | with_selector $((1 | 1 << 2)) - "$out/seed-gzip-openai_chat
 python3 -c 'import sys, zlib; sys.stdout.buffer.write(zlib.compress(sys.stdin.buffer.read()))' \
     <"$body" | with_selector $((1 | 2 << 2)) - "$out/seed-deflate-openai_chat_array_parts"
 
+# --- extract_body --------------------------------------------------------------------------
+python3 - "$corpus/request_eval" "$corpus/extract_body" <<'PY'
+import pathlib, sys
+src, out = map(pathlib.Path, sys.argv[1:])
+for seed in sorted(src.glob("seed-*")):
+    data = seed.read_bytes()
+    if not data or (data[0] >> 2) & 7:
+        continue  # encoded bodies are request_eval's
+    ct = {0: 0, 1: 1, 2: 2, 3: 5}[data[0] & 3]
+    (out / seed.name).write_bytes(bytes([ct]) + data[1:])
+PY
+
 # --- dsl_parse -----------------------------------------------------------------------------
 out=$corpus/dsl_parse
 find "$root/testdata/dsl" "$root/policies" -maxdepth 3 -name '*.guard' | sort | while read -r f; do
@@ -109,6 +123,6 @@ find "$root/testdata/dsl" "$root/policies" -maxdepth 3 -name '*.guard' | sort | 
     cp "$f" "$out/seed-${rel//\//_}"
 done
 
-for t in bundle_load request_eval dsl_parse; do
+for t in bundle_load request_eval extract_body dsl_parse; do
     echo "$t: $(ls "$corpus/$t" | grep -c '^seed-') seeds"
 done

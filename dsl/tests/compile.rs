@@ -164,6 +164,34 @@ fn the_compiled_example_behaves_as_the_contract_says() {
 }
 
 #[test]
+fn the_judge_is_shown_the_prompt_then_every_other_field_never_the_envelope() {
+    setup();
+    let c = ok(&[PathBuf::from("policies/dashscope.guard")]);
+    let ruleset = Ruleset::from_bytes(&c.compiled.bytes).expect("bundle loads");
+    let policy = ruleset
+        .select(
+            "dashscope.aliyuncs.com",
+            "/compatible-mode/v1/chat/completions",
+        )
+        .expect("the policy selects its host");
+    let body = r#"{"model": "qwen-mt-plus", "temperature": 0.3,
+        "translation_options": {"target_lang": "English", "domains": "internal board memo"},
+        "messages": [{"role": "user", "content": "Translate the attached notes."}],
+        "user": "team-7", "stop": ["END"], "metadata": {"note": "team-7"}}"#;
+    let Inspection::Escalate(escalation) =
+        ruleset.inspect(policy, Some("application/json"), body.as_bytes())
+    else {
+        panic!("a benign body goes to the judge");
+    };
+    // Prompt first; then fields in document order, each distinct text once; no keys, no
+    // model name, no parameters.
+    assert_eq!(
+        escalation.content(),
+        "Translate the attached notes.\ntarget_lang\nEnglish\ndomains\ninternal board memo\nteam-7\nEND\nnote"
+    );
+}
+
+#[test]
 fn valid_fixtures() {
     setup();
     insta::glob!("../../testdata/dsl/ok", "*.guard", |path| {
