@@ -138,6 +138,7 @@ def start_envoy(tmp_path_factory: pytest.TempPathFactory, upstream: MockUpstream
         code: dict[str, Any] | None = None,
         allow_on_headers_stop_iteration: bool = True,
         buffer_limit: int | None = GUARD_BUFFER_LIMIT,
+        wasm_config: dict[str, Any] | None = None,
     ) -> Envoy:
         envoy = Envoy(
             work=tmp_path_factory.mktemp("envoy"),
@@ -148,6 +149,7 @@ def start_envoy(tmp_path_factory: pytest.TempPathFactory, upstream: MockUpstream
             code=code,
             allow_on_headers_stop_iteration=allow_on_headers_stop_iteration,
             buffer_limit=buffer_limit,
+            wasm_config=wasm_config,
         )
         started.append(envoy)
         return envoy.start(expect_listener=expect_listener)

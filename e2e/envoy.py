@@ -77,6 +77,7 @@ def listener(
     code: dict[str, Any] | None = None,
     allow_on_headers_stop_iteration: bool = True,
     buffer_limit: int | None = GUARD_BUFFER_LIMIT,
+    wasm_config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The guard's listener; `code` replaces the default `{"local": {"filename": wasm}}`.
 
@@ -84,6 +85,7 @@ def listener(
     `per_connection_buffer_limit_bytes`; None keeps Envoy's default 1 MiB) are what `guardc
     build`'s EnvoyFilter deploys; a test changes them to see what a deployment without them does.
     WebSocket upgrades are enabled, so that only the guard stands between a client and a tunnel.
+    `wasm_config` replaces the whole Wasm PluginConfig (a deployment's own, as guardc wrote it).
     """
     configuration = plugin_config if isinstance(plugin_config, str) else json.dumps(plugin_config)
     wasm_filter = {
@@ -103,6 +105,8 @@ def listener(
             },
         },
     }
+    if wasm_config is not None:
+        wasm_filter["typed_config"]["config"] = wasm_config
     router = {
         "name": "envoy.filters.http.router",
         "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
@@ -149,6 +153,7 @@ class Envoy:
     code: dict[str, Any] | None = None
     allow_on_headers_stop_iteration: bool = True
     buffer_limit: int | None = GUARD_BUFFER_LIMIT
+    wasm_config: dict[str, Any] | None = None
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     admin: str = ""
@@ -173,7 +178,7 @@ class Envoy:
 
     def _write_lds(self, plugin_config: Any) -> None:
         self.version += 1
-        document = {"version_info": str(self.version), "resources": [listener(self.port, self.wasm, plugin_config, self.code, self.allow_on_headers_stop_iteration, self.buffer_limit)]}
+        document = {"version_info": str(self.version), "resources": [listener(self.port, self.wasm, plugin_config, self.code, self.allow_on_headers_stop_iteration, self.buffer_limit, self.wasm_config)]}
         staging = self.work / "lds.json.new"
         staging.write_text(json.dumps(document, indent=1))
         # Envoy watches the directory for a rename onto the file (how Kubernetes swaps ConfigMaps).

@@ -5,8 +5,11 @@ Builds policies/dashscope.guard twice with the real CLI, then checks with real t
   Istio compares `sha256` with the manifest digest it pulls, not with sha256(plugin.wasm));
 - umoci unpacks it to exactly `plugin.wasm`, byte for byte the module guardc wrote;
 - the layer is what Istio's compat fetcher extracts (last layer, OCI tar+gzip, `plugin.wasm`);
-- every document of manifests.yaml validates against the served version of its Istio CRD, with
-  no field the schema does not declare, and no secret value in it;
+- every document of both variants (manifests.yaml: the guard as an EnvoyFilter that holds request
+  heads; manifests-wasmplugin.yaml: a WasmPlugin, heads first) validates against the served
+  version of its Istio CRD, with no field the schema does not declare, and no secret value in it;
+  EnvoyFilter, whose CRD is not in testdata/schemas, is checked structurally against the
+  EnvoyFilter API's fields and enums, and the Wasm config it carries is run in Envoy 1.40;
 - two builds are identical byte for byte;
 - pushed to a real registry (Debian's docker-registry on 127.0.0.1, when installed), the digest
   a client computes from the served manifest is still the WasmPlugin's `sha256`.
@@ -34,7 +37,8 @@ import jsonschema
 import pytest
 import yaml
 
-from envoy import ROOT
+from envoy import GUARD_BUFFER_LIMIT, ROOT
+from helpers import REFERENCE_JUDGE, SECRETS, chat, header_values
 
 POLICY = ROOT / "policies" / "dashscope.guard"
 CRDS = ROOT / "testdata" / "schemas" / "istio-crds.yaml"
@@ -69,7 +73,12 @@ class Build:
         self.tag = self.descriptor["annotations"]["org.opencontainers.image.ref.name"]
         self.manifest_digest = self.descriptor["digest"]
         self.manifest = json.loads(self.blob(self.manifest_digest))
-        self.docs = [d for d in yaml.safe_load_all((out / "manifests.yaml").read_text()) if d is not None]
+        self.hold_docs = self.load("manifests.yaml")
+        self.plugin_docs = self.load("manifests-wasmplugin.yaml")
+        self.docs = self.hold_docs + self.plugin_docs
+
+    def load(self, name: str) -> list[dict[str, Any]]:
+        return [d for d in yaml.safe_load_all((self.out / name).read_text()) if d is not None]
 
     def blob(self, digest: str) -> bytes:
         algorithm, hex_digest = digest.split(":", 1)
@@ -87,7 +96,18 @@ class Build:
     def wasm_plugin(self) -> dict[str, Any]:
         plugins = self.of_kind("WasmPlugin")
         assert len(plugins) == 1, [d.get("kind") for d in self.docs]
+        assert plugins[0] in self.plugin_docs
         return plugins[0]
+
+    def hold_filter(self) -> dict[str, Any]:
+        """The hold variant's EnvoyFilter that declares the guard (the last document)."""
+        doc = self.hold_docs[-1]
+        assert doc["kind"] == "EnvoyFilter", doc["kind"]
+        return doc
+
+    def hold_wasm_config(self) -> dict[str, Any]:
+        [patch] = [p for p in self.hold_filter()["spec"]["configPatches"] if p["applyTo"] == "EXTENSION_CONFIG"]
+        return patch["patch"]["value"]["typed_config"]["config"]
 
 
 @pytest.fixture(scope="module")
@@ -203,11 +223,49 @@ def undeclared_fields(instance: Any, schema: dict[str, Any], path: str = "") -> 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
+# The EnvoyFilter API (networking.istio.io/v1alpha3), as far as the manifests use it; its CRD's
+# schema declares `patch.value` as free-form, so these are the checks that schema could make.
+ENVOY_FILTER_APPLY_TO = {
+    "LISTENER", "FILTER_CHAIN", "NETWORK_FILTER", "HTTP_FILTER", "ROUTE_CONFIGURATION", "VIRTUAL_HOST",
+    "HTTP_ROUTE", "CLUSTER", "EXTENSION_CONFIG", "BOOTSTRAP", "LISTENER_FILTER",
+}
+ENVOY_FILTER_OPERATIONS = {"MERGE", "ADD", "REMOVE", "INSERT_BEFORE", "INSERT_AFTER", "INSERT_FIRST", "REPLACE"}
+ENVOY_FILTER_CONTEXTS = {"ANY", "SIDECAR_INBOUND", "SIDECAR_OUTBOUND", "GATEWAY"}
+
+
+def check_envoy_filter(doc: dict[str, Any]) -> None:
+    assert doc["apiVersion"] == "networking.istio.io/v1alpha3"
+    assert set(doc) == {"apiVersion", "kind", "metadata", "spec"}
+    spec = doc["spec"]
+    assert set(spec) <= {"workloadSelector", "targetRefs", "configPatches", "priority"}, spec.keys()
+    assert set(spec["workloadSelector"]) == {"labels"}
+    assert all(isinstance(v, str) for v in spec["workloadSelector"]["labels"].values())
+    for patch in spec["configPatches"]:
+        assert set(patch) <= {"applyTo", "match", "patch"}, patch.keys()
+        assert patch["applyTo"] in ENVOY_FILTER_APPLY_TO
+        assert set(patch["patch"]) <= {"operation", "value", "filterClass"}
+        assert patch["patch"]["operation"] in ENVOY_FILTER_OPERATIONS
+        if patch["applyTo"] == "EXTENSION_CONFIG":
+            # Istio applies only ADD to extension configs.
+            assert patch["patch"]["operation"] == "ADD" and "match" not in patch
+        else:
+            match = patch["match"]
+            assert set(match) <= {"context", "proxy", "listener", "routeConfiguration", "cluster"}
+            assert match["context"] in ENVOY_FILTER_CONTEXTS
+            assert set(match.get("listener", {})) <= {"portNumber", "filterChain", "listenerFilter", "name"}
+            assert set(match.get("listener", {}).get("filterChain", {})) <= {"name", "sni", "transportProtocol", "applicationProtocols", "filter", "destinationPort"}
+            assert set(match.get("listener", {}).get("filterChain", {}).get("filter", {})) <= {"name", "subFilter"}
+
+
 def test_every_manifest_validates_against_its_istio_crd(build: Build) -> None:
     schemas = crd_schemas()
-    assert build.docs, "manifests.yaml has no documents"
+    assert build.hold_docs and build.plugin_docs, "a manifests file has no documents"
     for doc in build.docs:
         key = (doc.get("apiVersion"), doc.get("kind"))
+        if key == ("networking.istio.io/v1alpha3", "EnvoyFilter"):
+            check_envoy_filter(doc)
+            assert DNS_LABEL.match(doc["metadata"]["name"]), doc["metadata"]["name"]
+            continue
         assert key in schemas, f"{key} is not a served version of the Istio CRDs"
         schema = schemas[key]
         jsonschema.Draft7Validator(schema).validate(doc)
@@ -265,7 +323,57 @@ def test_manifests_for_the_reference_scenario(build: Build) -> None:
         }
     }
     # Egress first, the plugin last: its judge's cluster exists when it starts.
-    assert build.docs[-1]["kind"] == "WasmPlugin"
+    assert build.plugin_docs[-1]["kind"] == "WasmPlugin"
+    assert spec["pluginConfig"]["hold_request_headers"] is False
+    # Both variants raise the outbound listener's buffer limit to what the e2e Envoy runs with.
+    for docs in (build.hold_docs, build.plugin_docs):
+        limits = [
+            p["patch"]["value"]["per_connection_buffer_limit_bytes"]
+            for d in docs
+            if d["kind"] == "EnvoyFilter"
+            for p in d["spec"]["configPatches"]
+            if p["applyTo"] == "LISTENER"
+        ]
+        assert limits == [GUARD_BUFFER_LIMIT]
+    # The two variants differ only in how the guard is put in: the egress documents are the same.
+    assert build.hold_docs[:-1] == [d for d in build.plugin_docs if d["kind"] not in ("WasmPlugin", "EnvoyFilter")]
+
+
+def test_the_hold_variant_sets_the_envoy_flag_and_the_plugin_mode_together(build: Build) -> None:
+    envoy_filter = build.hold_filter()
+    assert envoy_filter["spec"]["workloadSelector"] == {"labels": {"app": "sleep"}}
+    config = build.hold_wasm_config()
+    assert config["allow_on_headers_stop_iteration"] is True
+    plugin_config = json.loads(config["configuration"]["value"])
+    assert plugin_config["hold_request_headers"] is True
+    assert sorted(plugin_config["secrets"]) == ["dashscope_api_key", "judge_api_key"]
+    remote = config["vm_config"]["code"]["remote"]
+    assert remote["http_uri"]["uri"] == f"oci://{IMAGE}:{build.tag}"
+    assert remote["sha256"] == build.manifest_digest.removeprefix("sha256:")
+    [insert] = [p for p in envoy_filter["spec"]["configPatches"] if p["applyTo"] == "HTTP_FILTER"]
+    assert insert["patch"]["value"]["name"] == build.hold_filter()["spec"]["configPatches"][0]["patch"]["value"]["name"]
+
+
+def test_the_hold_variants_wasm_config_runs_in_envoy(build: Build, start_envoy, judge, mock_upstream, mock_judge) -> None:
+    """The PluginConfig exactly as manifests.yaml writes it (fields, enums, the plugin
+    configuration), with only the image swapped for the local module istio-agent would fetch and
+    the placeholders filled in: Envoy 1.40 takes it, and it holds heads of denied requests."""
+    config = json.loads(json.dumps(build.hold_wasm_config()))
+    config["vm_config"]["code"] = {"local": {"filename": str(build.out / "plugin.wasm")}}
+    value = config["configuration"]["value"]
+    for name, secret in SECRETS.items():
+        value = value.replace("${GUARD_" + name.upper() + "}", secret)
+    config["configuration"]["value"] = value
+    envoy = start_envoy(build.out / "plugin.wasm", None, {REFERENCE_JUDGE: judge.port}, wasm_config=config)
+    envoy.wait_for_log("request heads held until the body is decided")
+    response = chat(envoy, "my QQ 账号 is 1111111")
+    assert response.status == 403, response.body
+    time.sleep(0.2)
+    assert mock_upstream.heads == []
+    response = chat(envoy, "Write a haiku about tea.")
+    assert response.status == 200, response.body
+    [request] = mock_upstream.requests
+    assert header_values(request, "authorization") == [f"Bearer {SECRETS['dashscope_api_key']}"]
 
 
 def test_two_builds_are_identical(builds: tuple[Build, Build]) -> None:
@@ -276,8 +384,8 @@ def test_two_builds_are_identical(builds: tuple[Build, Build]) -> None:
     assert sorted(a) == sorted(b)
     different = [name for name in a if a[name] != b[name]]
     assert different == [], f"differ between two builds: {different}"
-    # index.json, oci-layout, config, layer, manifest; plugin.wasm; manifests.yaml.
-    assert len(a) == 7, sorted(a)
+    # index.json, oci-layout, config, layer, manifest; plugin.wasm; the two manifests files.
+    assert len(a) == 8, sorted(a)
 
 
 def free_port() -> int:

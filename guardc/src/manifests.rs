@@ -1,14 +1,31 @@
 //! The Kubernetes manifests that run a built guard in an Istio mesh, written to
 //! `DIR/manifests.yaml` next to the OCI layout (see docs/deploy.md).
 //!
-//! One multi-document file, applied with one `kubectl apply`, in this order:
+//! Two variants, each one multi-document file applied with one `kubectl apply` (apply one of them,
+//! never both), in this order:
 //! 1. for every exact host of a policy, a `ServiceEntry` (port 80 → targetPort 443, DNS) and a
 //!    `DestinationRule` (`tls.mode: SIMPLE`, `sni`): apps speak plain HTTP to the host, so the
 //!    sidecar sees (and the guard scans) the body, and the sidecar originates TLS upstream;
 //! 2. for every judge endpoint outside the cluster domain, a `ServiceEntry` (and a
 //!    `DestinationRule` for `https` endpoints) so that Istio creates the cluster
 //!    `outbound|PORT||HOST` the filter dispatches the judge call to;
-//! 3. the `WasmPlugin`, last, so the guard starts once its judge's cluster exists.
+//! 3. the guard, last, so it starts once its judge's cluster exists:
+//!    - `manifests.yaml` ([`Variant::Hold`], the default): an `EnvoyFilter` that adds the Wasm
+//!      filter through ECDS with `allow_on_headers_stop_iteration: true` and the plugin
+//!      configuration's `hold_request_headers: true` (the two together: the request head is held
+//!      until the body is decided, so a denied request leaves nothing upstream). Istio's
+//!      `WasmPlugin` has no field for the Envoy setting, and an `EnvoyFilter` cannot patch the
+//!      extension config a `WasmPlugin` generates (EXTENSION_CONFIG takes only ADD), so this
+//!      variant declares the filter itself;
+//!    - `manifests-wasmplugin.yaml` ([`Variant::WasmPlugin`]): the `WasmPlugin`, with
+//!      `hold_request_headers: false` (the head goes upstream before the verdict; a denied body
+//!      never does), for meshes that allow no `EnvoyFilter` for Wasm.
+//!
+//!    Both raise the outbound port-80 listener's `per_connection_buffer_limit_bytes` to
+//!    [`BUFFER_LIMIT`] (an `EnvoyFilter` LISTENER merge): the filter hands an approved body back
+//!    to Envoy whole, and Envoy answers its own plain-text 413 for a body over the listener's
+//!    limit (1 MiB by default), so without it the limit users get would be Envoy's, not guard's
+//!    [`guard_engine::DEFAULT_MAX_BODY_BYTES`].
 //!
 //! The YAML is written by a small emitter in this file rather than through a serde YAML crate:
 //! the documents have a few fixed shapes, and the file must carry comments (why `FAIL_CLOSE`, why
@@ -31,8 +48,37 @@ use guard_engine::ir::{HeaderOp, HostPattern, Program};
 
 use crate::oci::{self, ImageRef, OciError, OciImage};
 
-/// The file `guardc build` writes next to `plugin.wasm` and `oci/`.
+/// The file `guardc build` writes next to `plugin.wasm` and `oci/`: the holding variant.
 pub const FILE_NAME: &str = "manifests.yaml";
+/// The alternative for meshes without `EnvoyFilter` for Wasm: a `WasmPlugin`, heads first.
+pub const WASMPLUGIN_FILE_NAME: &str = "manifests-wasmplugin.yaml";
+/// The largest body guard scans and forwards; larger ones get guard's JSON 413.
+pub const BODY_LIMIT: usize = guard_engine::DEFAULT_MAX_BODY_BYTES;
+/// The listener buffer limit the manifests set: guard's body limit and 1 MiB for the rest of
+/// what Envoy buffers for a request.
+pub const BUFFER_LIMIT: usize = BODY_LIMIT + (1 << 20);
+/// The port apps call the guarded hosts on (the ServiceEntries' port), whose outbound listener
+/// gets [`BUFFER_LIMIT`].
+pub const APP_PORT: u16 = 80;
+
+/// Which way the guard is put into the sidecars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// An `EnvoyFilter` declaring the Wasm filter with `allow_on_headers_stop_iteration: true`;
+    /// the plugin holds request heads until the body is decided.
+    Hold,
+    /// A `WasmPlugin`; the plugin sends request heads before the body verdict.
+    WasmPlugin,
+}
+
+impl Variant {
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Variant::Hold => FILE_NAME,
+            Variant::WasmPlugin => WASMPLUGIN_FILE_NAME,
+        }
+    }
+}
 /// The default repository's parent. `example.com` is reserved (RFC 2606): a manifest built without
 /// `--image` can never pull someone else's image, it fails to pull.
 pub const PLACEHOLDER_REGISTRY: &str = "registry.example.com/guard";
@@ -130,7 +176,10 @@ impl From<OciError> for DeployError {
 pub struct Deployment {
     pub image: OciImage,
     pub options: ManifestOptions,
+    /// The holding variant (`manifests.yaml`).
     pub manifests: PathBuf,
+    /// The `WasmPlugin` variant (`manifests-wasmplugin.yaml`).
+    pub wasmplugin_manifests: PathBuf,
     /// Secret name → placeholder variable, sorted by secret name.
     pub secrets: Vec<(String, String)>,
     /// Things the operator must know: placeholder image, skipped hosts.
@@ -188,12 +237,18 @@ pub fn write_deployment(
         options.name.clone(),
     )]);
     let built = oci::write_layout(out, wasm, &tag, &annotations)?;
-    let yaml = render(program, &options, &built);
-    let manifests = out.join(FILE_NAME);
-    std::fs::write(&manifests, yaml).map_err(|source| DeployError::Io {
-        path: manifests.clone(),
-        source,
-    })?;
+    let mut written = Vec::new();
+    for variant in [Variant::Hold, Variant::WasmPlugin] {
+        let yaml = render_variant(program, &options, &built, variant);
+        let path = out.join(variant.file_name());
+        std::fs::write(&path, yaml).map_err(|source| DeployError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+    }
+    let wasmplugin_manifests = written.pop().unwrap_or_default();
+    let manifests = written.pop().unwrap_or_default();
 
     let mut warnings = Vec::new();
     if options.image_is_placeholder {
@@ -210,6 +265,7 @@ pub fn write_deployment(
         image: built,
         options,
         manifests,
+        wasmplugin_manifests,
         secrets: secret_placeholders(program),
         warnings,
     })
@@ -228,7 +284,20 @@ impl fmt::Display for Deployment {
             "push: skopeo copy --preserve-digests oci:{layout}:{} docker://{}",
             self.image.tag, self.options.image
         )?;
-        writeln!(f, "manifests: {}", self.manifests.display())?;
+        writeln!(
+            f,
+            "manifests: {} (request heads held until the body is decided; needs EnvoyFilter)",
+            self.manifests.display()
+        )?;
+        writeln!(
+            f,
+            "   or: {} (WasmPlugin; request heads go upstream before the verdict)",
+            self.wasmplugin_manifests.display()
+        )?;
+        writeln!(
+            f,
+            "body limit: {BODY_LIMIT} bytes (the listener buffer limit is raised to {BUFFER_LIMIT})"
+        )?;
         if !self.secrets.is_empty() {
             let vars: Vec<&str> = self.secrets.iter().map(|(_, var)| var.as_str()).collect();
             writeln!(
@@ -339,8 +408,15 @@ fn apply_command(secrets: &[(String, String)], file: &str) -> String {
     )
 }
 
-/// The manifests for `program`, built into `image`, as one multi-document YAML stream.
-pub fn render(program: &Program, opts: &ManifestOptions, image: &OciImage) -> String {
+/// The manifests of one variant for `program`, built into `image`, as one multi-document YAML
+/// stream.
+pub fn render_variant(
+    program: &Program,
+    opts: &ManifestOptions,
+    image: &OciImage,
+    variant: Variant,
+) -> String {
+    let file_name = variant.file_name();
     let secrets = secret_placeholders(program);
     let hosts = egress_hosts(program);
     let policy_names: Vec<String> = program.policies.iter().map(|p| quote(&p.name)).collect();
@@ -352,7 +428,7 @@ pub fn render(program: &Program, opts: &ManifestOptions, image: &OciImage) -> St
         policy_names.join(", ")
     ));
     out.push_str(
-        "# Rebuild rather than edit: the WasmPlugin's sha256 pins the image this build wrote.\n",
+        "# Rebuild rather than edit: the sha256 below the image URL pins the image this build wrote.\n",
     );
     out.push_str(&format!("# plugin.wasm sha256: {}\n", image.wasm_sha256));
     // Relative to this file, so the file does not depend on where the build ran.
@@ -360,12 +436,29 @@ pub fn render(program: &Program, opts: &ManifestOptions, image: &OciImage) -> St
     if opts.image_is_placeholder {
         out.push_str("# WARNING: the image is a placeholder (no --image given); rebuild with --image before applying.\n");
     }
+    match variant {
+        Variant::Hold => {
+            out.push_str("# Variant: the guard holds each request head until its body is decided, so a denied request\n");
+            out.push_str("# leaves nothing upstream (no request line, no header, no key). Needs EnvoyFilter and Envoy 1.35+\n");
+            out.push_str(&format!("# (allow_on_headers_stop_iteration). Without EnvoyFilter, apply {WASMPLUGIN_FILE_NAME} instead.\n"));
+        }
+        Variant::WasmPlugin => {
+            out.push_str("# Variant: WasmPlugin. Istio cannot set allow_on_headers_stop_iteration for it, so the guard\n");
+            out.push_str("# sends each request head (with the injected key) upstream before the body verdict; a denied\n");
+            out.push_str(&format!("# request's body never follows (Envoy resets it). Prefer {FILE_NAME} where EnvoyFilter is allowed.\n"));
+        }
+    }
+    out.push_str(&format!(
+        "# Body limit: {BODY_LIMIT} bytes, scanned whole; a larger body gets guard's JSON 413\n"
+    ));
+    out.push_str(&format!("# (guard.body_too_large). The outbound port-{APP_PORT} listener's buffer limit is raised to {BUFFER_LIMIT}.\n"));
+    out.push_str("# Apply one variant, never both.\n");
     if secrets.is_empty() {
-        out.push_str(&format!("# Apply:  kubectl apply -f {FILE_NAME}\n"));
+        out.push_str(&format!("# Apply:  kubectl apply -f {file_name}\n"));
     } else {
         out.push_str("# The secrets are placeholders. Set the variables, then apply through envsubst (never\n");
         out.push_str("# commit the substituted output):\n");
-        out.push_str(&format!("#   {}\n", apply_command(&secrets, FILE_NAME)));
+        out.push_str(&format!("#   {}\n", apply_command(&secrets, file_name)));
     }
 
     let mut docs: Vec<Doc> = Vec::new();
@@ -394,13 +487,33 @@ pub fn render(program: &Program, opts: &ManifestOptions, image: &OciImage) -> St
         skipped.push("# host per ServiceEntry (the SNI is the host). Register each host your apps call, as above.".to_owned());
     }
     judge_docs(program, opts, &hosts, &mut docs, &mut skipped);
-    docs.push(Doc::new(
-        vec![
-            "The guard runs in the sidecars of the selected workloads, on their outbound requests."
-                .to_owned(),
-        ],
-        wasm_plugin(opts, image, &secrets),
-    ));
+    match variant {
+        Variant::Hold => docs.push(Doc::new(
+            vec![
+                "The guard runs in the sidecars of the selected workloads, on their outbound requests,".to_owned(),
+                "holding each request head until the body is decided. It also raises the outbound".to_owned(),
+                format!("port-{APP_PORT} listener's buffer limit so that an approved body up to guard's limit is forwarded."),
+            ],
+            hold_filter(opts, image, &secrets),
+        )),
+        Variant::WasmPlugin => {
+            docs.push(Doc::new(
+                vec![
+                    "Envoy answers its own plain-text 413 for a body over the listener's buffer limit (1 MiB by".to_owned(),
+                    "default) when the guard hands an approved body back; this raises it to cover guard's limit.".to_owned(),
+                    "Without it, bodies over 1 MiB are refused by Envoy, not forwarded.".to_owned(),
+                ],
+                buffer_limit_filter(opts),
+            ));
+            docs.push(Doc::new(
+                vec![
+                    "The guard runs in the sidecars of the selected workloads, on their outbound requests."
+                        .to_owned(),
+                ],
+                wasm_plugin(opts, image, &secrets),
+            ));
+        }
+    }
 
     for line in skipped {
         out.push_str(&line);
@@ -600,13 +713,253 @@ fn wasm_plugin(opts: &ManifestOptions, image: &OciImage, secrets: &[(String, Str
         .commented(&["Secret values are filled in when applying; see the top of this file."])
         .entry(
             "pluginConfig",
-            Node::Map(Map::new().entry("secrets", Node::Map(secret_map))),
+            Node::Map(
+                Map::new()
+                    .entry("secrets", Node::Map(secret_map))
+                    .commented(&[
+                        "A WasmPlugin cannot set Envoy's allow_on_headers_stop_iteration, without which a held",
+                        "head would stall: the guard sends heads first (see the top of this file).",
+                    ])
+                    .entry("hold_request_headers", Node::Bool(false)),
+            ),
         );
     Map::new()
         .entry("apiVersion", Node::str("extensions.istio.io/v1alpha1"))
         .entry("kind", Node::str("WasmPlugin"))
         .entry("metadata", metadata(opts, &opts.name))
         .entry("spec", Node::Map(spec))
+}
+
+fn workload_selector(opts: &ManifestOptions) -> Node {
+    let mut match_labels = Map::new();
+    for (key, value) in &opts.selector {
+        match_labels = match_labels.quoted_entry(key, Node::str(value));
+    }
+    Node::Map(Map::new().entry("labels", Node::Map(match_labels)))
+}
+
+/// The LISTENER patch that raises the outbound app port's buffer limit to [`BUFFER_LIMIT`].
+fn buffer_limit_patch() -> Node {
+    Node::Map(
+        Map::new()
+            .entry("applyTo", Node::str("LISTENER"))
+            .entry(
+                "match",
+                Node::Map(
+                    Map::new()
+                        .entry("context", Node::str("SIDECAR_OUTBOUND"))
+                        .entry(
+                            "listener",
+                            Node::Map(
+                                Map::new().entry("portNumber", Node::Int(u64::from(APP_PORT))),
+                            ),
+                        ),
+                ),
+            )
+            .entry(
+                "patch",
+                Node::Map(Map::new().entry("operation", Node::str("MERGE")).entry(
+                    "value",
+                    Node::Map(Map::new().entry(
+                        "per_connection_buffer_limit_bytes",
+                        Node::Int(BUFFER_LIMIT as u64),
+                    )),
+                )),
+            ),
+    )
+}
+
+fn envoy_filter(opts: &ManifestOptions, name: &str, patches: Vec<Node>) -> Map {
+    Map::new()
+        .entry("apiVersion", Node::str("networking.istio.io/v1alpha3"))
+        .entry("kind", Node::str("EnvoyFilter"))
+        .entry("metadata", metadata(opts, name))
+        .entry(
+            "spec",
+            Node::Map(
+                Map::new()
+                    .entry("workloadSelector", workload_selector(opts))
+                    .entry("configPatches", Node::List(patches)),
+            ),
+        )
+}
+
+/// The buffer limit alone, for the `WasmPlugin` variant.
+fn buffer_limit_filter(opts: &ManifestOptions) -> Map {
+    envoy_filter(
+        opts,
+        &resource_name(&opts.name, "buffer-limit"),
+        vec![buffer_limit_patch()],
+    )
+}
+
+/// The guard as an ECDS extension config with `allow_on_headers_stop_iteration: true`, inserted
+/// into the selected workloads' outbound HTTP filter chains, and the buffer limit.
+fn hold_filter(opts: &ManifestOptions, image: &OciImage, secrets: &[(String, String)]) -> Map {
+    let extension = format!("{}.guard", opts.name);
+    let mut secret_json = serde_json::Map::new();
+    for (name, var) in secrets {
+        secret_json.insert(
+            name.clone(),
+            serde_json::Value::String(format!("${{{var}}}")),
+        );
+    }
+    // The plugin configuration is a JSON string here (what WasmPlugin's pluginConfig becomes).
+    let configuration = serde_json::json!({
+        "secrets": secret_json,
+        "hold_request_headers": true,
+    })
+    .to_string();
+    let code = Map::new().entry(
+        "remote",
+        Node::Map(
+            Map::new()
+                .entry(
+                    "http_uri",
+                    Node::Map(
+                        Map::new()
+                            .entry("uri", Node::str(&format!("oci://{}", opts.image)))
+                            // Envoy's schema wants a cluster and a timeout; istio-agent fetches
+                            // the image itself and hands Envoy a local file.
+                            .entry("cluster", Node::str("guard-wasm-fetch"))
+                            .entry("timeout", Node::str("30s")),
+                    ),
+                )
+                .entry("sha256", Node::str(image.manifest_hex())),
+        ),
+    );
+    let plugin = Map::new()
+        .entry("name", Node::str(&opts.name))
+        .commented(&[
+            "Keeps body callbacks coming while the guard holds the request head (Envoy 1.35+).",
+        ])
+        .entry("allow_on_headers_stop_iteration", Node::Bool(true))
+        .commented(&[
+            "Fail closed: a module that cannot be fetched or started fails the requests.",
+        ])
+        .entry("failure_policy", Node::str("FAIL_CLOSED"))
+        .entry(
+            "vm_config",
+            Node::Map(
+                Map::new()
+                    .entry("vm_id", Node::str(&opts.name))
+                    .entry("runtime", Node::str("envoy.wasm.runtime.v8"))
+                    .entry("code", Node::Map(code)),
+            ),
+        )
+        .commented(&[
+            "Secret values are filled in when applying; see the top of this file. hold_request_headers",
+            "goes with allow_on_headers_stop_iteration above: change neither alone.",
+        ])
+        .entry(
+            "configuration",
+            Node::Map(
+                Map::new()
+                    .quoted_entry(
+                        "@type",
+                        Node::str("type.googleapis.com/google.protobuf.StringValue"),
+                    )
+                    .entry("value", Node::Str(configuration)),
+            ),
+        );
+    let wasm_type = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+    let extension_patch = Map::new()
+        .entry("applyTo", Node::str("EXTENSION_CONFIG"))
+        .entry(
+            "patch",
+            Node::Map(
+                Map::new().entry("operation", Node::str("ADD")).entry(
+                    "value",
+                    Node::Map(
+                        Map::new().entry("name", Node::str(&extension)).entry(
+                            "typed_config",
+                            Node::Map(
+                                Map::new()
+                                    .quoted_entry("@type", Node::str(wasm_type))
+                                    .entry("config", Node::Map(plugin)),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+        );
+    let filter_patch = Map::new()
+        .entry("applyTo", Node::str("HTTP_FILTER"))
+        .entry(
+            "match",
+            Node::Map(
+                Map::new()
+                    .entry("context", Node::str("SIDECAR_OUTBOUND"))
+                    .entry(
+                    "listener",
+                    Node::Map(
+                        Map::new().entry(
+                            "filterChain",
+                            Node::Map(
+                                Map::new().entry(
+                                    "filter",
+                                    Node::Map(
+                                        Map::new()
+                                            .entry(
+                                                "name",
+                                                Node::str(
+                                                    "envoy.filters.network.http_connection_manager",
+                                                ),
+                                            )
+                                            .entry(
+                                                "subFilter",
+                                                Node::Map(Map::new().entry(
+                                                    "name",
+                                                    Node::str("envoy.filters.http.router"),
+                                                )),
+                                            ),
+                                    ),
+                                ),
+                            ),
+                        ),
+                    ),
+                ),
+            ),
+        )
+        .entry(
+            "patch",
+            Node::Map(
+                Map::new()
+                    .entry("operation", Node::str("INSERT_BEFORE"))
+                    .entry(
+                        "value",
+                        Node::Map(
+                            Map::new().entry("name", Node::str(&extension)).entry(
+                                "config_discovery",
+                                Node::Map(
+                                    Map::new()
+                                        .entry(
+                                            "config_source",
+                                            Node::Map(
+                                                Map::new()
+                                                    .entry("ads", Node::Map(Map::new()))
+                                                    .entry(
+                                                        "initial_fetch_timeout",
+                                                        Node::str("0s"),
+                                                    ),
+                                            ),
+                                        )
+                                        .entry("type_urls", Node::List(vec![Node::str(wasm_type)])),
+                                ),
+                            ),
+                        ),
+                    ),
+            ),
+        );
+    envoy_filter(
+        opts,
+        &opts.name,
+        vec![
+            Node::Map(extension_patch),
+            Node::Map(filter_patch),
+            buffer_limit_patch(),
+        ],
+    )
 }
 
 /// `PREFIX-REST` as a DNS label (at most 63 characters).
@@ -724,6 +1077,7 @@ impl Doc {
 enum Node {
     Str(String),
     Int(u64),
+    Bool(bool),
     Map(Map),
     List(Vec<Node>),
 }
@@ -839,6 +1193,7 @@ fn emit_scalar(node: &Node) -> String {
     match node {
         Node::Str(s) => quote(s),
         Node::Int(n) => n.to_string(),
+        Node::Bool(b) => b.to_string(),
         Node::Map(_) | Node::List(_) => String::new(),
     }
 }

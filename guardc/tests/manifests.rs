@@ -23,7 +23,7 @@ use guard_engine::ir::{
     Endpoint, HeaderOp, HostPattern, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction,
     Template, TemplatePart,
 };
-use manifests::{DeployArgs, DeployError, ManifestOptions};
+use manifests::{DeployArgs, DeployError, ManifestOptions, Variant};
 
 const MIN_WASM: &[u8] = b"\0asm\x01\0\0\0";
 
@@ -116,13 +116,47 @@ fn reference_args() -> DeployArgs {
 
 fn render(program: &Program, args: &DeployArgs) -> String {
     let (opts, image) = options(program, args);
-    manifests::render(program, &opts, &image)
+    manifests::render_variant(program, &opts, &image, Variant::WasmPlugin)
 }
 
 #[test]
 fn reference_policy_manifests() {
     let yaml = render(&reference_program(), &reference_args());
     insta::assert_snapshot!("reference", yaml);
+}
+
+#[test]
+fn reference_policy_hold_manifests() {
+    let (opts, image) = options(&reference_program(), &reference_args());
+    let yaml = manifests::render_variant(&reference_program(), &opts, &image, Variant::Hold);
+    insta::assert_snapshot!("reference_hold", yaml);
+}
+
+// The listener limit must hold a whole body at guard's limit.
+const _: () = assert!(manifests::BUFFER_LIMIT > guard_engine::DEFAULT_MAX_BODY_BYTES);
+
+/// The two variants set the Envoy flag and the plugin's mode together, and state the limit.
+#[test]
+fn each_variant_sets_the_hold_mode_with_what_it_needs() {
+    let (opts, image) = options(&reference_program(), &reference_args());
+    let hold = manifests::render_variant(&reference_program(), &opts, &image, Variant::Hold);
+    assert!(hold.contains("allow_on_headers_stop_iteration: true"));
+    assert!(hold.contains(r#"\"hold_request_headers\":true"#), "{hold}");
+    assert!(!hold.contains("kind: \"WasmPlugin\""));
+    let plugin =
+        manifests::render_variant(&reference_program(), &opts, &image, Variant::WasmPlugin);
+    assert!(plugin.contains("hold_request_headers: false"));
+    assert!(!plugin.contains("allow_on_headers_stop_iteration: true"));
+    for yaml in [&hold, &plugin] {
+        assert!(yaml.contains(&format!(
+            "per_connection_buffer_limit_bytes: {}",
+            manifests::BUFFER_LIMIT
+        )));
+        assert!(yaml.contains(&format!(
+            "# Body limit: {} bytes",
+            guard_engine::DEFAULT_MAX_BODY_BYTES
+        )));
+    }
 }
 
 #[test]
@@ -195,7 +229,13 @@ fn secret_names_that_collide_get_distinct_variables() {
 #[test]
 fn the_sha256_is_the_manifest_digest_istio_compares() {
     let (opts, image) = options(&reference_program(), &reference_args());
-    let yaml = manifests::render(&reference_program(), &opts, &image);
+    let hold = manifests::render_variant(&reference_program(), &opts, &image, Variant::Hold);
+    assert!(
+        hold.contains(&format!("  sha256: \"{}\"\n", image.manifest_hex())),
+        "{hold}"
+    );
+    assert!(hold.contains("  uri: \"oci://registry.example.com/guard/dashscope-egress:v1\"\n"));
+    let yaml = manifests::render_variant(&reference_program(), &opts, &image, Variant::WasmPlugin);
     assert!(
         yaml.contains(&format!("  sha256: \"{}\"\n", image.manifest_hex())),
         "{yaml}"
@@ -369,9 +409,13 @@ fn user_text_cannot_break_out_of_its_scalar_or_comment() {
     assert!(yaml.contains(r#""yes": "no""#), "{yaml}");
     assert_eq!(
         yaml.matches("\n---\n").count(),
-        4,
+        5,
         "exactly the documents we wrote:\n{yaml}"
     );
+    let (opts, image) = options(&program, &args);
+    let hold = manifests::render_variant(&program, &opts, &image, Variant::Hold);
+    assert!(!hold.contains("\nkind: Secret"), "{hold}");
+    assert_eq!(hold.matches("\n---\n").count(), 4, "{hold}");
 }
 
 #[test]
