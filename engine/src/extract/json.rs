@@ -32,7 +32,10 @@ pub(super) enum Json {
 pub(super) enum Number {
     Unsigned(u64),
     Signed(i64),
-    Float(f64),
+    /// A number that is not an integer in range: a fraction, an exponent, or more digits than 64
+    /// bits hold. `f64` keeps about 16 digits, but a Python upstream reads every digit, so the
+    /// number is also scanned as written: this is its ordinal among the body's number tokens.
+    Float(f64, usize),
 }
 
 impl fmt::Display for Number {
@@ -40,7 +43,7 @@ impl fmt::Display for Number {
         match self {
             Number::Unsigned(n) => write!(f, "{n}"),
             Number::Signed(n) => write!(f, "{n}"),
-            Number::Float(n) => write!(f, "{n}"),
+            Number::Float(n, _) => write!(f, "{n}"),
         }
     }
 }
@@ -87,6 +90,7 @@ pub(super) fn parse(text: &str, max_depth: usize) -> Result<Json, ExtractError> 
         max_depth,
         failure: None,
         strings: 0,
+        numbers: 0,
     };
     let mut de = serde_json::Deserializer::from_str(text);
     let result = NodeSeed {
@@ -145,6 +149,41 @@ pub(super) fn string_offset(text: &str, ordinal: usize) -> usize {
     text.len()
 }
 
+/// Number token number `ordinal` as written in the JSON text.
+pub(super) fn number_token(text: &str, ordinal: usize) -> Option<&str> {
+    let bytes = text.as_bytes();
+    let mut seen = 0;
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        match byte {
+            b'"' => {
+                i += 1;
+                while let Some(&inner) = bytes.get(i) {
+                    i += if inner == b'\\' { 2 } else { 1 };
+                    if inner == b'"' {
+                        break;
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                let len = bytes
+                    .get(i..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .count();
+                if seen == ordinal {
+                    return text.get(i..i + len);
+                }
+                seen += 1;
+                i += len;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 /// State shared by every level of the visitor. serde errors can only carry a message, so our own
 /// refusals are recorded here and turned into typed errors once the parse has unwound.
 struct Parser {
@@ -152,6 +191,8 @@ struct Parser {
     failure: Option<Failure>,
     /// String tokens read so far.
     strings: usize,
+    /// Number tokens read so far.
+    numbers: usize,
 }
 
 enum Failure {
@@ -208,15 +249,19 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     }
 
     fn visit_i64<E>(self, value: i64) -> Result<Json, E> {
+        self.parser.numbers += 1;
         Ok(Json::Number(Number::Signed(value)))
     }
 
     fn visit_u64<E>(self, value: u64) -> Result<Json, E> {
+        self.parser.numbers += 1;
         Ok(Json::Number(Number::Unsigned(value)))
     }
 
     fn visit_f64<E>(self, value: f64) -> Result<Json, E> {
-        Ok(Json::Number(Number::Float(value)))
+        let ordinal = self.parser.numbers;
+        self.parser.numbers += 1;
+        Ok(Json::Number(Number::Float(value, ordinal)))
     }
 
     fn visit_unit<E>(self) -> Result<Json, E> {
@@ -291,6 +336,21 @@ mod tests {
         let err = parse("{\"b\":1,\n \"B\":2}", 64).unwrap_err();
         assert_eq!(err, ExtractError::DuplicateKey { line: 2, column: 4 });
         assert!(!err.to_string().contains('B'), "{err}");
+    }
+
+    #[test]
+    fn number_tokens_are_found_as_written() {
+        let text = r#"{"a-1": [1, -2.5e3, "9"], "b": 13812345678123456789012}"#;
+        let tokens: Vec<Option<&str>> = (0..4).map(|n| number_token(text, n)).collect();
+        assert_eq!(
+            tokens,
+            [
+                Some("1"),
+                Some("-2.5e3"),
+                Some("13812345678123456789012"),
+                None
+            ]
+        );
     }
 
     #[test]

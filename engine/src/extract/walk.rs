@@ -9,7 +9,7 @@
 //! the prompt of the detected API, which is another field an upstream reads, and which is the
 //! API's own envelope (keys, roles, ids). Origins order what the judge is shown; rules scan all.
 
-use super::json::{same_key, Json};
+use super::json::{same_key, Json, Number};
 use super::media::{self, Payload, Problem};
 use super::path::{push_step, Step};
 use super::{json, ExtractError, Origin, Segment};
@@ -161,7 +161,18 @@ impl<'t> Walker<'t> {
                     Mode::Free(origin) => origin,
                     Mode::Schema | Mode::Names => Origin::Field,
                 };
-                self.emit_here(number.to_string(), origin)
+                let shown = number.to_string();
+                let written = match number {
+                    Number::Float(_, ordinal) => json::number_token(self.text, ordinal)
+                        .filter(|written| *written != shown)
+                        .map(str::to_owned),
+                    _ => None,
+                };
+                self.emit_here(shown, origin)?;
+                match written {
+                    Some(written) => self.emit_here(written, origin),
+                    None => Ok(()),
+                }
             }
             Json::String(text, ordinal) => {
                 let origin = match mode {
