@@ -94,7 +94,9 @@ impl fmt::Display for JudgeMock {
 pub struct Fixture {
     pub path: PathBuf,
     pub method: String,
-    /// `host[:port]`, from an absolute URL or the `Host` header.
+    /// `:authority` as Envoy makes it: the absolute URL's authority (which wins over a `Host`
+    /// header, as in Envoy), or else the `Host` header (repeated ones joined with commas). Taken
+    /// as written, so odd authorities (`host:abc`, `user@host`, `host:80:80`) are expressible.
     pub authority: String,
     /// Path and query.
     pub path_and_query: String,
@@ -206,7 +208,12 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Fixture, FixtureError> {
             return Err(fail(no, format!("`{name}` is not a header name")));
         }
         if name.eq_ignore_ascii_case("host") {
-            host_header = Some(value.to_string());
+            // Envoy joins repeated `Host` headers into one `:authority` with commas (seen with
+            // Envoy 1.40), which the head checks then refuse on a guarded host; so do we.
+            host_header = Some(match host_header.take() {
+                Some(first) => format!("{first},{value}"),
+                None => value.to_string(),
+            });
         } else {
             headers.push((name.to_string(), value.to_string()));
         }
