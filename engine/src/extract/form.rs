@@ -6,6 +6,7 @@
 //! `=`, `+` is a space, `%XX` a byte, an escape that is not two hex digits stays as written, and
 //! bytes that are not UTF-8 become U+FFFD (they cannot spell a keyword).
 
+use super::media::percent_decode;
 use super::path::{push_step, Step};
 use super::walk::Walker;
 use super::{ExtractError, Origin};
@@ -35,31 +36,7 @@ pub(super) fn walk_form(walker: &mut Walker<'_>, text: &str) -> Result<(), Extra
 }
 
 fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&byte) = bytes.get(i) {
-        let escaped = (byte == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match (byte, escaped) {
-            (_, Some(decoded)) => {
-                out.push(decoded);
-                i += 3;
-            }
-            (b'+', None) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (other, None) => {
-                out.push(other);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&percent_decode(text, true)).into_owned()
 }
 
 #[cfg(test)]

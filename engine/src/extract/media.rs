@@ -48,11 +48,10 @@ pub(super) fn data_url(url: &str) -> Option<(bool, Result<Payload, Problem>)> {
     if base64 {
         return Some((true, base64_payload(payload, media_type)));
     }
-    let read = match percent_decode(payload) {
-        Some(bytes) => classify(bytes, media_type, true),
-        None => Err(Problem::NotPercentEncoded),
-    };
-    Some((false, read))
+    Some((
+        false,
+        classify(percent_decode(payload, false), media_type, true),
+    ))
 }
 
 /// Reads raw bytes (a multipart part) of the declared media type.
@@ -162,23 +161,34 @@ fn has_signature(essence: &str, bytes: &[u8]) -> bool {
     }
 }
 
-/// Percent-decoding of a `data:` URL's payload; `None` for a `%` not followed by two hex digits.
-fn percent_decode(text: &str) -> Option<Vec<u8>> {
+/// Percent-decoding as WHATWG URL and Python's `urllib.parse` do it: `%XX` is a byte, a `%` not
+/// followed by two hex digits stays as written, and (in forms) `+` is a space.
+pub(super) fn percent_decode(text: &str, plus_is_space: bool) -> Vec<u8> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while let Some(&byte) = bytes.get(i) {
-        if byte == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(byte);
-            i += 1;
+        let escaped = (byte == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(decoded) => {
+                out.push(decoded);
+                i += 3;
+            }
+            None => {
+                out.push(if plus_is_space && byte == b'+' {
+                    b' '
+                } else {
+                    byte
+                });
+                i += 1;
+            }
         }
     }
-    Some(out)
+    out
 }
 
 /// Decodes base64 in the standard or URL-safe alphabet, padded or not, ignoring ASCII whitespace
@@ -279,8 +289,12 @@ mod tests {
             Some((true, Ok(Payload::Inert)))
         );
         assert_eq!(
-            data_url("data:,%zz"),
-            Some((false, Err(Problem::NotPercentEncoded)))
+            data_url("data:,100%zz"),
+            Some((false, Ok(Payload::Text("100%zz".into()))))
+        );
+        assert_eq!(
+            data_url("data:,%E8%B4"),
+            Some((false, Err(Problem::NotText)))
         );
         assert_eq!(
             data_url("data:application/pdf,%ff"),

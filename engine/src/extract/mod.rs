@@ -165,8 +165,6 @@ pub enum MediaProblem {
     NotText,
     /// Its bytes are neither of the type it declares nor text.
     NotItsType,
-    /// A `data:` URL whose percent escapes are not two hex digits.
-    NotPercentEncoded,
 }
 
 impl fmt::Display for MediaProblem {
@@ -175,7 +173,6 @@ impl fmt::Display for MediaProblem {
             MediaProblem::NotBase64 => "is not valid base64",
             MediaProblem::NotText => "is declared as text but is not utf-8 text",
             MediaProblem::NotItsType => "is neither of its declared type nor text",
-            MediaProblem::NotPercentEncoded => "is not valid percent-encoding",
         })
     }
 }
