@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the binary request bodies of the evasion corpus (the `< FILE` bodies of hostile/ and
-benign/). The output is byte-for-byte reproducible (gzip with mtime=0), so rerunning this leaves
-`git status` clean; run it from anywhere: python3 testdata/evasion/make_bodies.py"""
+"""Writes the binary and large request bodies of the evasion corpus (the `< FILE` bodies of
+hostile/, benign/ and size-limit/). The output is byte-for-byte reproducible (gzip with mtime=0),
+so rerunning this leaves `git status` clean; run it from anywhere:
+python3 testdata/evasion/make_bodies.py"""
 
 import gzip
 import json
