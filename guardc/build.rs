@@ -135,6 +135,13 @@ fn check_target() -> Result<(), String> {
         .ok()
         .filter(|o| o.status.success())
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    // Rerun when the target's standard library appears or changes: a guardc built before
+    // `rustup target add` (the README's first command on a fresh machine) must not keep its
+    // empty filter after scripts/setup installed the target. A path that does not exist yet
+    // makes cargo rerun this script on every build, which costs one rustc call.
+    if let Some(dir) = &libdir {
+        println!("cargo:rerun-if-changed={}", dir.display());
+    }
     if libdir.is_some_and(|dir| dir.is_dir()) {
         Ok(())
     } else {
