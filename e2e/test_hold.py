@@ -13,11 +13,13 @@ The mock upstream records each request head the moment it arrives, before readin
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 
 import pytest
 
-from helpers import REFERENCE_JUDGE, SECRETS, chat, header_values, send
+from helpers import REFERENCE_JUDGE, SECRETS, chat, chat_body, header_values, send
 from test_judge import MEETING
 from test_rules import assert_denied
 
@@ -108,3 +110,28 @@ def test_holding_without_the_envoy_flag_fails_closed_and_loudly(start_envoy, ref
     # A request without a body is decided in the headers phase and needs no body callback.
     response = send(envoy, None, method="GET", path="/compatible-mode/v1/models")
     assert response.status == 200, response.body
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="no curl")
+def test_http2_requests_are_held_and_forwarded_whole(reference_envoy, mock_upstream, mock_judge, tmp_path):
+    """Over HTTP/2 (h2c, many DATA frames) the head is held the same way and a 2 MiB body is
+    forwarded byte for byte."""
+    def curl(body: bytes) -> str:
+        path = tmp_path / "body.json"
+        path.write_bytes(body)
+        result = subprocess.run(
+            ["curl", "-s", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code} %{http_version}",
+             "-H", "content-type: application/json", "-H", "host: dashscope.aliyuncs.com", "--data-binary", f"@{path}",
+             f"http://127.0.0.1:{reference_envoy.port}/compatible-mode/v1/chat/completions"],
+            capture_output=True, text=True, timeout=60,
+        )
+        return result.stdout
+
+    assert curl(chat_body("my QQ 账号 is 1111111")) == "403 2"
+    assert_no_head_upstream(mock_upstream)
+    big = chat_body("lorem ipsum " * 180_000)
+    assert len(big) > 2 << 20
+    assert curl(big) == "200 2"
+    [request] = mock_upstream.requests
+    assert bytes.fromhex(request["body_hex"]) == big
+    assert header_values(request, "authorization") == [BEARER]
