@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use guard_dsl::{Compilation, Diagnostics, ErrorFormat};
-use guard_engine::{CompileOptions, Inspection, Origin, Ruleset};
+use guard_engine::{CompileOptions, HeadVerdict, Inspection, Origin, RequestHead, Ruleset};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -409,9 +409,30 @@ fn explain(fixture_path: &Path, policies: &[PathBuf], args: &PolicyArgs) -> Exit
         "request: {} {}{}",
         fixture.method, fixture.authority, fixture.path_and_query
     );
-    let Some(policy) = ruleset.select(&fixture.authority, &fixture.path_and_query) else {
-        println!("policy: none selects this request; it passes untouched");
-        return ExitCode::SUCCESS;
+    let headers: Vec<(&str, &str)> = fixture
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    let head = RequestHead {
+        method: &fixture.method,
+        authority: &fixture.authority,
+        path: &fixture.path_and_query,
+        headers: &headers,
+    };
+    let policy = match ruleset.check_head(&head) {
+        HeadVerdict::Untouched => {
+            println!("policy: none selects this request; it passes untouched");
+            return ExitCode::SUCCESS;
+        }
+        HeadVerdict::Refuse(denial) => {
+            println!(
+                "head: refused before the body is read ({} {}): {}",
+                denial.status, denial.code, denial.reason
+            );
+            return ExitCode::SUCCESS;
+        }
+        HeadVerdict::Selected(policy) => policy,
     };
     println!("policy: {}", ruleset.policy_name(policy));
     let content_type = fixture.header("content-type");
