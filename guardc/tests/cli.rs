@@ -102,6 +102,15 @@ fn the_example_policies_pass() {
 }
 
 #[test]
+fn the_evasion_corpus_passes() {
+    // Every fixture of testdata/evasion/ against its .verdict, so `cargo test` alone fails on a
+    // changed verdict (the end-to-end suite replays the same fixtures through Envoy).
+    let out = guardc(&["test", "testdata/evasion/", "--require-coverage"]);
+    assert!(out.contains("exit: 0\n"), "{out}");
+    assert!(out.contains(" passed, 0 failed\n"), "{out}");
+}
+
+#[test]
 fn accept_writes_the_missing_verdict() {
     let dir = tempfile::tempdir().unwrap();
     for name in ["policy.guard", "no-verdict.http"] {
