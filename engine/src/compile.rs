@@ -464,9 +464,13 @@ fn screen_literals(pattern: &str, ignore_case: bool) -> Option<Vec<Vec<u8>>> {
                 .iter()
                 .map(|literal| literal.as_bytes().to_vec())
                 .collect();
+            // The keyword pass may search the text with white space runs collapsed (see
+            // `scan`), where a literal with other white space would not be found.
             let usable = !literals.is_empty()
                 && literals.len() <= MAX_SCREEN_LITERALS
-                && literals.iter().all(|literal| rare_literal(literal));
+                && literals
+                    .iter()
+                    .all(|literal| rare_literal(literal) && crate::scan::collapse_stable(literal));
             usable.then(|| shrink_literals(literals))
         })
         // The longest shortest literal, then the fewest literals.

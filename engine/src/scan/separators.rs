@@ -14,8 +14,10 @@
 //!   keyword must stand on a run of separators (white space or marks), and between the
 //!   characters of one word there may be marks but no white space.
 //!
-//! Text with single spaces between words and no marks, which is most text, needs neither: the
-//! keyword automaton finds keywords with spaces there directly.
+//! The keyword automaton searches the *collapsed* text, the normalised text with each run of
+//! white space written as one space, when it has such runs; the joined text is needed only for
+//! text with marks. Text with single spaces between words and no marks, which is most text,
+//! needs neither.
 
 /// The byte the marked text carries for a removed run: never part of UTF-8, so no text has it.
 pub(crate) const MARK: u8 = 0xFF;
@@ -47,33 +49,148 @@ pub(super) fn unmarked_offset(marks: &[usize], offset: usize) -> usize {
     offset.saturating_sub(before)
 }
 
-/// Whether every separator of the text is one space: no other white space, no two spaces in a
-/// row. Then a keyword's space matches exactly where the keyword automaton finds it, and
-/// without marks the joined text is not needed.
-pub(super) fn plain_separators(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let mut previous_space = false;
-    for (i, &byte) in bytes.iter().enumerate() {
-        match byte {
-            b' ' if previous_space => return false,
-            b' ' => {
-                previous_space = true;
+/// Bytes that may begin white space: ASCII white space and the lead bytes of the white space
+/// NFKC keeps (U+0085, U+1680, U+2028, U+2029; the others become a space).
+static MAYBE_SPACE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0x09;
+    while b <= 0x0D {
+        table[b] = true;
+        b += 1;
+    }
+    table[0x20] = true;
+    table[0xC2] = true;
+    table[0xE1] = true;
+    table[0xE2] = true;
+    table
+};
+
+/// The length of the white space character starting at byte `i`, if there is one. Decided on
+/// the bytes: this runs over every byte of text with line breaks.
+fn space_at(bytes: &[u8], i: usize) -> Option<usize> {
+    let byte = *bytes.get(i)?;
+    if !MAYBE_SPACE.get(usize::from(byte)).copied().unwrap_or(false) {
+        return None;
+    }
+    let next = |k: usize| bytes.get(i + k).copied().unwrap_or(0);
+    match byte {
+        0x09..=0x0D | 0x20 => Some(1),
+        0xC2 if next(1) == 0x85 => Some(2),
+        0xE1 if next(1) == 0x9A && next(2) == 0x80 => Some(3),
+        0xE2 if next(1) == 0x80 && matches!(next(2), 0xA8 | 0xA9) => Some(3),
+        _ => None,
+    }
+}
+
+/// True when the 8 bytes at `i` hold no white space but lone spaces (for sure; `false` may be a
+/// false alarm): eight bytes at a time, so text with a line break here and there costs little
+/// beyond the copy. Needs the byte after the word too, to see a space pair across words.
+fn quiet_word(bytes: &[u8], i: usize) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let Some(window) = bytes.get(i..i + 9) else {
+        return false;
+    };
+    let mut word = [0u8; 8];
+    word.copy_from_slice(window.get(..8).unwrap_or(&[0xFF; 8]));
+    let x = u64::from_le_bytes(word);
+    let next = u64::from(window.get(8).copied().unwrap_or(b' '));
+    // Flags every byte equal to zero (and perhaps bytes above one that are not).
+    let zeros = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let below_0e = |v: u64| v.wrapping_sub(0x0E * ONES) & !v & HIGH;
+    let controls = below_0e(x);
+    let leads = zeros(x ^ (0xC2 * ONES)) | zeros(x ^ (0xE1 * ONES)) | zeros(x ^ (0xE2 * ONES));
+    // A space followed by a space or an ASCII control (the byte after each byte, in place).
+    let following = (x >> 8) | (next << 56);
+    let pairs = zeros(x ^ (0x20 * ONES)) & (zeros(following ^ (0x20 * ONES)) | below_0e(following));
+    controls | leads | pairs == 0
+}
+
+/// The normalised text with every run of white space written as one space, which the keyword
+/// automaton searches: a keyword's space (keywords are written with single spaces) then matches
+/// any run, and nothing else changes (no keyword holds other white space, and the compiler
+/// keeps screen literals with white space out of the keyword pass). `None` when the text has
+/// no such run, which is most text: every separator one space.
+pub(super) struct Collapsed {
+    pub text: String,
+    /// Per collapsed run: the offset of its space in `text` and the run's range in the
+    /// normalised text.
+    runs: Vec<(usize, usize, usize)>,
+}
+
+impl Collapsed {
+    pub(super) fn new(text: &str) -> Option<Collapsed> {
+        let bytes = text.as_bytes();
+        // A run that is not a lone space: `(start, end)`.
+        let run_at = |i: usize| -> Option<(usize, usize)> {
+            let len = space_at(bytes, i)?;
+            let mut end = i + len;
+            while let Some(len) = space_at(bytes, end) {
+                end += len;
+            }
+            let lone_space = bytes.get(i) == Some(&b' ') && end == i + 1;
+            (!lone_space).then_some((i, end))
+        };
+        let mut i = 0;
+        let mut collapsed: Option<Collapsed> = None;
+        let mut copied = 0;
+        while i < bytes.len() {
+            if quiet_word(bytes, i) {
+                i += 8;
                 continue;
             }
-            b'\t'..=b'\r' => return false,
-            // The lead bytes of the white space NFKC keeps: U+0085, U+1680, U+2028, U+2029
-            // (the others become a space).
-            0xC2 | 0xE1 | 0xE2 => {
-                let c = text.get(i..).and_then(|rest| rest.chars().next());
-                if c.is_some_and(char::is_whitespace) {
-                    return false;
-                }
-            }
-            _ => {}
+            let Some((start, end)) = run_at(i) else {
+                i += 1;
+                continue;
+            };
+            let out = collapsed.get_or_insert_with(|| Collapsed {
+                text: String::with_capacity(text.len()),
+                runs: Vec::new(),
+            });
+            out.text
+                .push_str(text.get(copied..start).unwrap_or_default());
+            out.runs.push((out.text.len(), start, end));
+            out.text.push(' ');
+            copied = end;
+            i = end;
         }
-        previous_space = false;
+        let mut out = collapsed?;
+        out.text.push_str(text.get(copied..).unwrap_or_default());
+        Some(out)
     }
-    true
+
+    /// An offset of the collapsed text as an offset of the normalised text (a run's space is
+    /// its whole run).
+    pub(super) fn uncollapsed(&self, offset: usize) -> usize {
+        let before = self.runs.partition_point(|&(at, _, _)| at < offset);
+        match before.checked_sub(1).and_then(|last| self.runs.get(last)) {
+            Some(&(at, _, end)) => end + (offset - at - 1),
+            None => offset,
+        }
+    }
+
+    /// A span of the collapsed text in the normalised text.
+    pub(super) fn span(&self, span: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        let start = match self
+            .runs
+            .binary_search_by_key(&span.start, |&(at, _, _)| at)
+        {
+            Ok(run) => self
+                .runs
+                .get(run)
+                .map_or(span.start, |&(_, start, _)| start),
+            Err(_) => self.uncollapsed(span.start),
+        };
+        start..self.uncollapsed(span.end)
+    }
+}
+
+/// Whether a screen literal matches the same texts before and after collapsing white space
+/// runs: it has no white space but lone spaces.
+pub(crate) fn collapse_stable(literal: &[u8]) -> bool {
+    std::str::from_utf8(literal).is_ok_and(|text| {
+        !text.contains("  ") && text.chars().all(|c| c == ' ' || !c.is_whitespace())
+    })
 }
 
 /// A gap between two characters of the joined text holds a mark.
@@ -209,11 +326,40 @@ mod tests {
     }
 
     #[test]
-    fn only_single_spaces_are_plain() {
-        assert!(plain_separators("a b c 账号"));
-        assert!(!plain_separators("a  b"));
-        assert!(!plain_separators("a\nb"));
-        assert!(!plain_separators("a\u{2028}b"));
-        assert!(plain_separators("a\u{2019}b"));
+    fn white_space_runs_collapse_to_one_space() {
+        assert!(Collapsed::new("a b c 账号 a\u{2019}b").is_none());
+        let text = "my  account\n\t number\u{2028}is x y";
+        let collapsed = Collapsed::new(text).unwrap();
+        assert_eq!(collapsed.text, "my account number is x y");
+        let at = collapsed.text.find("account number").unwrap();
+        let span = collapsed.span(at..at + "account number".len());
+        assert_eq!(&text[span], "account\n\t number");
+        let span = collapsed.span(2..3);
+        assert_eq!(&text[span], "  ");
+        let end = collapsed.text.len();
+        assert_eq!(&text[collapsed.span(end - 3..end)], "x y");
+        // Runs at every position of the eight-byte words, and pairs across two words.
+        for at in 0..20 {
+            for run in ["  ", "\n", " \t", "\u{2028}", "\u{85}", "\r\n"] {
+                let text = format!(
+                    "{}{run}{}",
+                    "a ".repeat(at).trim_end_matches(' '),
+                    "b c".repeat(5)
+                );
+                let collapsed = Collapsed::new(&text).map(|c| c.text);
+                let mut expected = String::new();
+                for c in text.chars() {
+                    if !c.is_whitespace() {
+                        expected.push(c);
+                    } else if !expected.ends_with(' ') || expected.is_empty() {
+                        expected.push(' ');
+                    }
+                }
+                assert_eq!(collapsed.as_deref(), Some(expected.as_str()), "{text:?}");
+            }
+        }
+        assert!(collapse_stable(b"-----BEGIN "));
+        assert!(!collapse_stable(b"a  b"));
+        assert!(!collapse_stable(b"a\nb"));
     }
 }
