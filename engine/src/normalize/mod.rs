@@ -1,18 +1,22 @@
 //! Normalisation before matching, so look-alike text cannot walk around a rule.
 //!
 //! Text and keywords both go through [`normalize`]: Unicode NFKC (full-width letters, ligatures,
-//! circled and superscript forms become their plain equivalents) and removal of default-ignorable
-//! code points (zero-width space, joiner and non-joiner, soft hyphen, word joiner, bidi controls,
-//! variation selectors, tag characters). Case folding is the matchers' job (`ignore case`).
+//! circled and superscript forms become their plain equivalents), removal of invisible
+//! characters (the default-ignorable code points: zero-width space, joiner and non-joiner, soft
+//! hyphen, word joiner, bidi controls, variation selectors, tag characters; and enclosing marks
+//! such as the keycap U+20E3), blanks (the Hangul fillers, the blank Braille pattern) written as
+//! a space, and every decimal digit of any script folded to its ASCII digit (`digits`). Case
+//! folding is the matchers' job (`ignore case`). Where a run of removed characters stood between
+//! two characters, [`normalize_marked`] records a mark, which the scanner reads as "nothing or a
+//! word separator" (`scan::separators`).
 //!
-//! The result is NFKC of the text with its ignorables removed. NFKC runs per chunk: a starter and
-//! every character after it that can reorder or compose with it (combining marks, but also
-//! conjoining Hangul vowel and final jamo and the spacing vowel signs of Indic scripts, which are
-//! starters that compose with the character before them), with ignorables inside a chunk skipped.
-//! That keeps a map from normalised back to original offsets cheap to recompute, so verdicts report
-//! the original text, and it gives the same text as whole-string NFKC: a keyword written with
-//! precomposed syllables matches text sent as conjoining jamo (`계` as U+1100 U+1168), and
-//! `e`, zero-width space, U+0301 matches `é`.
+//! NFKC runs per chunk: a starter and every character after it that can reorder or compose with
+//! it (combining marks, but also conjoining Hangul vowel and final jamo and the spacing vowel
+//! signs of Indic scripts, which are starters that compose with the character before them), with
+//! removed characters inside a chunk skipped. That keeps a map from normalised back to original
+//! offsets cheap to recompute, so verdicts report the original text, and it gives the same text
+//! as whole-string NFKC: a keyword written with precomposed syllables matches text sent as
+//! conjoining jamo (`계` as U+1100 U+1168), and `e`, zero-width space, U+0301 matches `é`.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -55,7 +59,7 @@ pub(crate) fn is_deleted(c: char) -> bool {
     (is_default_ignorable(c) && !is_blank(c)) || is_enclosing_mark(c)
 }
 
-/// True when [`normalize_slow`] would change the text. ASCII never changes, and most other text
+/// True when [`normalize_slow_marked`] would change the text. ASCII never changes, and most other text
 /// is settled by NFKC's quick check.
 fn changes(text: &str) -> bool {
     !text.is_ascii()
@@ -164,14 +168,9 @@ pub(crate) fn normalize_marked(text: &str) -> Normalized<'_> {
     }
 }
 
-/// NFKC of the whole text by chunks, without its ignorables: the definition [`normalize`]
-/// takes shortcuts through.
-#[cfg(test)]
-fn normalize_slow(text: &str) -> Cow<'_, str> {
-    normalize_slow_marked(text, &mut Vec::new())
-}
-
-/// [`normalize_slow`], pushing the marks of removed runs (offsets into its result) to `marks`.
+/// The normalisation of the whole text by chunks (NFKC without the removed characters, blanks
+/// as spaces, digits folded): the definition [`normalize`] takes shortcuts through. Pushes the
+/// marks of removed runs (offsets into its result) to `marks`.
 fn normalize_slow_marked<'a>(text: &'a str, marks: &mut Vec<usize>) -> Cow<'a, str> {
     if !changes(text) {
         return Cow::Borrowed(text);

@@ -49,29 +49,12 @@ pub(super) fn unmarked_offset(marks: &[usize], offset: usize) -> usize {
     offset.saturating_sub(before)
 }
 
-/// Bytes that may begin white space: ASCII white space and the lead bytes of the white space
-/// NFKC keeps (U+0085, U+1680, U+2028, U+2029; the others become a space).
-static MAYBE_SPACE: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0x09;
-    while b <= 0x0D {
-        table[b] = true;
-        b += 1;
-    }
-    table[0x20] = true;
-    table[0xC2] = true;
-    table[0xE1] = true;
-    table[0xE2] = true;
-    table
-};
-
 /// The length of the white space character starting at byte `i`, if there is one. Decided on
 /// the bytes: this runs over every byte of text with line breaks.
 fn space_at(bytes: &[u8], i: usize) -> Option<usize> {
+    // ASCII white space and the white space NFKC keeps (U+0085, U+1680, U+2028, U+2029; the
+    // others become a space).
     let byte = *bytes.get(i)?;
-    if !MAYBE_SPACE.get(usize::from(byte)).copied().unwrap_or(false) {
-        return None;
-    }
     let next = |k: usize| bytes.get(i + k).copied().unwrap_or(0);
     match byte {
         0x09..=0x0D | 0x20 => Some(1),
