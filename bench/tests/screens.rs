@@ -127,7 +127,10 @@ const UNUSUAL: &[&str] = &[
 
 /// Removed by normalisation: a run of these is one mark.
 fn invisible(c: char) -> bool {
-    matches!(c, '\u{200b}' | '\u{2060}' | '\u{ad}' | '\u{fe0f}' | '\u{20e3}')
+    matches!(
+        c,
+        '\u{200b}' | '\u{2060}' | '\u{ad}' | '\u{fe0f}' | '\u{20e3}'
+    )
 }
 
 /// The texts the rules' DFAs read the text as: each run of invisible characters either removed
@@ -263,7 +266,9 @@ fn screened_regex_search_agrees_with_the_regex_crate() {
     let mut rng = Rng::new(0x5c7e_e115);
     let mut denied = std::collections::BTreeMap::<String, usize>::new();
     for case in 0..50_000 {
-        let text: String = (0..1 + rng.below(8)).map(|_| piece(&mut rng, false)).collect();
+        let text: String = (0..1 + rng.below(8))
+            .map(|_| piece(&mut rng, false))
+            .collect();
         let (got, expected) = verdict(&text);
         assert_eq!(got, expected, "case {case}: {text:?}");
         if let Some(id) = got {
@@ -282,7 +287,9 @@ fn screened_regex_search_agrees_with_the_regex_crate() {
     let mut rng = Rng::new(0x1d1_6175);
     let mut denied_with_marks = 0;
     for case in 0..20_000 {
-        let text: String = (0..1 + rng.below(8)).map(|_| piece(&mut rng, true)).collect();
+        let text: String = (0..1 + rng.below(8))
+            .map(|_| piece(&mut rng, true))
+            .collect();
         let (got, expected) = verdict(&text);
         assert_eq!(got, expected, "unusual case {case}: {text:?}");
         if got.is_some() && text.chars().any(invisible) {
