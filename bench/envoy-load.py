@@ -7,7 +7,8 @@ One Envoy (scripts/setup's .venv/bin/envoy, 1.40) on 127.0.0.1 only, with:
     completion), so the upstream costs as little as possible and the same for every front;
   - a judge listener answering {"result": "allow"} the same way (the reference policy escalates
     every benign request to its judge);
-  - one front listener per configuration, routing to the upstream listener:
+  - one front listener per configuration, routing to the upstream listener, each Wasm filter with
+    allow_on_headers_stop_iteration as guardc build deploys it:
       none        no filter;
       floor       bench/floor-filter: buffer the body, search it for one literal;
       dashscope   guard with policies/dashscope.guard (keyword, regex, judge);
@@ -15,6 +16,8 @@ One Envoy (scripts/setup's .venv/bin/envoy, 1.40) on 127.0.0.1 only, with:
       dictionary  guard with bench/policies/dictionary.guard (20,000 keywords);
       inject-only guard with bench/policies/inject-only.guard (the key injection and one
                   keyword: the guard's fixed cost per request);
+      X-nohold    guard X with "hold_request_headers": false (the WasmPlugin deployment: the
+                  head goes upstream first), e.g. large-nohold: what holding the head costs;
       floor+X     with --probes: the floor plus one piece of the guard's host work per request
                   (X = reads: five header reads by name; pairs: one read of all headers; set:
                   one header replaced; metric: one counter incremented).
@@ -116,8 +119,11 @@ def listener(name: str, port: int, filters: list[dict], action: dict) -> dict:
 def wasm_filter(name: str, module: Path, configuration: dict | None = None) -> dict:
     return {"name": "envoy.filters.http.wasm", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
-        "config": {"name": name, "vm_config": {"vm_id": name, "runtime": "envoy.wasm.runtime.v8",
-                                                "code": {"local": {"filename": str(module)}}},
+        # As guardc build deploys it: the filter may hold the request head while it reads the
+        # body (the guard's default, hold_request_headers); the floor filter never pauses its head.
+        "config": {"name": name, "allow_on_headers_stop_iteration": True,
+                   "vm_config": {"vm_id": name, "runtime": "envoy.wasm.runtime.v8",
+                                 "code": {"local": {"filename": str(module)}}},
                    "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
                                      "value": json.dumps(configuration or {"secrets": SECRETS})}}}}
 
@@ -136,6 +142,10 @@ def start_envoy(work: Path, modules: dict[str, Path], fronts: list[str], concurr
         if front.startswith("floor+"):
             # A probe: the floor plus one piece of the guard's host work (bench/floor-filter).
             filters = [wasm_filter(front, modules["floor"], {"probes": front.removeprefix("floor+")})]
+        elif front.endswith("-nohold"):
+            # The guard with hold_request_headers off (the WasmPlugin deployment): headers first.
+            base = front.removesuffix("-nohold")
+            filters = [wasm_filter(front, modules[base], {"secrets": SECRETS, "hold_request_headers": False})]
         else:
             filters = [] if front == "none" else [wasm_filter(front, modules[front])]
         listeners.append(listener(front, ports[front], filters, {"route": {"cluster": "upstream", "timeout": "15s"}}))
