@@ -176,6 +176,7 @@ pub(crate) fn load_owned(bytes: &[u8], index: u32) -> Result<LoadedDfa, LoadErro
         .ok_or_else(|| dfa_error(index, "alignment".into()))?;
     aligned.copy_from_slice(bytes);
     let (dfa, _) = dense::DFA::from_bytes(aligned).map_err(|e| dfa_error(index, e.to_string()))?;
+    check_start_states(&dfa, index)?;
     Ok(LoadedDfa(Dfa::Owned(dfa.to_owned())))
 }
 
@@ -184,7 +185,31 @@ pub(crate) fn load_static(bytes: &'static [u8], index: u32) -> Result<LoadedDfa,
         return load_owned(bytes, index);
     }
     let (dfa, _) = dense::DFA::from_bytes(bytes).map_err(|e| dfa_error(index, e.to_string()))?;
+    check_start_states(&dfa, index)?;
     Ok(LoadedDfa(Dfa::Borrowed(dfa)))
+}
+
+/// Refuses a DFA one of whose start states is a match state. regex-automata's compiler never
+/// makes one (matches are delayed by a byte), its validation does not rule one out, and its
+/// search only `debug_assert!`s against it: a crafted bundle would get past the loader and make
+/// every search of that DFA answer nonsense (or, in a debug build, panic on the request path).
+/// Found by the `bundle_load` fuzz target.
+fn check_start_states<A: Automaton>(dfa: &A, index: u32) -> Result<(), LoadError> {
+    let contexts = std::iter::once(None).chain((0..=255u8).map(Some));
+    for look_behind in contexts {
+        for anchored in [Anchored::No, Anchored::Yes] {
+            let config = regex_automata::util::start::Config::new()
+                .anchored(anchored)
+                .look_behind(look_behind);
+            // A start kind the DFA was not built with is no start state at all.
+            if let Ok(start) = dfa.start_state(&config) {
+                if dfa.is_match_state(start) {
+                    return Err(dfa_error(index, "a start state is a match state".into()));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn dfa_error(index: u32, message: String) -> LoadError {

@@ -297,3 +297,39 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// Inputs that once crashed the `bundle_load` fuzz target (docs/fuzzing.md), with their header
+/// made valid as the target makes it: each must be refused, or load and evaluate every policy's
+/// hosts without a panic (this test runs with debug assertions, as the fuzzer does).
+#[test]
+fn fuzz_regressions_are_refused_or_evaluate() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/wire/regressions");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("bin") {
+            continue;
+        }
+        seen += 1;
+        let bytes = std::fs::read(&path).unwrap();
+        let Ok(ruleset) = Ruleset::from_bytes(&bytes) else {
+            continue;
+        };
+        for policy in &ruleset.program().policies {
+            for host in &policy.hosts {
+                let name = match host {
+                    HostPattern::Exact(h) => h.clone(),
+                    HostPattern::Subdomains(s) => format!("x{s}"),
+                };
+                let path_prefix = policy.path_prefix.clone().unwrap_or_else(|| "/".into());
+                if let Some(id) = ruleset.select(&name, &path_prefix) {
+                    for body in ["13912345678 账号 x1y ab", "nothing to see"] {
+                        let _ = ruleset.explain(id, None, None, body.as_bytes());
+                        let _ = ruleset.inspect(id, None, body.as_bytes());
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen > 0, "no regression inputs in {}", dir.display());
+}
