@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use guard_dsl::{Compilation, Diagnostics, ErrorFormat};
-use guard_engine::{CompileOptions, HeadVerdict, Inspection, Origin, RequestHead, Ruleset};
+use guard_engine::{CompileOptions, HeadVerdict, Inspection, Origin, Ruleset};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -409,18 +409,7 @@ fn explain(fixture_path: &Path, policies: &[PathBuf], args: &PolicyArgs) -> Exit
         "request: {} {}{}",
         fixture.method, fixture.authority, fixture.path_and_query
     );
-    let headers: Vec<(&str, &str)> = fixture
-        .headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
-    let head = RequestHead {
-        method: &fixture.method,
-        authority: &fixture.authority,
-        path: &fixture.path_and_query,
-        headers: &headers,
-    };
-    let policy = match ruleset.check_head(&head) {
+    let policy = match run::check_head(&ruleset, &fixture) {
         HeadVerdict::Untouched => {
             println!("policy: none selects this request; it passes untouched");
             return ExitCode::SUCCESS;

@@ -38,6 +38,21 @@ pub struct Run {
     pub exercised: BTreeSet<(String, String)>,
 }
 
+/// The head checks of the headers phase for a fixture's request, as the filter applies them.
+pub fn check_head(ruleset: &Ruleset, fixture: &Fixture) -> HeadVerdict {
+    let headers: Vec<(&str, &str)> = fixture
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    ruleset.check_head(&RequestHead {
+        method: &fixture.method,
+        authority: &fixture.authority,
+        path: &fixture.path_and_query,
+        headers: &headers,
+    })
+}
+
 pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Run, String> {
     let mut run = Run {
         policy: None,
@@ -48,18 +63,7 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
     };
     // The headers phase, as the filter runs it: the head checks (odd authorities, upgrades)
     // and the policy's selection. A refused head is answered before any header is planned.
-    let headers: Vec<(&str, &str)> = fixture
-        .headers
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.as_str()))
-        .collect();
-    let head = RequestHead {
-        method: &fixture.method,
-        authority: &fixture.authority,
-        path: &fixture.path_and_query,
-        headers: &headers,
-    };
-    let policy = match ruleset.check_head(&head) {
+    let policy = match check_head(ruleset, fixture) {
         HeadVerdict::Untouched => return Ok(run),
         HeadVerdict::Refuse(denial) => {
             run.policy = Some(denial.policy.clone());
