@@ -7,7 +7,10 @@
 //!
 //! This file depends only on std: `engine/benches` includes it by path.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "engine/benches includes this file by path and uses part of it"
+)]
 
 use super::spec::Rng;
 

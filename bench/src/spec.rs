@@ -9,7 +9,10 @@
 //!
 //! This file depends only on `guard_engine::ir` and std: `engine/benches` includes it by path.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "engine/benches includes this file by path and uses part of it"
+)]
 
 use guard_engine::ir::{
     Endpoint, HeaderOp, HostPattern, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction,
@@ -38,7 +41,10 @@ impl Rng {
         (self.next_u64() % n.max(1) as u64) as usize
     }
     /// Panics on an empty slice: the generator's word lists never are.
-    #[allow(clippy::indexing_slicing)]
+    #[allow(
+        clippy::indexing_slicing,
+        reason = "the generator's word lists are never empty"
+    )]
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }

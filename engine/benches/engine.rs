@@ -11,7 +11,11 @@
 //! - `load/POLICY`: `Ruleset::from_bytes` (validation, DFA copies, keyword automata built).
 
 // A benchmark stops loudly on a broken setup; none of this runs on a request path.
-#![allow(clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a benchmark with a broken setup should stop, not measure nothing"
+)]
 
 use std::hint::black_box;
 use std::time::Duration;

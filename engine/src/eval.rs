@@ -51,8 +51,10 @@ pub enum Inspection {
 }
 
 /// A final answer.
-// One per request, moved not copied around: boxing the denial would buy nothing.
-#[allow(clippy::large_enum_variant)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per request, moved not copied around: boxing the denial would buy nothing"
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Allow,

@@ -35,8 +35,10 @@ pub struct RequestHead<'a> {
 }
 
 /// What the head checks decide.
-// One per request, moved not copied: boxing the denial would buy nothing.
-#[allow(clippy::large_enum_variant)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per request, moved not copied: boxing the denial would buy nothing"
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HeadVerdict {
     /// No policy selects the request: it passes untouched.

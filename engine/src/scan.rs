@@ -20,8 +20,13 @@ mod separators;
 
 use crate::wire::{CompiledMatcher, Decoded, GroupSearch, LoadError, PatternRef, ScreenKind};
 pub(crate) use separators::collapse_stable;
-#[cfg_attr(not(feature = "build"), allow(unused_imports))]
-// the compiler writes it into patterns
+#[cfg_attr(
+    not(feature = "build"),
+    allow(
+        unused_imports,
+        reason = "only the compiler uses it: it writes the mark into patterns"
+    )
+)]
 pub(crate) use separators::MARK;
 use separators::{marked, unmarked_offset, Collapsed, Joined};
 
@@ -38,8 +43,10 @@ pub struct Hit {
 }
 
 /// A DFA searched in place in a `'static` bundle, or from an aligned copy.
-// A handful per ruleset, built once at load: their size does not matter.
-#[allow(clippy::large_enum_variant)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a handful per ruleset, built once at load: their size does not matter"
+)]
 #[derive(Debug)]
 enum Dfa {
     Owned(dense::DFA<Vec<u32>>),
@@ -53,7 +60,10 @@ struct DfaGroup {
     search: Search,
 }
 
-#[allow(clippy::large_enum_variant)] // one per DFA group, built once at load
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per DFA group, built once at load"
+)]
 #[derive(Debug)]
 enum Search {
     /// The forward DFA is unanchored; this anchored reverse DFA finds where a match starts.

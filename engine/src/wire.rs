@@ -136,7 +136,10 @@ pub enum LoadError {
     Keywords(String),
 }
 
-#[cfg_attr(not(feature = "build"), allow(dead_code))] // only the compiler writes bundles
+#[cfg_attr(
+    not(feature = "build"),
+    allow(dead_code, reason = "only the compiler writes bundles")
+)]
 pub(crate) fn encode(
     program: &Program,
     matchers: Vec<CompiledMatcher>,

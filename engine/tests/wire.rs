@@ -4,7 +4,7 @@
 //! `GUARD_BLESS=1 cargo test -p guard-engine --test wire` rewrites the golden bundle; do that
 //! only together with a FORMAT_VERSION bump (or a regex-automata upgrade) and say so in review.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, reason = "a test that cannot set up should fail")]
 
 use std::path::PathBuf;
 

@@ -9,7 +9,11 @@
 //! never overlaps pages that were part of the initial memory. The bytes are therefore valid, never
 //! written, for the whole life of the instance: a `&'static [u8]`.
 
-#![allow(unsafe_code)]
+#![allow(
+    unsafe_code,
+    reason = "the SDK entry point expands to `#[no_mangle]`, and the embedded bundle and the \
+              header-pairs hostcall are raw memory: the filter's only unsafe code"
+)]
 
 use std::fmt;
 

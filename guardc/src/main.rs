@@ -1,8 +1,10 @@
 //! guardc: compile, test, explain and build guard policies. Glue over guard-dsl and guard-engine.
 
-// guardc runs on a developer's machine or in CI, never on the request path; a bad index here is a
-// bug report, not an outage, so the request-path lints are relaxed for this crate.
-#![allow(clippy::indexing_slicing)]
+#![allow(
+    clippy::indexing_slicing,
+    reason = "guardc runs on a developer's machine or in CI, never on the request path: a bad \
+              index here is a bug report, not an outage"
+)]
 
 mod fixture;
 mod manifests;

@@ -1,7 +1,7 @@
 //! guardc as CI runs it: exit codes, the per-fixture lines, diffs and machine formats, over the
 //! small suites in `testdata/guardc/`. Each case is a command line and a snapshot of what it did.
 
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, reason = "a test that cannot set up should fail")]
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -5,14 +5,15 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    clippy::panic
+    clippy::panic,
+    reason = "tests fail by panicking, and index what they just built"
 )]
 
 // Included by path, like tests/oci.rs: no library target needed. `manifests` uses `crate::oci`.
-#[allow(dead_code)]
+#[allow(dead_code, reason = "the test uses part of the module")]
 #[path = "../src/manifests.rs"]
 mod manifests;
-#[allow(dead_code)]
+#[allow(dead_code, reason = "the test uses part of the module")]
 #[path = "../src/oci.rs"]
 mod oci;
 

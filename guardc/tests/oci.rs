@@ -5,12 +5,13 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
-    clippy::panic
+    clippy::panic,
+    reason = "tests fail by panicking, and index what they just built"
 )]
 
 // The module is included by path so these tests need neither a library target nor the binary's
 // other modules.
-#[allow(dead_code)]
+#[allow(dead_code, reason = "the test uses part of the module")]
 #[path = "../src/oci.rs"]
 mod oci;
 
