@@ -949,10 +949,21 @@ fn lower_duration(word: &Word) -> Result<u64, Box<Diag>> {
                 .at(word.span, "zero")
                 .help("give the judge time to answer, e.g. `3s`"),
         )),
-        Some(ms) => Ok(ms),
-        None => Err(bad("this duration is too long".into())),
+        Some(ms) if ms <= MAX_TIMEOUT_MS => Ok(ms),
+        _ => Err(Box::new(
+            Diag::new(Code::BadDuration, "a judge timeout can be at most 10 minutes")
+                .at(word.span, "too long")
+                .help(
+                    "the request waits for the judge, and Envoy's route timeout (15s by default) \
+                     bounds the whole request: a few seconds, e.g. `3s`, is what a judge gets",
+                ),
+        )),
     }
 }
+
+/// The longest judge timeout: far past any route timeout, and well inside the proxy-wasm SDK's
+/// `u32` milliseconds, which a longer one would wrap.
+const MAX_TIMEOUT_MS: u64 = 10 * 60 * 1000;
 
 /// `http(s)://host[:port][/path][?query]` → [`Endpoint`]; the port defaults to the scheme's and is
 /// part of the authority only when written.
