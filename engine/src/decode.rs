@@ -8,6 +8,8 @@ use std::io::Read;
 
 use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
 
+use crate::codes::Code;
+
 /// Why a body could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -26,9 +28,9 @@ impl DecodeError {
     /// HTTP status and stable error code of the refusal.
     pub fn status_and_code(&self) -> (u16, &'static str) {
         match self {
-            DecodeError::Unsupported(_) => (415, "guard.unsupported_encoding"),
-            DecodeError::Corrupt(_) => (400, "guard.malformed_encoding"),
-            DecodeError::TooLarge { .. } => (413, "guard.body_too_large"),
+            DecodeError::Unsupported(_) => (415, Code::UnsupportedEncoding.as_str()),
+            DecodeError::Corrupt(_) => (400, Code::MalformedEncoding.as_str()),
+            DecodeError::TooLarge { .. } => (413, Code::BodyTooLarge.as_str()),
         }
     }
 }

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::codes::Code;
 use crate::decode::{decode, DecodeError};
 use crate::extract::{extract, ExtractError, Limits, Origin, Segment};
 use crate::ir::{HeaderOp, HostPattern, OnError, Policy, Program, RuleAction};
@@ -338,7 +339,7 @@ impl Ruleset {
         let rule = p.and_then(|p| p.rules.get(hit.rule));
         Denial {
             status: 403,
-            code: "guard.rule_denied",
+            code: Code::RuleDenied.as_str(),
             policy: p.map(|p| p.name.clone()).unwrap_or_default(),
             rule: rule.map(|r| r.id.clone()),
             judge: None,
@@ -407,13 +408,13 @@ impl Escalation {
         let outcome = match judge::read_reply(reply) {
             Ok(JudgeVerdict::Allow) => None,
             Ok(JudgeVerdict::Deny { reason }) => Some(denial(
-                "guard.judge_denied",
+                Code::JudgeDenied.as_str(),
                 reason.unwrap_or_else(|| "the content review denied this request".into()),
             )),
             Err(fault) => match judge.on_error {
                 OnError::Allow => None,
                 OnError::Deny => Some(denial(
-                    "guard.judge_unavailable",
+                    Code::JudgeUnavailable.as_str(),
                     format!(
                         "the content review could not decide ({})",
                         fault_word(&fault)

@@ -18,6 +18,7 @@
 
 use std::net::Ipv6Addr;
 
+use crate::codes::Code;
 use crate::eval::{normalize_host, Denial, PolicyId, Ruleset};
 
 /// The request head as the headers phase sees it.
@@ -50,9 +51,9 @@ pub enum HeadVerdict {
 }
 
 /// Code for an authority that is not a plain `host[:port]` but could name a guarded host.
-pub const INVALID_AUTHORITY: &str = "guard.invalid_authority";
+pub const INVALID_AUTHORITY: &str = Code::InvalidAuthority.as_str();
 /// Code for an upgrade (WebSocket, CONNECT, extended CONNECT) on a guarded host.
-pub const UPGRADE_REFUSED: &str = "guard.upgrade_refused";
+pub const UPGRADE_REFUSED: &str = Code::UpgradeRefused.as_str();
 
 impl Ruleset {
     /// The headers phase's decision for a request head; see the module documentation.

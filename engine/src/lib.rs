@@ -11,6 +11,7 @@
 
 pub mod ir;
 
+mod codes;
 #[cfg(feature = "build")]
 mod compile;
 mod decode;
@@ -23,6 +24,7 @@ mod scan;
 mod template;
 mod wire;
 
+pub use codes::Code;
 #[cfg(feature = "build")]
 pub use compile::{
     check_regex, compile, CompileOptions, Compiled, GroupSize, PatternError, RegexError,

@@ -26,7 +26,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use guard_engine::{
-    read_reply, Denial, Escalation, HeadVerdict, HeaderPlan, Inspection, JudgeReply, Outcome,
+    read_reply, Code, Denial, Escalation, HeadVerdict, HeaderPlan, Inspection, JudgeReply, Outcome,
     PolicyId, RequestHead, DEFAULT_MAX_BODY_BYTES, MAX_ANSWER_BYTES,
 };
 use proxy_wasm::traits::{Context, HttpContext};
@@ -112,7 +112,7 @@ impl Request {
             self.reply(&local_denial(
                 "",
                 503,
-                "guard.not_configured",
+                Code::NotConfigured.as_str(),
                 "the guard filter is not configured",
             ));
             return Action::Pause;
@@ -153,7 +153,7 @@ impl Request {
                 self.reply(&local_denial(
                     &policy_name,
                     500,
-                    "guard.config_error",
+                    Code::ConfigError.as_str(),
                     "the guard is misconfigured",
                 ));
                 return Action::Pause;
@@ -239,7 +239,7 @@ impl Request {
         self.reply(&local_denial(
             &policy_name,
             500,
-            "guard.internal_error",
+            Code::InternalError.as_str(),
             "the request body could not be read",
         ))
     }
@@ -305,7 +305,7 @@ impl Request {
                 self.reply(&local_denial(
                     &policy_name,
                     500,
-                    "guard.internal_error",
+                    Code::InternalError.as_str(),
                     "the request body could not be forwarded",
                 ))
             }
@@ -335,7 +335,7 @@ impl Request {
                     return self.reply(&local_denial(
                         &policy_name,
                         500,
-                        "guard.config_error",
+                        Code::ConfigError.as_str(),
                         "the guard is misconfigured",
                     ));
                 }
@@ -545,7 +545,7 @@ pub(crate) fn refuse_stalled(context_id: u32, stalled: &Held) {
     let denial = local_denial(
         &stalled.policy,
         500,
-        "guard.hold_unsupported",
+        Code::HoldUnsupported.as_str(),
         "the guard is misdeployed: the proxy does not deliver request bodies while the request head is held",
     );
     host::count(Counter::Denied);

@@ -35,6 +35,8 @@ mod walk;
 
 use std::fmt;
 
+use crate::codes::Code;
+
 use path::Step;
 use walk::{is_one_of, Mode, Walker};
 
@@ -236,19 +238,20 @@ impl ExtractError {
     /// A stable identifier for the error, for responses and metrics.
     pub fn code(&self) -> &'static str {
         match self {
-            ExtractError::InvalidJson { .. } => "guard.malformed_json",
-            ExtractError::DuplicateKey { .. } => "guard.duplicate_key",
-            ExtractError::TooDeep { .. } => "guard.too_deep",
-            ExtractError::InvalidUtf8 { .. } => "guard.invalid_utf8",
-            ExtractError::InvalidCharset { .. } => "guard.invalid_charset",
-            ExtractError::UnsupportedCharset => "guard.unsupported_charset",
-            ExtractError::NulByte { .. } => "guard.binary_body",
-            ExtractError::TooManySegments { .. } => "guard.too_many_segments",
+            ExtractError::InvalidJson { .. } => Code::MalformedJson,
+            ExtractError::DuplicateKey { .. } => Code::DuplicateKey,
+            ExtractError::TooDeep { .. } => Code::TooDeep,
+            ExtractError::InvalidUtf8 { .. } => Code::InvalidUtf8,
+            ExtractError::InvalidCharset { .. } => Code::InvalidCharset,
+            ExtractError::UnsupportedCharset => Code::UnsupportedCharset,
+            ExtractError::NulByte { .. } => Code::BinaryBody,
+            ExtractError::TooManySegments { .. } => Code::TooManySegments,
             ExtractError::InvalidMedia { .. } | ExtractError::InvalidPart { .. } => {
-                "guard.invalid_media"
+                Code::InvalidMedia
             }
-            ExtractError::MalformedMultipart => "guard.malformed_multipart",
+            ExtractError::MalformedMultipart => Code::MalformedMultipart,
         }
+        .as_str()
     }
 
     /// The HTTP status a refusal for this error answers with.
