@@ -951,12 +951,15 @@ fn lower_duration(word: &Word) -> Result<u64, Box<Diag>> {
         )),
         Some(ms) if ms <= MAX_TIMEOUT_MS => Ok(ms),
         _ => Err(Box::new(
-            Diag::new(Code::BadDuration, "a judge timeout can be at most 10 minutes")
-                .at(word.span, "too long")
-                .help(
-                    "the request waits for the judge, and Envoy's route timeout (15s by default) \
+            Diag::new(
+                Code::BadDuration,
+                "a judge timeout can be at most 10 minutes",
+            )
+            .at(word.span, "too long")
+            .help(
+                "the request waits for the judge, and Envoy's route timeout (15s by default) \
                      bounds the whole request: a few seconds, e.g. `3s`, is what a judge gets",
-                ),
+            ),
         )),
     }
 }
