@@ -459,6 +459,20 @@ fn fault_word(fault: &JudgeFault) -> &'static str {
 }
 
 impl Denial {
+    /// A refusal no rule produced (a request head, a body guard cannot read, the proxy itself):
+    /// no rule, no judge, no match.
+    pub fn refusal(policy: &str, status: u16, code: &'static str, reason: &str) -> Denial {
+        Denial {
+            status,
+            code,
+            policy: policy.to_string(),
+            rule: None,
+            judge: None,
+            reason: reason.to_string(),
+            matched: None,
+        }
+    }
+
     /// The client's response body, in the OpenAI error shape.
     pub fn body(&self) -> Vec<u8> {
         let subject = match (&self.rule, &self.judge) {
@@ -510,27 +524,13 @@ fn judge_content(segments: &[Segment]) -> String {
 
 fn refusal(policy: &Policy, err: &DecodeError) -> Denial {
     let (status, code) = err.status_and_code();
-    Denial {
-        status,
-        code,
-        policy: policy.name.clone(),
-        rule: None,
-        judge: None,
-        reason: format!("the request body cannot be scanned: {err}"),
-        matched: None,
-    }
+    let reason = format!("the request body cannot be scanned: {err}");
+    Denial::refusal(&policy.name, status, code, &reason)
 }
 
 fn malformed(policy: &Policy, err: &ExtractError) -> Denial {
-    Denial {
-        status: err.status(),
-        code: err.code(),
-        policy: policy.name.clone(),
-        rule: None,
-        judge: None,
-        reason: format!("the request body cannot be scanned: {err}"),
-        matched: None,
-    }
+    let reason = format!("the request body cannot be scanned: {err}");
+    Denial::refusal(&policy.name, err.status(), err.code(), &reason)
 }
 
 /// Lowercase, without `:port` and trailing dot; IPv6 literals keep their brackets. `None` for

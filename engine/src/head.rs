@@ -95,7 +95,7 @@ impl Ruleset {
                     .find_map(|host| self.select(&host, path))
             });
             return match guarded {
-                Some(policy) => HeadVerdict::Refuse(head_denial(
+                Some(policy) => HeadVerdict::Refuse(Denial::refusal(
                     self.policy_name(policy),
                     400,
                     INVALID_AUTHORITY,
@@ -108,7 +108,7 @@ impl Ruleset {
             return HeadVerdict::Untouched;
         };
         if is_upgrade(head) {
-            return HeadVerdict::Refuse(head_denial(
+            return HeadVerdict::Refuse(Denial::refusal(
                 self.policy_name(policy),
                 400,
                 UPGRADE_REFUSED,
@@ -135,18 +135,6 @@ fn is_upgrade(head: &RequestHead<'_>) -> bool {
                     .split(',')
                     .any(|token| token.trim().eq_ignore_ascii_case("upgrade")))
     })
-}
-
-fn head_denial(policy: &str, status: u16, code: &'static str, reason: &str) -> Denial {
-    Denial {
-        status,
-        code,
-        policy: policy.to_string(),
-        rule: None,
-        judge: None,
-        reason: reason.to_string(),
-        matched: None,
-    }
 }
 
 /// The longest authority read for alternative hosts; longer ones are read up to here.

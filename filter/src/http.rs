@@ -36,6 +36,9 @@ use crate::held::{self, Held};
 use crate::host::{self, Counter, Headers};
 use crate::root::Active;
 
+/// The reason a client gets when the proxy would not hand over the body.
+const NOT_READ: &str = "the request body could not be read";
+
 /// The longest request id written to a log line.
 const MAX_REQUEST_ID: usize = 64;
 
@@ -109,7 +112,7 @@ impl Request {
     fn on_headers(&mut self, end_of_stream: bool) -> Action {
         let Some(active) = self.active.clone() else {
             // Envoy does not run an unconfigured plugin; if it ever did, fail closed.
-            self.reply(&local_denial(
+            self.reply(&Denial::refusal(
                 "",
                 503,
                 Code::NotConfigured.as_str(),
@@ -150,7 +153,7 @@ impl Request {
                     &format!("guard: {missing} request_id={}", self.request_label()),
                 );
                 let policy_name = active.ruleset.policy_name(policy).to_string();
-                self.reply(&local_denial(
+                self.reply(&Denial::refusal(
                     &policy_name,
                     500,
                     Code::ConfigError.as_str(),
@@ -208,10 +211,12 @@ impl Request {
         }
         let chunk = match host::read_buffer(BufferType::HttpRequestBody, size) {
             Ok(chunk) => chunk,
-            Err(status) => return Err(self.internal_error("read", status)),
+            Err(status) => {
+                return Err(self.internal_error("read", NOT_READ, status));
+            }
         };
         if let Err(status) = host::replace_request_body(size, &[]) {
-            return Err(self.internal_error("moved", status));
+            return Err(self.internal_error("moved", NOT_READ, status));
         }
         // Keep one byte past the limit at most: enough for the engine to refuse the body as
         // too large, without holding an arbitrarily large one.
@@ -224,7 +229,13 @@ impl Request {
         Ok(())
     }
 
-    fn internal_error(&mut self, what: &str, status: proxy_wasm::types::Status) -> Step {
+    /// The proxy would not hand over or take back the body: a 500, logged with `what` failed.
+    fn internal_error(
+        &mut self,
+        what: &str,
+        reason: &str,
+        status: proxy_wasm::types::Status,
+    ) -> Step {
         host::log(
             LogLevel::Error,
             &format!(
@@ -236,11 +247,11 @@ impl Request {
             (Some(active), Some(policy)) => active.ruleset.policy_name(policy).to_string(),
             _ => String::new(),
         };
-        self.reply(&local_denial(
+        self.reply(&Denial::refusal(
             &policy_name,
             500,
             Code::InternalError.as_str(),
-            "the request body could not be read",
+            reason,
         ))
     }
 
@@ -290,25 +301,11 @@ impl Request {
         let body = std::mem::take(&mut self.body);
         match host::replace_request_body(0, &body) {
             Ok(()) => Step::Forward,
-            Err(status) => {
-                host::log(
-                    LogLevel::Error,
-                    &format!(
-                        "guard: request body could not be restored ({status:?}) request_id={}",
-                        self.request_label()
-                    ),
-                );
-                let policy_name = match (&self.active, self.policy) {
-                    (Some(active), Some(policy)) => active.ruleset.policy_name(policy).to_string(),
-                    _ => String::new(),
-                };
-                self.reply(&local_denial(
-                    &policy_name,
-                    500,
-                    Code::InternalError.as_str(),
-                    "the request body could not be forwarded",
-                ))
-            }
+            Err(status) => self.internal_error(
+                "restored",
+                "the request body could not be forwarded",
+                status,
+            ),
         }
     }
 
@@ -332,7 +329,7 @@ impl Request {
                         .policy
                         .map(|p| active.ruleset.policy_name(p).to_string())
                         .unwrap_or_default();
-                    return self.reply(&local_denial(
+                    return self.reply(&Denial::refusal(
                         &policy_name,
                         500,
                         Code::ConfigError.as_str(),
@@ -542,7 +539,7 @@ pub(crate) fn refuse_stalled(context_id: u32, stalled: &Held) {
         // The request ended meanwhile.
         return;
     }
-    let denial = local_denial(
+    let denial = Denial::refusal(
         &stalled.policy,
         500,
         Code::HoldUnsupported.as_str(),
@@ -595,19 +592,6 @@ fn classify(
 fn ran_out_of_time(elapsed: Duration, timeout_ms: u64) -> bool {
     let slack = (timeout_ms / 10).max(50);
     elapsed.as_millis() + u128::from(slack) >= u128::from(timeout_ms)
-}
-
-/// A denial that no rule produced: configuration and internal errors.
-fn local_denial(policy: &str, status: u16, code: &'static str, reason: &str) -> Denial {
-    Denial {
-        status,
-        code,
-        policy: policy.to_string(),
-        rule: None,
-        judge: None,
-        reason: reason.to_string(),
-        matched: None,
-    }
 }
 
 /// A request id is client-supplied: keep it to one short token, safe inside a log line.
