@@ -16,165 +16,91 @@ use miette::{
 
 use crate::ast::{FileId, Span};
 
-/// The stable identity of a diagnostic: tools and tests match on it, so a code never changes
-/// meaning; new situations get new codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum Code {
-    // Files and paths.
-    NoInput,
-    NoSuchFile,
-    NoGuardFiles,
-    UnreadableFile,
-    // Syntax.
-    Syntax,
-    UnknownStatement,
-    MisplacedStatement,
-    UnterminatedString,
-    UnknownEscape,
-    InvalidUnicodeEscape,
-    // Names and structure.
-    InvalidName,
-    DuplicatePolicy,
-    DuplicateRule,
-    DuplicateJudge,
-    DuplicateStatement,
-    MissingMatchHost,
-    RuleWithoutAction,
-    RuleWithTwoActions,
-    ModifierWithoutDeny,
-    UnknownJudge,
-    MissingJudgeField,
-    // Values.
-    InvalidHost,
-    InvalidPathPrefix,
-    InvalidHeaderName,
-    InvalidHeaderValue,
-    DuplicateHeader,
-    EmptyKeyword,
-    MissingKeywordFile,
-    UnreadableKeywordFile,
-    KeywordFileNotUtf8,
-    EmptyKeywordFile,
-    InvalidRegex,
-    UnsupportedRegex,
-    UnicodeWordBoundary,
-    RegexMatchesEmpty,
-    RegexTooLarge,
-    BadDuration,
-    BadOnError,
-    InvalidEndpoint,
-    // Templates.
-    UnclosedTemplate,
-    UnknownTemplateVariable,
-    InvalidSecretName,
-    SecretNotAllowed,
-    VariableNotAllowed,
-    PromptWithoutContent,
-    /// A bug in guard, never the author's fault; reported rather than panicking.
-    Internal,
+/// Defines [`Code`], its list and its names from one table, so a code is written once: its
+/// variant, its stable name and what it means (`docs/codes.md` is generated from the table).
+macro_rules! codes {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal, $meaning:literal;)*) => {
+        /// The stable identity of a diagnostic: tools and tests match on it, so a code never
+        /// changes meaning; new situations get new codes.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub(crate) enum Code {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Code {
+            #[cfg(test)]
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => concat!("guard::dsl::", $name),)*
+                }
+            }
+
+            /// What the code means, in one line.
+            #[cfg(test)]
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $meaning,)*
+                }
+            }
+        }
+    };
 }
 
-impl Code {
-    #[cfg(test)]
-    pub const ALL: &'static [Code] = &[
-        Code::NoInput,
-        Code::NoSuchFile,
-        Code::NoGuardFiles,
-        Code::UnreadableFile,
-        Code::Syntax,
-        Code::UnknownStatement,
-        Code::MisplacedStatement,
-        Code::UnterminatedString,
-        Code::UnknownEscape,
-        Code::InvalidUnicodeEscape,
-        Code::InvalidName,
-        Code::DuplicatePolicy,
-        Code::DuplicateRule,
-        Code::DuplicateJudge,
-        Code::DuplicateStatement,
-        Code::MissingMatchHost,
-        Code::RuleWithoutAction,
-        Code::RuleWithTwoActions,
-        Code::ModifierWithoutDeny,
-        Code::UnknownJudge,
-        Code::MissingJudgeField,
-        Code::InvalidHost,
-        Code::InvalidPathPrefix,
-        Code::InvalidHeaderName,
-        Code::InvalidHeaderValue,
-        Code::DuplicateHeader,
-        Code::EmptyKeyword,
-        Code::MissingKeywordFile,
-        Code::UnreadableKeywordFile,
-        Code::KeywordFileNotUtf8,
-        Code::EmptyKeywordFile,
-        Code::InvalidRegex,
-        Code::UnsupportedRegex,
-        Code::UnicodeWordBoundary,
-        Code::RegexMatchesEmpty,
-        Code::RegexTooLarge,
-        Code::BadDuration,
-        Code::BadOnError,
-        Code::InvalidEndpoint,
-        Code::UnclosedTemplate,
-        Code::UnknownTemplateVariable,
-        Code::InvalidSecretName,
-        Code::SecretNotAllowed,
-        Code::VariableNotAllowed,
-        Code::PromptWithoutContent,
-        Code::Internal,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::NoInput => "guard::dsl::no_input",
-            Code::NoSuchFile => "guard::dsl::no_such_file",
-            Code::NoGuardFiles => "guard::dsl::no_guard_files",
-            Code::UnreadableFile => "guard::dsl::unreadable_file",
-            Code::Syntax => "guard::dsl::syntax",
-            Code::UnknownStatement => "guard::dsl::unknown_statement",
-            Code::MisplacedStatement => "guard::dsl::misplaced_statement",
-            Code::UnterminatedString => "guard::dsl::unterminated_string",
-            Code::UnknownEscape => "guard::dsl::unknown_escape",
-            Code::InvalidUnicodeEscape => "guard::dsl::invalid_unicode_escape",
-            Code::InvalidName => "guard::dsl::invalid_name",
-            Code::DuplicatePolicy => "guard::dsl::duplicate_policy",
-            Code::DuplicateRule => "guard::dsl::duplicate_rule",
-            Code::DuplicateJudge => "guard::dsl::duplicate_judge",
-            Code::DuplicateStatement => "guard::dsl::duplicate_statement",
-            Code::MissingMatchHost => "guard::dsl::missing_match_host",
-            Code::RuleWithoutAction => "guard::dsl::rule_without_action",
-            Code::RuleWithTwoActions => "guard::dsl::rule_with_two_actions",
-            Code::ModifierWithoutDeny => "guard::dsl::modifier_without_deny",
-            Code::UnknownJudge => "guard::dsl::unknown_judge",
-            Code::MissingJudgeField => "guard::dsl::missing_judge_field",
-            Code::InvalidHost => "guard::dsl::invalid_host",
-            Code::InvalidPathPrefix => "guard::dsl::invalid_path_prefix",
-            Code::InvalidHeaderName => "guard::dsl::invalid_header_name",
-            Code::InvalidHeaderValue => "guard::dsl::invalid_header_value",
-            Code::DuplicateHeader => "guard::dsl::duplicate_header",
-            Code::EmptyKeyword => "guard::dsl::empty_keyword",
-            Code::MissingKeywordFile => "guard::dsl::missing_keyword_file",
-            Code::UnreadableKeywordFile => "guard::dsl::unreadable_keyword_file",
-            Code::KeywordFileNotUtf8 => "guard::dsl::keyword_file_not_utf8",
-            Code::EmptyKeywordFile => "guard::dsl::empty_keyword_file",
-            Code::InvalidRegex => "guard::dsl::invalid_regex",
-            Code::UnsupportedRegex => "guard::dsl::unsupported_regex",
-            Code::UnicodeWordBoundary => "guard::dsl::unicode_word_boundary",
-            Code::RegexMatchesEmpty => "guard::dsl::regex_matches_empty",
-            Code::RegexTooLarge => "guard::dsl::regex_too_large",
-            Code::BadDuration => "guard::dsl::bad_duration",
-            Code::BadOnError => "guard::dsl::bad_on_error",
-            Code::InvalidEndpoint => "guard::dsl::invalid_endpoint",
-            Code::UnclosedTemplate => "guard::dsl::unclosed_template",
-            Code::UnknownTemplateVariable => "guard::dsl::unknown_template_variable",
-            Code::InvalidSecretName => "guard::dsl::invalid_secret_name",
-            Code::SecretNotAllowed => "guard::dsl::secret_not_allowed",
-            Code::VariableNotAllowed => "guard::dsl::variable_not_allowed",
-            Code::PromptWithoutContent => "guard::dsl::prompt_without_content",
-            Code::Internal => "guard::dsl::internal",
-        }
-    }
+codes! {
+    // Files and paths.
+    NoInput => "no_input", "no policy file or directory was named";
+    NoSuchFile => "no_such_file", "a named policy file or directory does not exist";
+    NoGuardFiles => "no_guard_files", "a named directory holds no `.guard` file";
+    UnreadableFile => "unreadable_file", "a policy file cannot be read or is not UTF-8";
+    // Syntax.
+    Syntax => "syntax", "the text does not follow the grammar";
+    UnknownStatement => "unknown_statement", "a statement the language does not have";
+    MisplacedStatement => "misplaced_statement", "a statement where it does not belong";
+    UnterminatedString => "unterminated_string", "a string without its closing quote";
+    UnknownEscape => "unknown_escape", "a backslash escape strings do not have";
+    InvalidUnicodeEscape => "invalid_unicode_escape", "a `\\u` escape that is no character";
+    // Names and structure.
+    InvalidName => "invalid_name", "a policy, rule or judge name that is empty or cannot be reported";
+    DuplicatePolicy => "duplicate_policy", "two policies with one name";
+    DuplicateRule => "duplicate_rule", "two rules with one id";
+    DuplicateJudge => "duplicate_judge", "two judges with one name";
+    DuplicateStatement => "duplicate_statement", "a statement given twice where once is allowed";
+    MissingMatchHost => "missing_match_host", "a policy without `match host`";
+    RuleWithoutAction => "rule_without_action", "a rule with no `deny` or `escalate`";
+    RuleWithTwoActions => "rule_with_two_actions", "a rule with more than one action";
+    ModifierWithoutDeny => "modifier_without_deny", "`ignore case` or `normalize off` in a rule with no keywords or regexes";
+    UnknownJudge => "unknown_judge", "`escalate judge` names no judge";
+    MissingJudgeField => "missing_judge_field", "a judge without a field it needs";
+    // Values.
+    InvalidHost => "invalid_host", "a `match host` value that is no host name or pattern";
+    InvalidPathPrefix => "invalid_path_prefix", "a `match path prefix` that does not start with `/`";
+    InvalidHeaderName => "invalid_header_name", "a header name that is not an HTTP token";
+    InvalidHeaderValue => "invalid_header_value", "a header value with characters a header cannot carry";
+    DuplicateHeader => "duplicate_header", "one header set or removed twice in a policy";
+    EmptyKeyword => "empty_keyword", "a keyword of only white space or invisible characters";
+    MissingKeywordFile => "missing_keyword_file", "a keyword file that does not exist";
+    UnreadableKeywordFile => "unreadable_keyword_file", "a keyword file that cannot be read";
+    KeywordFileNotUtf8 => "keyword_file_not_utf8", "a keyword file that is not UTF-8";
+    EmptyKeywordFile => "empty_keyword_file", "a keyword file with no keyword";
+    InvalidRegex => "invalid_regex", "a regex that is not valid syntax";
+    UnsupportedRegex => "unsupported_regex", "a regex a DFA cannot run (look-around, backreferences)";
+    UnicodeWordBoundary => "unicode_word_boundary", "a Unicode `\\b`, which a DFA cannot run";
+    RegexMatchesEmpty => "regex_matches_empty", "a regex that matches empty text, so every request";
+    RegexTooLarge => "regex_too_large", "a regex whose DFA passes the size budget";
+    BadDuration => "bad_duration", "a timeout without a unit, zero, or over 10 minutes";
+    BadOnError => "bad_on_error", "`on_error` other than `deny` or `allow`";
+    InvalidEndpoint => "invalid_endpoint", "a judge endpoint that is not an http(s) URL";
+    // Templates.
+    UnclosedTemplate => "unclosed_template", "`{{` without its `}}`";
+    UnknownTemplateVariable => "unknown_template_variable", "a placeholder the template does not have";
+    InvalidSecretName => "invalid_secret_name", "a `{{ secret.NAME }}` whose name is not usable";
+    SecretNotAllowed => "secret_not_allowed", "a secret where secrets are not expanded";
+    VariableNotAllowed => "variable_not_allowed", "a prompt placeholder outside a judge prompt";
+    PromptWithoutContent => "prompt_without_content", "a judge prompt without `{{ content }}`";
+    /// A bug in guard, never the author's fault; reported rather than panicking.
+    Internal => "internal", "a bug in guard, reported rather than panicking";
 }
 
 impl fmt::Display for Code {
@@ -692,5 +618,36 @@ mod tests {
     #[test]
     fn json_strings_escape_control_characters() {
         assert_eq!(json_str("a\"b\\\n\u{1}é"), "\"a\\\"b\\\\\\n\\u0001é\"");
+    }
+}
+
+#[cfg(test)]
+mod codes_doc {
+    use super::Code;
+
+    /// `docs/codes.md` ends with the policy diagnostics this renders (the part before is
+    /// guard-engine's); `GUARD_BLESS=1 cargo test -p guard-dsl --lib codes_doc` rewrites it.
+    #[test]
+    fn docs_list_every_diagnostic_code() {
+        let mut section = String::from(
+            "\n## Policy diagnostics\n\nThe codes of `guardc check` diagnostics, from \
+             `dsl/src/diagnostic.rs`.\n\n| code | when |\n|---|---|\n",
+        );
+        for code in Code::ALL {
+            section.push_str(&format!("| `{}` | {} |\n", code.as_str(), code.meaning()));
+        }
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/codes.md");
+        let written = std::fs::read_to_string(path).unwrap_or_default();
+        let (before, ours) = written
+            .find("\n## Policy diagnostics")
+            .map_or((written.as_str(), ""), |at| written.split_at(at));
+        if std::env::var_os("GUARD_BLESS").is_some() {
+            std::fs::write(path, format!("{before}{section}")).unwrap();
+        } else {
+            assert_eq!(
+                ours, section,
+                "docs/codes.md is stale: GUARD_BLESS=1 regenerates it"
+            );
+        }
     }
 }
