@@ -4,129 +4,61 @@
 
 use std::fmt;
 
-/// A code a client sees in guard's error body. Codes are stable: renaming one breaks clients that
-/// handle it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum Code {
-    RuleDenied,
-    JudgeDenied,
-    JudgeUnavailable,
-    MalformedJson,
-    DuplicateKey,
-    TooDeep,
-    InvalidUtf8,
-    InvalidCharset,
-    UnsupportedCharset,
-    BinaryBody,
-    TooManySegments,
-    InvalidMedia,
-    MalformedMultipart,
-    MalformedEncoding,
-    UnsupportedEncoding,
-    BodyTooLarge,
-    InvalidAuthority,
-    UpgradeRefused,
-    NotConfigured,
-    ConfigError,
-    InternalError,
-    HoldUnsupported,
+/// Defines [`Code`], its list, its names and meanings from one table, so a code is written once.
+macro_rules! codes {
+    ($($variant:ident => $name:literal, $meaning:literal;)*) => {
+        /// A code a client sees in guard's error body. Codes are stable: renaming one breaks
+        /// clients that handle it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Code {
+            $($variant,)*
+        }
+
+        impl Code {
+            /// Every code, in the order `docs/codes.md` lists them.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The code as clients see it: `guard.` and a snake_case name.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => concat!("guard.", $name),)*
+                }
+            }
+
+            /// When a client gets it, in one line (`docs/codes.md`).
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $meaning,)*
+                }
+            }
+        }
+    };
 }
 
-impl Code {
-    /// Every code, in the order `docs/codes.md` lists them.
-    pub const ALL: &'static [Code] = &[
-        Code::RuleDenied,
-        Code::JudgeDenied,
-        Code::JudgeUnavailable,
-        Code::MalformedJson,
-        Code::DuplicateKey,
-        Code::TooDeep,
-        Code::InvalidUtf8,
-        Code::InvalidCharset,
-        Code::UnsupportedCharset,
-        Code::BinaryBody,
-        Code::TooManySegments,
-        Code::InvalidMedia,
-        Code::MalformedMultipart,
-        Code::MalformedEncoding,
-        Code::UnsupportedEncoding,
-        Code::BodyTooLarge,
-        Code::InvalidAuthority,
-        Code::UpgradeRefused,
-        Code::NotConfigured,
-        Code::ConfigError,
-        Code::InternalError,
-        Code::HoldUnsupported,
-    ];
-
-    /// The code as clients see it: `guard.` and a snake_case name.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Code::RuleDenied => "guard.rule_denied",
-            Code::JudgeDenied => "guard.judge_denied",
-            Code::JudgeUnavailable => "guard.judge_unavailable",
-            Code::MalformedJson => "guard.malformed_json",
-            Code::DuplicateKey => "guard.duplicate_key",
-            Code::TooDeep => "guard.too_deep",
-            Code::InvalidUtf8 => "guard.invalid_utf8",
-            Code::InvalidCharset => "guard.invalid_charset",
-            Code::UnsupportedCharset => "guard.unsupported_charset",
-            Code::BinaryBody => "guard.binary_body",
-            Code::TooManySegments => "guard.too_many_segments",
-            Code::InvalidMedia => "guard.invalid_media",
-            Code::MalformedMultipart => "guard.malformed_multipart",
-            Code::MalformedEncoding => "guard.malformed_encoding",
-            Code::UnsupportedEncoding => "guard.unsupported_encoding",
-            Code::BodyTooLarge => "guard.body_too_large",
-            Code::InvalidAuthority => "guard.invalid_authority",
-            Code::UpgradeRefused => "guard.upgrade_refused",
-            Code::NotConfigured => "guard.not_configured",
-            Code::ConfigError => "guard.config_error",
-            Code::InternalError => "guard.internal_error",
-            Code::HoldUnsupported => "guard.hold_unsupported",
-        }
-    }
-
-    /// When a client gets it, in one line (`docs/codes.md`).
-    pub fn meaning(self) -> &'static str {
-        match self {
-            Code::RuleDenied => "a deny rule matched the request's text",
-            Code::JudgeDenied => "an escalate rule's judge answered deny",
-            Code::JudgeUnavailable => {
-                "a judge with `on_error deny` timed out, failed or answered no verdict"
-            }
-            Code::MalformedJson => "the body is, or looks like, JSON and does not parse",
-            Code::DuplicateKey => "an object has a key twice, compared ignoring case, at any depth",
-            Code::TooDeep => "arrays and objects nest deeper than 64",
-            Code::InvalidUtf8 => {
-                "the body is not UTF-8 and no byte-order mark, NUL pattern or charset says otherwise"
-            }
-            Code::InvalidCharset => {
-                "the body is detected or declared UTF-16 or UTF-32 and does not decode as such"
-            }
-            Code::UnsupportedCharset => "the body declares a charset other than UTF-8, 16 or 32",
-            Code::BinaryBody => "the decoded body holds a NUL character",
-            Code::TooManySegments => "the body holds more than 100,000 text segments",
-            Code::InvalidMedia => {
-                "media is not valid base64, is declared text but is not, or is neither its type nor text"
-            }
-            Code::MalformedMultipart => "a multipart body does not parse as multipart/form-data",
-            Code::MalformedEncoding => "a gzip or deflate body does not decode",
-            Code::UnsupportedEncoding => "a content encoding other than gzip, deflate and identity",
-            Code::BodyTooLarge => "the body is over guard's limit, before or after decoding",
-            Code::InvalidAuthority => {
-                "the authority is not a plain host[:port] and some reading of it names a guarded host"
-            }
-            Code::UpgradeRefused => "a protocol upgrade (WebSocket, CONNECT) to a guarded host",
-            Code::NotConfigured => "the filter runs without a configuration (never in Envoy)",
-            Code::ConfigError => "the configuration lacks a secret the policy needs (a bug)",
-            Code::InternalError => "the proxy would not hand over or take back the request body",
-            Code::HoldUnsupported => {
-                "the request head is held but the proxy delivers no body: Envoy lacks `allow_on_headers_stop_iteration`"
-            }
-        }
-    }
+codes! {
+    RuleDenied => "rule_denied", "a deny rule matched the request's text";
+    JudgeDenied => "judge_denied", "an escalate rule's judge answered deny";
+    JudgeUnavailable => "judge_unavailable", "a judge with `on_error deny` timed out, failed or answered no verdict";
+    MalformedJson => "malformed_json", "the body is, or looks like, JSON and does not parse";
+    DuplicateKey => "duplicate_key", "an object has a key twice, compared ignoring case, at any depth";
+    TooDeep => "too_deep", "arrays and objects nest deeper than 64";
+    InvalidUtf8 => "invalid_utf8", "the body is not UTF-8 and no byte-order mark, NUL pattern or charset says otherwise";
+    InvalidCharset => "invalid_charset", "the body is detected or declared UTF-16 or UTF-32 and does not decode as such";
+    UnsupportedCharset => "unsupported_charset", "the body declares a charset other than UTF-8, 16 or 32";
+    BinaryBody => "binary_body", "the decoded body holds a NUL character";
+    TooManySegments => "too_many_segments", "the body holds more than 100,000 text segments";
+    InvalidMedia => "invalid_media", "media is not valid base64, is declared text but is not, or is neither its type nor text";
+    MalformedMultipart => "malformed_multipart", "a multipart body does not parse as multipart/form-data";
+    MalformedEncoding => "malformed_encoding", "a gzip or deflate body does not decode";
+    UnsupportedEncoding => "unsupported_encoding", "a content encoding other than gzip, deflate and identity";
+    BodyTooLarge => "body_too_large", "the body is over guard's limit, before or after decoding";
+    InvalidAuthority => "invalid_authority", "the authority is not a plain host[:port] and some reading of it names a guarded host";
+    UpgradeRefused => "upgrade_refused", "a protocol upgrade (WebSocket, CONNECT) to a guarded host";
+    NotConfigured => "not_configured", "the filter runs without a configuration (never in Envoy)";
+    ConfigError => "config_error", "the configuration lacks a secret the policy needs (a bug)";
+    InternalError => "internal_error", "the proxy would not hand over or take back the request body";
+    HoldUnsupported => "hold_unsupported", "the request head is held but the proxy delivers no body: Envoy lacks `allow_on_headers_stop_iteration`";
 }
 
 impl fmt::Display for Code {
