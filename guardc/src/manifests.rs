@@ -738,6 +738,15 @@ fn workload_selector(opts: &ManifestOptions) -> Node {
     Node::Map(Map::new().entry("labels", Node::Map(match_labels)))
 }
 
+/// An EnvoyFilter `match` on the sidecar's outbound listeners, narrowed by `listener`.
+fn outbound_match(listener: Map) -> Node {
+    Node::Map(
+        Map::new()
+            .entry("context", Node::str("SIDECAR_OUTBOUND"))
+            .entry("listener", Node::Map(listener)),
+    )
+}
+
 /// The LISTENER patch that raises the outbound app port's buffer limit to [`BUFFER_LIMIT`].
 fn buffer_limit_patch() -> Node {
     Node::Map(
@@ -745,16 +754,7 @@ fn buffer_limit_patch() -> Node {
             .entry("applyTo", Node::str("LISTENER"))
             .entry(
                 "match",
-                Node::Map(
-                    Map::new()
-                        .entry("context", Node::str("SIDECAR_OUTBOUND"))
-                        .entry(
-                            "listener",
-                            Node::Map(
-                                Map::new().entry("portNumber", Node::Int(u64::from(APP_PORT))),
-                            ),
-                        ),
-                ),
+                outbound_match(Map::new().entry("portNumber", Node::Int(u64::from(APP_PORT)))),
             )
             .entry(
                 "patch",
@@ -887,34 +887,27 @@ fn hold_filter(opts: &ManifestOptions, image: &OciImage, secrets: &[(String, Str
         .entry("applyTo", Node::str("HTTP_FILTER"))
         .entry(
             "match",
-            Node::Map(
-                Map::new()
-                    .entry("context", Node::str("SIDECAR_OUTBOUND"))
-                    .entry(
-                    "listener",
+            outbound_match(
+                Map::new().entry(
+                    "filterChain",
                     Node::Map(
                         Map::new().entry(
-                            "filterChain",
+                            "filter",
                             Node::Map(
-                                Map::new().entry(
-                                    "filter",
-                                    Node::Map(
-                                        Map::new()
-                                            .entry(
+                                Map::new()
+                                    .entry(
+                                        "name",
+                                        Node::str("envoy.filters.network.http_connection_manager"),
+                                    )
+                                    .entry(
+                                        "subFilter",
+                                        Node::Map(
+                                            Map::new().entry(
                                                 "name",
-                                                Node::str(
-                                                    "envoy.filters.network.http_connection_manager",
-                                                ),
-                                            )
-                                            .entry(
-                                                "subFilter",
-                                                Node::Map(Map::new().entry(
-                                                    "name",
-                                                    Node::str("envoy.filters.http.router"),
-                                                )),
+                                                Node::str("envoy.filters.http.router"),
                                             ),
+                                        ),
                                     ),
-                                ),
                             ),
                         ),
                     ),
