@@ -1,5 +1,7 @@
-//! Small wrappers over the proxy-wasm hostcalls that the filter uses, each chosen so that data a
-//! client or an upstream controls cannot make it panic.
+//! Every hostcall the filter makes goes through this module (the one raw call the SDK wraps with
+//! a panicking parser, `entry::header_map_bytes`, is reached only from here), each wrapped so
+//! that data a client or an upstream controls cannot make it panic. Requests reach the host
+//! through the [`Host`] trait, so the phase machine can run against a fake in unit tests.
 //!
 //! The SDK's hostcall functions return `Result` for the statuses the ABI documents and panic on
 //! any other; its `Context` trait methods additionally `unwrap` those results, and its string
@@ -12,64 +14,130 @@ use std::time::{Duration, UNIX_EPOCH};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType, Status};
 
-/// One log line. A log that cannot be written is not worth failing a request over.
+#[cfg(test)]
+pub(crate) mod fake;
+
+/// What the request phase machine (`http`) asks of its host. [`Envoy`] is the real one, the
+/// only implementation in the module; the unit tests drive the phase machine through a
+/// recording fake, so its invariants (nothing reaches the upstream before a verdict, exactly one
+/// of resume or local reply) are checked without Envoy.
+pub(crate) trait Host {
+    /// One log line. A log that cannot be written is not worth failing a request over.
+    fn log(&self, level: LogLevel, message: &str);
+    /// Every request header, read with one hostcall.
+    fn request_headers(&self) -> Headers;
+    /// The `:status` of the judge call's response, if it has a readable one.
+    fn judge_status(&self) -> Option<u16>;
+    /// Bytes `0..len` of `buffer` (what Envoy holds of it now); empty when Envoy has none.
+    fn read_buffer(&self, buffer: BufferType, len: usize) -> Result<Vec<u8>, Status>;
+    /// Replaces the first `len` bytes of the request body Envoy holds with `bytes` (Envoy's
+    /// buffer replace supports only this shape: drain from the start, then prepend).
+    fn replace_request_body(&self, len: usize, bytes: &[u8]) -> Result<(), Status>;
+    /// Sets request header `name` to `value`, replacing every value the client sent.
+    fn set_request_header(&self, name: &str, value: &str) -> Result<(), Status>;
+    /// Removes every value of request header `name`; a header that is not there is no error.
+    fn remove_request_header(&self, name: &str);
+    /// Lets a paused request go on.
+    fn resume_request(&self) -> Result<(), Status>;
+    /// Answers the current request locally with a JSON body.
+    fn send_json(&self, status: u16, code: &str, body: &[u8]) -> Result<(), Status>;
+    /// Sends a judge call; its token identifies the answer.
+    fn dispatch(
+        &self,
+        cluster: &str,
+        headers: Vec<(&str, &str)>,
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<u32, Status>;
+    /// Makes later hostcalls act on request `context_id` (from the root context's timer).
+    fn act_on(&self, context_id: u32) -> Result<(), Status>;
+    /// Nanoseconds since the epoch by the host's clock; 0 if the host will not say.
+    fn now_nanos(&self) -> u64;
+    /// A per-request seed for the judge prompt's fence.
+    fn seed(&self, context_id: u32) -> u64;
+    fn count(&self, counter: Counter);
+}
+
+/// Envoy, through the SDK's `hostcalls` functions (never its panicking `Context` methods).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Envoy;
+
+impl Host for Envoy {
+    fn log(&self, level: LogLevel, message: &str) {
+        log(level, message);
+    }
+
+    fn request_headers(&self) -> Headers {
+        Headers::read(MapType::HttpRequestHeaders)
+    }
+
+    fn judge_status(&self) -> Option<u16> {
+        match hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status") {
+            Ok(Some(bytes)) => String::from_utf8_lossy(&bytes).trim().parse().ok(),
+            Ok(None) | Err(_) => None,
+        }
+    }
+
+    fn read_buffer(&self, buffer: BufferType, len: usize) -> Result<Vec<u8>, Status> {
+        read_buffer(buffer, len)
+    }
+
+    fn replace_request_body(&self, len: usize, bytes: &[u8]) -> Result<(), Status> {
+        hostcalls::set_buffer(BufferType::HttpRequestBody, 0, len, bytes)
+    }
+
+    fn set_request_header(&self, name: &str, value: &str) -> Result<(), Status> {
+        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
+    }
+
+    fn remove_request_header(&self, name: &str) {
+        let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
+    }
+
+    fn resume_request(&self) -> Result<(), Status> {
+        hostcalls::resume_http_request()
+    }
+
+    fn send_json(&self, status: u16, code: &str, body: &[u8]) -> Result<(), Status> {
+        let headers = vec![("content-type", "application/json"), ("x-guard-code", code)];
+        hostcalls::send_http_response(u32::from(status), headers, Some(body))
+    }
+
+    fn dispatch(
+        &self,
+        cluster: &str,
+        headers: Vec<(&str, &str)>,
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<u32, Status> {
+        hostcalls::dispatch_http_call(cluster, headers, Some(body), Vec::new(), timeout)
+    }
+
+    fn act_on(&self, context_id: u32) -> Result<(), Status> {
+        hostcalls::set_effective_context(context_id)
+    }
+
+    fn now_nanos(&self) -> u64 {
+        now_nanos()
+    }
+
+    fn seed(&self, context_id: u32) -> u64 {
+        seed(context_id)
+    }
+
+    fn count(&self, counter: Counter) {
+        count(counter);
+    }
+}
+
+/// One log line, for the root context (requests log through [`Host::log`]).
 pub(crate) fn log(level: LogLevel, message: &str) {
     let _ = hostcalls::log(level, message);
 }
 
-/// A header of the request, or of the judge's response, as text; invalid UTF-8 becomes U+FFFD.
-pub(crate) fn header(map: MapType, name: &str) -> Option<String> {
-    match hostcalls::get_map_value_bytes(map, name) {
-        Ok(Some(bytes)) => Some(String::from_utf8_lossy(&bytes).into_owned()),
-        Ok(None) | Err(_) => None,
-    }
-}
-
-/// Sets request header `name` to `value`, replacing every value the client sent.
-pub(crate) fn set_request_header(name: &str, value: &str) -> Result<(), Status> {
-    hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
-}
-
-/// Removes every value of request header `name`; a header that is not there is no error.
-pub(crate) fn remove_request_header(name: &str) {
-    let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
-}
-
-/// Bytes `0..len` of `buffer` (what Envoy holds of it now); empty when Envoy has none.
+/// Bytes `0..len` of `buffer`, for the root context's configuration read and for [`Envoy`].
 pub(crate) fn read_buffer(buffer: BufferType, len: usize) -> Result<Vec<u8>, Status> {
     hostcalls::get_buffer(buffer, 0, len).map(Option::unwrap_or_default)
-}
-
-/// Replaces the first `len` bytes of the request body Envoy holds with `bytes` (Envoy's buffer
-/// replace supports only this shape: drain from the start, then prepend).
-pub(crate) fn replace_request_body(len: usize, bytes: &[u8]) -> Result<(), Status> {
-    hostcalls::set_buffer(BufferType::HttpRequestBody, 0, len, bytes)
-}
-
-/// Lets a paused request go on.
-pub(crate) fn resume_request() -> Result<(), Status> {
-    hostcalls::resume_http_request()
-}
-
-/// Answers the current request locally with a JSON body.
-pub(crate) fn send_json(status: u16, code: &str, body: &[u8]) -> Result<(), Status> {
-    let headers = vec![("content-type", "application/json"), ("x-guard-code", code)];
-    hostcalls::send_http_response(u32::from(status), headers, Some(body))
-}
-
-/// Sends a judge call; its token identifies the answer.
-pub(crate) fn dispatch(
-    cluster: &str,
-    headers: Vec<(&str, &str)>,
-    body: &[u8],
-    timeout: Duration,
-) -> Result<u32, Status> {
-    hostcalls::dispatch_http_call(cluster, headers, Some(body), Vec::new(), timeout)
-}
-
-/// Makes later hostcalls act on request `context_id` (from the root context's timer).
-pub(crate) fn act_on(context_id: u32) -> Result<(), Status> {
-    hostcalls::set_effective_context(context_id)
 }
 
 /// Asks for `on_tick` every `period` (zero stops it).
@@ -89,6 +157,17 @@ impl Headers {
             crate::entry::header_map_bytes(map)
                 .map(|bytes| parse_pairs(&bytes))
                 .unwrap_or_default(),
+        )
+    }
+
+    /// Headers given as pairs (the unit tests' fake host).
+    #[cfg(test)]
+    pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Headers {
+        Headers(
+            pairs
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
         )
     }
 
@@ -156,23 +235,19 @@ thread_local! {
 }
 
 /// A per-request seed for the judge prompt's fence. wasm32-unknown-unknown has no entropy source
-/// (no getrandom); the fence only has to be unpredictable enough that request text cannot close
-/// it, so the clock, the context id and a per-VM counter, mixed by splitmix64, serve.
-pub(crate) fn seed(context_id: u32) -> u64 {
+/// (no getrandom); the fence only has to vary per request (the engine mixes the seed with
+/// splitmix64 and picks a fence that does not occur in the content), so the clock, the context
+/// id and a per-VM counter serve.
+fn seed(context_id: u32) -> u64 {
     let count = SEED_COUNTER.with(|c| {
         let n = c.get().wrapping_add(1);
         c.set(n);
         n
     });
-    let mut z =
-        now_nanos() ^ (u64::from(context_id) << 32) ^ count.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    now_nanos() ^ (u64::from(context_id) << 32) ^ count.rotate_right(16)
 }
-
 /// The filter's counters, visible in Envoy's stats as `wasmcustom.guard.*`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Counter {
     /// Selected requests forwarded upstream (with the policy's headers).
     Allowed,
@@ -205,7 +280,7 @@ pub(crate) fn define_metrics() {
     });
 }
 
-pub(crate) fn count(counter: Counter) {
+fn count(counter: Counter) {
     let id = METRICS.with(|m| {
         m.get()
             .and_then(|ids| ids.get(counter as usize).copied().flatten())
@@ -213,11 +288,6 @@ pub(crate) fn count(counter: Counter) {
     if let Some(id) = id {
         let _ = hostcalls::increment_metric(id, 1);
     }
-}
-
-/// Elapsed time since `start` (nanoseconds from [`now_nanos`]).
-pub(crate) fn since(start: u64) -> Duration {
-    Duration::from_nanos(now_nanos().saturating_sub(start))
 }
 
 #[cfg(test)]

@@ -11,6 +11,9 @@
 //!   (move each chunk into our buffer, inspect), judge phase (dispatch, settle), and the header
 //!   plan applied on approval.
 //! - `held`: requests whose head is held, watched for an Envoy that does not deliver their body.
+//! - `host`: every hostcall, behind the `Host` trait the request phase machine runs on (Envoy in
+//!   the module, a recording fake in the unit tests: `http/phase_tests.rs`).
+//! - `entry`: the SDK entry point, the embedded bundle's location and the one raw hostcall.
 //!
 //! A panic aborts the VM, and with it every request the VM serves, so nothing here unwraps,
 //! indexes or calls a hostcall helper that panics on data a client controls (the SDK's

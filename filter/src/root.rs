@@ -135,14 +135,18 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         for (context_id, stalled) in held::overdue(host::now_nanos(), held::HOLD_GRACE) {
-            http::refuse_stalled(context_id, &stalled);
+            http::refuse_stalled(&host::Envoy, context_id, &stalled);
         }
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         // Never `None`: the SDK panics on it. An unconfigured root (which Envoy should never ask
         // for requests) yields contexts that fail closed.
-        Some(Box::new(Request::new(context_id, self.active.clone())))
+        Some(Box::new(Request::new(
+            host::Envoy,
+            context_id,
+            self.active.clone(),
+        )))
     }
 
     fn get_type(&self) -> Option<ContextType> {

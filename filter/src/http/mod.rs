@@ -30,10 +30,10 @@ use guard_engine::{
     PolicyId, RequestHead, DEFAULT_MAX_BODY_BYTES, MAX_ANSWER_BYTES,
 };
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, BufferType, LogLevel, MapType};
+use proxy_wasm::types::{Action, BufferType, LogLevel};
 
 use crate::held::{self, Held};
-use crate::host::{self, Counter, Headers};
+use crate::host::{Counter, Envoy, Host};
 use crate::root::Active;
 
 /// The reason a client gets when the proxy would not hand over the body.
@@ -77,7 +77,8 @@ enum Step {
 }
 
 #[derive(Debug)]
-pub(crate) struct Request {
+pub(crate) struct Request<H: Host = Envoy> {
+    host: H,
     context_id: u32,
     active: Option<Rc<Active>>,
     phase: Phase,
@@ -93,9 +94,10 @@ pub(crate) struct Request {
     too_large: bool,
 }
 
-impl Request {
-    pub(crate) fn new(context_id: u32, active: Option<Rc<Active>>) -> Request {
+impl<H: Host> Request<H> {
+    pub(crate) fn new(host: H, context_id: u32, active: Option<Rc<Active>>) -> Request<H> {
         Request {
+            host,
             context_id,
             active,
             phase: Phase::Untouched,
@@ -121,7 +123,7 @@ impl Request {
             return Action::Pause;
         };
         // One hostcall for every header this phase reads.
-        let headers = Headers::read(MapType::HttpRequestHeaders);
+        let headers = self.host.request_headers();
         self.request_id = headers.get("x-request-id").map(sanitize_id);
         let pairs = headers.pairs();
         let head = RequestHead {
@@ -148,7 +150,7 @@ impl Request {
             Ok(plan) => self.plan = Some(plan),
             Err(missing) => {
                 // on_configure checked every secret, so this is a bug, not a client error.
-                host::log(
+                self.host.log(
                     LogLevel::Error,
                     &format!("guard: {missing} request_id={}", self.request_label()),
                 );
@@ -175,7 +177,7 @@ impl Request {
             held::hold(
                 self.context_id,
                 Held {
-                    since: host::now_nanos(),
+                    since: self.host.now_nanos(),
                     policy: active.ruleset.policy_name(policy).to_string(),
                     label: self.request_label(),
                 },
@@ -209,13 +211,13 @@ impl Request {
         if size == 0 {
             return Ok(());
         }
-        let chunk = match host::read_buffer(BufferType::HttpRequestBody, size) {
+        let chunk = match self.host.read_buffer(BufferType::HttpRequestBody, size) {
             Ok(chunk) => chunk,
             Err(status) => {
                 return Err(self.internal_error("read", NOT_READ, status));
             }
         };
-        if let Err(status) = host::replace_request_body(size, &[]) {
+        if let Err(status) = self.host.replace_request_body(size, &[]) {
             return Err(self.internal_error("moved", NOT_READ, status));
         }
         // Keep one byte past the limit at most: enough for the engine to refuse the body as
@@ -236,7 +238,7 @@ impl Request {
         reason: &str,
         status: proxy_wasm::types::Status,
     ) -> Step {
-        host::log(
+        self.host.log(
             LogLevel::Error,
             &format!(
                 "guard: request body could not be {what} ({status:?}) request_id={}",
@@ -275,7 +277,7 @@ impl Request {
             },
             Inspection::Deny(denial) => self.reply(&denial),
             Inspection::Escalate(escalation) => {
-                host::count(Counter::Escalated);
+                self.host.count(Counter::Escalated);
                 // The body goes back now, inside a body callback, not when the judge answers:
                 // a write past the listener's buffer limit makes Envoy answer its own 413 on the
                 // spot, and from the judge's callback that reply re-enters the VM (seen with
@@ -299,7 +301,7 @@ impl Request {
         // Every body callback left Envoy's buffer empty, and nothing comes after the end of the
         // stream, so the whole body replaces nothing.
         let body = std::mem::take(&mut self.body);
-        match host::replace_request_body(0, &body) {
+        match self.host.replace_request_body(0, &body) {
             Ok(()) => Step::Forward,
             Err(status) => self.internal_error(
                 "restored",
@@ -316,12 +318,12 @@ impl Request {
             let call = match escalation.next_call(
                 &active.ruleset,
                 &active.secrets,
-                host::seed(self.context_id),
+                self.host.seed(self.context_id),
             ) {
                 Ok(Some(call)) => call,
                 Ok(None) => return self.approve(),
                 Err(missing) => {
-                    host::log(
+                    self.host.log(
                         LogLevel::Error,
                         &format!("guard: {missing} request_id={}", self.request_label()),
                     );
@@ -342,8 +344,8 @@ impl Request {
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
                 .collect();
-            let started = host::now_nanos();
-            match host::dispatch(
+            let started = self.host.now_nanos();
+            match self.host.dispatch(
                 &call.cluster,
                 headers,
                 &call.body,
@@ -361,8 +363,8 @@ impl Request {
                 }
                 Err(status) => {
                     // BadArgument: no such cluster; InternalFailure: Envoy could not start it.
-                    host::count(Counter::JudgeErrors);
-                    host::log(
+                    self.host.count(Counter::JudgeErrors);
+                    self.host.log(
                         LogLevel::Warn,
                         &format!(
                             "guard: judge `{}` call to cluster `{}` could not be sent ({status:?}) request_id={}",
@@ -398,28 +400,29 @@ impl Request {
             timeout_ms,
             ..
         } = judging;
-        let elapsed = host::since(started);
+        let elapsed = Duration::from_nanos(self.host.now_nanos().saturating_sub(started));
         let status = if num_headers == 0 {
             // Envoy reports some resets as a response without headers.
             None
         } else {
-            host::header(MapType::HttpCallResponseHeaders, ":status")
-                .and_then(|s| s.trim().parse::<u16>().ok())
+            self.host.judge_status()
         };
         // Read one byte past the limit at most: enough for the engine to see that the answer is
         // too large, without copying an arbitrarily large body.
         let body = match status {
-            Some(_) => host::read_buffer(
-                BufferType::HttpCallResponseBody,
-                body_size.min(MAX_ANSWER_BYTES + 1),
-            )
-            .unwrap_or_default(),
+            Some(_) => self
+                .host
+                .read_buffer(
+                    BufferType::HttpCallResponseBody,
+                    body_size.min(MAX_ANSWER_BYTES + 1),
+                )
+                .unwrap_or_default(),
             None => Vec::new(),
         };
         let reply = classify(status, &body, elapsed, timeout_ms);
         if let Err(fault) = read_reply(reply) {
-            host::count(Counter::JudgeErrors);
-            host::log(
+            self.host.count(Counter::JudgeErrors);
+            self.host.log(
                 LogLevel::Warn,
                 &format!(
                     "guard: judge `{judge}` gave no verdict: {fault} after {} ms request_id={}",
@@ -433,8 +436,8 @@ impl Request {
             None => self.ask(&active, escalation),
         };
         if step == Step::Forward {
-            if let Err(status) = host::resume_request() {
-                host::log(
+            if let Err(status) = self.host.resume_request() {
+                self.host.log(
                     LogLevel::Warn,
                     &format!(
                         "guard: request could not be resumed ({status:?}) request_id={}",
@@ -456,7 +459,7 @@ impl Request {
     fn approve(&mut self) -> Step {
         self.apply_plan();
         self.phase = Phase::Forwarded;
-        host::count(Counter::Allowed);
+        self.host.count(Counter::Allowed);
         Step::Forward
     }
 
@@ -465,12 +468,12 @@ impl Request {
             return;
         };
         for name in &plan.remove {
-            host::remove_request_header(name);
+            self.host.remove_request_header(name);
         }
         for (name, value) in &plan.set {
             // Replace, never add: the client's own value of an injected header must not survive.
-            if host::set_request_header(name, value).is_err() {
-                host::log(
+            if self.host.set_request_header(name, value).is_err() {
+                self.host.log(
                     LogLevel::Warn,
                     &format!(
                         "guard: header `{name}` could not be set request_id={}",
@@ -487,10 +490,13 @@ impl Request {
         self.plan = None;
         self.body = Vec::new();
         held::release(self.context_id);
-        host::count(Counter::Denied);
-        log_denial(denial, &self.request_label());
-        if let Err(status) = host::send_json(denial.status, denial.code, &denial.body()) {
-            host::log(
+        self.host.count(Counter::Denied);
+        log_denial(&self.host, denial, &self.request_label());
+        if let Err(status) = self
+            .host
+            .send_json(denial.status, denial.code, &denial.body())
+        {
+            self.host.log(
                 LogLevel::Error,
                 &format!(
                     "guard: denial could not be sent ({status:?}) request_id={}",
@@ -509,8 +515,8 @@ impl Request {
 }
 
 /// The log line of a denial: names and codes only, never request text.
-pub(crate) fn log_denial(denial: &Denial, request: &str) {
-    host::log(
+pub(crate) fn log_denial(host: &impl Host, denial: &Denial, request: &str) {
+    host.log(
         LogLevel::Info,
         &format!(
             "guard: denied policy={} rule={} judge={} code={} status={} request_id={request}",
@@ -526,8 +532,8 @@ pub(crate) fn log_denial(denial: &Denial, request: &str) {
 /// A request held past [`held::HOLD_GRACE`] without a body callback: Envoy is not delivering
 /// bodies of held heads (its Wasm config lacks `allow_on_headers_stop_iteration: true`). Called
 /// from the root context's timer; the request is answered with a 500 and never forwarded.
-pub(crate) fn refuse_stalled(context_id: u32, stalled: &Held) {
-    host::log(
+pub(crate) fn refuse_stalled(host: &impl Host, context_id: u32, stalled: &Held) {
+    host.log(
         LogLevel::Error,
         &format!(
             "guard: request held {} s without a body callback: Envoy does not deliver the body of a held request head; set `allow_on_headers_stop_iteration: true` in the Wasm filter config, or `\"hold_request_headers\": false` in the plugin configuration (see docs/deploy.md) request_id={}",
@@ -535,7 +541,7 @@ pub(crate) fn refuse_stalled(context_id: u32, stalled: &Held) {
             stalled.label
         ),
     );
-    if host::act_on(context_id).is_err() {
+    if host.act_on(context_id).is_err() {
         // The request ended meanwhile.
         return;
     }
@@ -545,9 +551,9 @@ pub(crate) fn refuse_stalled(context_id: u32, stalled: &Held) {
         Code::HoldUnsupported.as_str(),
         "the guard is misdeployed: the proxy does not deliver request bodies while the request head is held",
     );
-    host::count(Counter::Denied);
-    log_denial(&denial, &stalled.label);
-    let _ = host::send_json(denial.status, denial.code, &denial.body());
+    host.count(Counter::Denied);
+    log_denial(host, &denial, &stalled.label);
+    let _ = host.send_json(denial.status, denial.code, &denial.body());
 }
 
 fn action(step: Step) -> Action {
@@ -602,7 +608,7 @@ fn sanitize_id(id: &str) -> String {
         .collect()
 }
 
-impl Context for Request {
+impl<H: Host> Context for Request<H> {
     fn on_http_call_response(
         &mut self,
         token_id: u32,
@@ -619,7 +625,7 @@ impl Context for Request {
     }
 }
 
-impl HttpContext for Request {
+impl<H: Host> HttpContext for Request<H> {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         self.on_headers(end_of_stream)
     }
@@ -641,6 +647,9 @@ impl HttpContext for Request {
         }
     }
 }
+
+#[cfg(test)]
+mod phase_tests;
 
 #[cfg(test)]
 mod tests {

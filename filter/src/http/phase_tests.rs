@@ -1,0 +1,458 @@
+//! The phase machine against a recording host: what the upstream and the client would see for
+//! each path through headers → body → judge → exactly one of resume or local reply.
+//!
+//! The invariants checked on every path: nothing of a request reaches the upstream before it is
+//! approved (a held head gets its injected key only on approval, a denied body leaves Envoy's
+//! buffer empty), a request ends in exactly one of "continue" or one local reply, and nothing
+//! happens after a local reply.
+
+use std::rc::Rc;
+
+use guard_engine::ir::{
+    Endpoint, HeaderOp, HostPattern, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction,
+    Template, TemplatePart,
+};
+use guard_engine::{Code, CompileOptions, Ruleset, Secrets, DEFAULT_MAX_BODY_BYTES};
+use proxy_wasm::traits::HttpContext as _;
+use proxy_wasm::types::Action;
+
+use super::Request;
+use crate::host::fake::{Event, FakeHost};
+use crate::host::Counter;
+use crate::root::Active;
+
+const PLAIN: &str = "api.plain.test";
+const JUDGED: &str = "api.judged.test";
+const KEY: &str = "sk-injected";
+
+fn text(value: &str) -> TemplatePart {
+    TemplatePart::Text(value.to_owned())
+}
+
+fn deny_rule() -> Rule {
+    Rule {
+        id: "codename".to_owned(),
+        reason: Some("codenames stay inside".to_owned()),
+        action: RuleAction::Deny(Patterns {
+            keywords: vec!["Project Atlas".to_owned()],
+            ..Patterns::default()
+        }),
+    }
+}
+
+fn policy(name: &str, host: &str, rules: Vec<Rule>) -> Policy {
+    Policy {
+        name: name.to_owned(),
+        hosts: vec![HostPattern::Exact(host.to_owned())],
+        path_prefix: None,
+        headers: vec![
+            HeaderOp::Remove {
+                name: "x-api-key".to_owned(),
+            },
+            HeaderOp::Set {
+                name: "authorization".to_owned(),
+                value: Template {
+                    parts: vec![text("Bearer "), TemplatePart::Secret("key".to_owned())],
+                },
+            },
+        ],
+        rules,
+    }
+}
+
+/// Two policies: one that only denies, one whose every request with text goes to a judge that
+/// fails closed.
+fn ruleset() -> Rc<Ruleset> {
+    let endpoint = Endpoint {
+        url: "http://judge.test/v1/chat/completions".to_owned(),
+        authority: "judge.test".to_owned(),
+        host: "judge.test".to_owned(),
+        port: 80,
+        path: "/v1/chat/completions".to_owned(),
+    };
+    let program = Program {
+        policies: vec![
+            policy("plain", PLAIN, vec![deny_rule()]),
+            policy(
+                "judged",
+                JUDGED,
+                vec![
+                    deny_rule(),
+                    Rule {
+                        id: "confidential".to_owned(),
+                        reason: None,
+                        action: RuleAction::Escalate { judge: 0 },
+                    },
+                ],
+            ),
+        ],
+        judges: vec![Judge {
+            name: "privacy".to_owned(),
+            cluster: "judge".to_owned(),
+            endpoint,
+            model: "m".to_owned(),
+            api_key: Template {
+                parts: vec![text("judge-key")],
+            },
+            timeout_ms: 3000,
+            on_error: OnError::Deny,
+            prompt: Template {
+                parts: vec![text("Review: "), TemplatePart::Content],
+            },
+        }],
+    };
+    let compiled = guard_engine::compile(&program, &CompileOptions::default()).unwrap();
+    Rc::new(Ruleset::from_bytes(&compiled.bytes).unwrap())
+}
+
+fn active(hold: bool) -> Rc<Active> {
+    Rc::new(Active {
+        ruleset: ruleset(),
+        secrets: Secrets::from([("key".to_owned(), KEY.to_owned())]),
+        hold_request_headers: hold,
+    })
+}
+
+fn post(host: &str) -> FakeHost {
+    FakeHost::new(&[
+        (":method", "POST"),
+        (":authority", host),
+        (":path", "/v1/chat/completions"),
+        ("content-type", "application/json"),
+        ("x-api-key", "client-key"),
+    ])
+}
+
+fn chat(content: &str) -> Vec<u8> {
+    format!(r#"{{"model":"m","messages":[{{"role":"user","content":"{content}"}}]}}"#).into_bytes()
+}
+
+fn request(host: FakeHost, hold: bool) -> Request<FakeHost> {
+    Request::new(host, 7, Some(active(hold)))
+}
+
+/// Delivers `body` in `chunks` pieces, as Envoy would, and returns the last callback's action.
+fn send_body(request: &mut Request<FakeHost>, body: &[u8], chunks: usize) -> Action {
+    let size = body.len().div_ceil(chunks.max(1)).max(1);
+    let pieces: Vec<&[u8]> = body.chunks(size).collect();
+    let mut last = Action::Continue;
+    for (n, piece) in pieces.iter().enumerate() {
+        let held = request.host.arrive(piece);
+        let end = n + 1 == pieces.len();
+        last = request.on_body(held, end);
+        if !end {
+            assert_eq!(last, Action::Pause, "chunk {n} continued before the end");
+            assert!(
+                request.host.buffer.borrow().is_empty(),
+                "chunk {n} was left in Envoy's buffer"
+            );
+        }
+    }
+    last
+}
+
+fn replies(events: &[Event]) -> Vec<(u16, String)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Reply { status, code, .. } => Some((*status, code.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn header_changes(events: &[Event]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::SetHeader(..) | Event::RemoveHeader(_)))
+        .count()
+}
+
+/// A request that was answered locally: one reply, no header change, no resume, no body left
+/// for the upstream.
+fn assert_replied(request: &Request<FakeHost>, status: u16, code: Code) {
+    let events = request.host.events();
+    assert_eq!(
+        replies(&events),
+        [(status, code.as_str().to_owned())],
+        "{events:?}"
+    );
+    assert_eq!(header_changes(&events), 0, "{events:?}");
+    assert!(!events.contains(&Event::Resume), "{events:?}");
+    assert!(request.host.buffer.borrow().is_empty());
+}
+
+/// The injected key replaced the client's, in the policy's order.
+fn assert_plan_applied(events: &[Event]) {
+    let changes: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::SetHeader(..) | Event::RemoveHeader(_)))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            &Event::RemoveHeader("x-api-key".to_owned()),
+            &Event::SetHeader("authorization".to_owned(), format!("Bearer {KEY}")),
+        ]
+    );
+}
+
+#[test]
+fn a_held_head_gets_its_key_only_when_the_body_is_approved() {
+    let mut request = request(post(PLAIN), true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    assert!(
+        request.host.events().is_empty(),
+        "the held head was changed"
+    );
+    let body = chat("hello there, a harmless question");
+    assert_eq!(send_body(&mut request, &body, 3), Action::Continue);
+    // The whole body is back in Envoy's buffer for the upstream, byte for byte.
+    assert_eq!(*request.host.buffer.borrow(), body);
+    let events = request.host.events();
+    assert_plan_applied(&events);
+    assert!(replies(&events).is_empty());
+    assert!(events.contains(&Event::Count(Counter::Allowed)));
+}
+
+#[test]
+fn a_denied_body_never_reaches_the_upstream() {
+    let mut request = request(post(PLAIN), true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    let body = chat("the Project Atlas launch date");
+    assert_eq!(send_body(&mut request, &body, 4), Action::Pause);
+    assert_replied(&request, 403, Code::RuleDenied);
+    let Some(Event::Reply { body, .. }) = request
+        .host
+        .events()
+        .into_iter()
+        .find(|e| matches!(e, Event::Reply { .. }))
+    else {
+        panic!("no reply");
+    };
+    assert!(body.contains("codename"), "{body}");
+    assert!(
+        !body.contains("Atlas"),
+        "the denial quotes the request: {body}"
+    );
+    // Whatever Envoy delivers afterwards stays paused and changes nothing.
+    let before = request.host.events().len();
+    let held = request.host.arrive(b"more");
+    assert_eq!(request.on_body(held, true), Action::Pause);
+    assert_eq!(request.on_http_request_trailers(0), Action::Pause);
+    assert_eq!(request.host.events().len(), before);
+}
+
+#[test]
+fn without_hold_the_key_goes_with_the_head() {
+    let mut request = request(post(PLAIN), false);
+    assert_eq!(request.on_headers(false), Action::Continue);
+    assert_plan_applied(&request.host.events());
+    let body = chat("fine");
+    assert_eq!(send_body(&mut request, &body, 1), Action::Continue);
+    assert_eq!(*request.host.buffer.borrow(), body);
+    // Applied once, not again on approval.
+    assert_eq!(header_changes(&request.host.events()), 2);
+}
+
+#[test]
+fn a_request_without_a_body_is_approved_at_its_head() {
+    let mut request = request(post(PLAIN), true);
+    assert_eq!(request.on_headers(true), Action::Continue);
+    assert_plan_applied(&request.host.events());
+}
+
+#[test]
+fn a_request_no_policy_selects_is_untouched() {
+    let mut request = request(post("api.other.test"), true);
+    assert_eq!(request.on_headers(false), Action::Continue);
+    let held = request.host.arrive(&chat("Project Atlas"));
+    assert_eq!(request.on_body(held, true), Action::Continue);
+    assert!(request.host.events().is_empty());
+    assert_eq!(*request.host.buffer.borrow(), chat("Project Atlas"));
+}
+
+#[test]
+fn a_refused_head_is_answered_before_any_header_changes() {
+    let mut host = post(PLAIN);
+    host.headers
+        .extend([("upgrade".to_owned(), "websocket".to_owned())]);
+    host.headers
+        .extend([("connection".to_owned(), "upgrade".to_owned())]);
+    let mut request = request(host, true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    assert_replied(&request, 400, Code::UpgradeRefused);
+}
+
+#[test]
+fn a_body_past_the_limit_is_refused_without_keeping_it() {
+    let mut request = request(post(PLAIN), true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    let held = request
+        .host
+        .arrive(&vec![b' '; DEFAULT_MAX_BODY_BYTES + 10]);
+    // Past the limit the filter decides without waiting for the end of the stream.
+    assert_eq!(request.on_body(held, false), Action::Pause);
+    assert_replied(&request, 413, Code::BodyTooLarge);
+}
+
+#[test]
+fn a_body_the_proxy_will_not_hand_over_is_refused() {
+    let mut request = request(post(PLAIN), true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    let held = request.host.arrive(&chat("fine"));
+    request.host.body_fails.set(true);
+    assert_eq!(request.on_body(held, true), Action::Pause);
+    let events = request.host.events();
+    assert_eq!(
+        replies(&events),
+        [(500, Code::InternalError.as_str().to_owned())]
+    );
+    assert_eq!(header_changes(&events), 0);
+}
+
+#[test]
+fn an_unconfigured_filter_fails_closed() {
+    let mut request = Request::new(post(PLAIN), 7, None);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    assert_replied(&request, 503, Code::NotConfigured);
+}
+
+const QUESTION: &str = "is this confidential?";
+
+/// Starts a judged request and returns it waiting for the judge's answer to call 1.
+fn judging() -> Request<FakeHost> {
+    let mut request = request(post(JUDGED), true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    let body = chat(QUESTION);
+    assert_eq!(send_body(&mut request, &body, 2), Action::Pause);
+    let events = request.host.events();
+    let dispatched: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::Dispatch { .. }))
+        .collect();
+    assert_eq!(dispatched.len(), 1, "{events:?}");
+    let Some(Event::Dispatch { cluster, body }) = dispatched.first() else {
+        panic!("no judge call");
+    };
+    assert_eq!(cluster, "judge");
+    assert!(body.contains(QUESTION), "{body}");
+    // Waiting for the verdict: no key yet, no resume, no reply; the body is already back in
+    // Envoy's buffer (see `on_body_complete`), held there by the pause.
+    assert_eq!(header_changes(&events), 0);
+    assert!(replies(&events).is_empty());
+    assert!(!events.contains(&Event::Resume));
+    assert_eq!(*request.host.buffer.borrow(), chat(QUESTION));
+    request
+}
+
+fn answer(request: &mut Request<FakeHost>, token: u32, status: u16, verdict: &str) {
+    request.host.judge_status.set(Some(status));
+    let completion = serde_json::json!({
+        "choices": [{"message": {"role": "assistant", "content": verdict}}]
+    });
+    let bytes = completion.to_string().into_bytes();
+    let len = bytes.len();
+    *request.host.judge_body.borrow_mut() = bytes;
+    request.on_judge_response(token, 3, len);
+}
+
+fn resumes(events: &[Event]) -> usize {
+    events.iter().filter(|e| **e == Event::Resume).count()
+}
+
+#[test]
+fn a_judges_allow_resumes_exactly_once_with_the_key() {
+    let mut request = judging();
+    answer(&mut request, 1, 200, r#"{"result": "allow"}"#);
+    let events = request.host.events();
+    assert_eq!(resumes(&events), 1, "{events:?}");
+    assert!(replies(&events).is_empty());
+    assert_plan_applied(&events);
+    // The key is set before the request resumes.
+    let set = events
+        .iter()
+        .position(|e| matches!(e, Event::SetHeader(..)));
+    let resumed = events.iter().position(|e| *e == Event::Resume);
+    assert!(set < resumed, "{events:?}");
+}
+
+#[test]
+fn a_judges_deny_is_the_only_ending() {
+    let mut request = judging();
+    answer(
+        &mut request,
+        1,
+        200,
+        r#"{"result": "deny", "reason": "internal roadmap"}"#,
+    );
+    let events = request.host.events();
+    assert_eq!(
+        replies(&events),
+        [(403, Code::JudgeDenied.as_str().to_owned())]
+    );
+    assert_eq!(resumes(&events), 0);
+    assert_eq!(header_changes(&events), 0);
+    // A second answer (which Envoy never sends) changes nothing.
+    answer(&mut request, 1, 200, r#"{"result": "allow"}"#);
+    assert_eq!(request.host.events(), events);
+}
+
+#[test]
+fn a_judge_that_answers_no_verdict_fails_closed() {
+    for (status, verdict) in [(200, "I think it is fine"), (500, "{}")] {
+        let mut request = judging();
+        answer(&mut request, 1, status, verdict);
+        let events = request.host.events();
+        assert_eq!(
+            replies(&events),
+            [(403, Code::JudgeUnavailable.as_str().to_owned())],
+            "{status}: {events:?}"
+        );
+        assert_eq!(resumes(&events), 0);
+        assert!(events.contains(&Event::Count(Counter::JudgeErrors)));
+    }
+}
+
+#[test]
+fn an_answer_to_another_call_is_ignored() {
+    let mut request = judging();
+    let before = request.host.events();
+    answer(&mut request, 99, 200, r#"{"result": "allow"}"#);
+    assert_eq!(request.host.events(), before);
+    // The awaited answer still settles it.
+    answer(&mut request, 1, 200, r#"{"result": "allow"}"#);
+    assert_eq!(resumes(&request.host.events()), 1);
+}
+
+#[test]
+fn a_judge_call_that_cannot_be_sent_fails_closed_at_once() {
+    let mut request = request(post(JUDGED), true);
+    request.host.dispatch_fails.set(true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    assert_eq!(send_body(&mut request, &chat("question"), 1), Action::Pause);
+    let events = request.host.events();
+    assert_eq!(
+        replies(&events),
+        [(403, Code::JudgeUnavailable.as_str().to_owned())],
+        "{events:?}"
+    );
+    assert_eq!(resumes(&events), 0);
+    assert_eq!(header_changes(&events), 0);
+}
+
+#[test]
+fn a_deny_rule_wins_before_the_judge_is_asked() {
+    let mut request = request(post(JUDGED), true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    assert_eq!(
+        send_body(&mut request, &chat("Project Atlas"), 1),
+        Action::Pause
+    );
+    assert_replied(&request, 403, Code::RuleDenied);
+    assert!(!request
+        .host
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::Dispatch { .. })));
+}
