@@ -9,14 +9,6 @@
     reason = "tests fail by panicking, and index what they just built"
 )]
 
-// Included by path, like tests/oci.rs: no library target needed. `manifests` uses `crate::oci`.
-#[allow(dead_code, reason = "the test uses part of the module")]
-#[path = "../src/manifests.rs"]
-mod manifests;
-#[allow(dead_code, reason = "the test uses part of the module")]
-#[path = "../src/oci.rs"]
-mod oci;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -24,7 +16,8 @@ use guard_engine::ir::{
     Endpoint, HeaderOp, HostPattern, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction,
     Template, TemplatePart,
 };
-use manifests::{DeployArgs, DeployError, ManifestOptions, Variant};
+use guardc::manifests::{self, DeployArgs, DeployError, ManifestOptions, Variant};
+use guardc::oci;
 
 const MIN_WASM: &[u8] = b"\0asm\x01\0\0\0";
 

@@ -9,17 +9,11 @@
     reason = "tests fail by panicking, and index what they just built"
 )]
 
-// The module is included by path so these tests need neither a library target nor the binary's
-// other modules.
-#[allow(dead_code, reason = "the test uses part of the module")]
-#[path = "../src/oci.rs"]
-mod oci;
-
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use oci::{build_image, write_layout, ImageRef, OciError};
+use guardc::oci::{self, build_image, write_layout, ImageRef, OciError};
 use serde_json::Value;
 
 /// The smallest valid Wasm module: magic number and version 1, no sections.

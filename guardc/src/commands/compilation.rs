@@ -1,0 +1,38 @@
+//! Compiling the policies a command names, with its diagnostics printed as `--error-format` asks.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use guard_dsl::{Compilation, Diagnostics, ErrorFormat};
+use guard_engine::CompileOptions;
+
+use super::args::{ErrorFormatArg, PolicyArgs};
+
+/// The compiled policies, or the exit code after their diagnostics went to stderr.
+pub(crate) fn compile(paths: &[PathBuf], args: &PolicyArgs) -> Result<Compilation, ExitCode> {
+    let options = CompileOptions {
+        dfa_size_limit: args.dfa_size_limit,
+    };
+    guard_dsl::compile_paths(paths, &options).map_err(|diagnostics| {
+        print_diagnostics(&diagnostics, args.error_format);
+        ExitCode::FAILURE
+    })
+}
+
+fn print_diagnostics(diagnostics: &Diagnostics, format: ErrorFormatArg) {
+    let format = match format {
+        ErrorFormatArg::Human => ErrorFormat::Human,
+        ErrorFormatArg::Json => ErrorFormat::Json,
+    };
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(diagnostics.render(format).as_bytes());
+    if format == ErrorFormat::Human {
+        let _ = writeln!(
+            stderr,
+            "{} error{}",
+            diagnostics.len(),
+            if diagnostics.len() == 1 { "" } else { "s" }
+        );
+    }
+}

@@ -1,0 +1,213 @@
+//! `guardc explain`: what the guard does with one request fixture: which policy, which rule,
+//! where.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use guard_engine::{HeadVerdict, Inspection, Origin, Ruleset};
+
+use super::args::PolicyArgs;
+use super::compilation::compile;
+use crate::{fixture, run};
+
+/// `guardc explain FIXTURE [--policy PATH]...`.
+#[derive(clap::Args, Debug)]
+pub struct ExplainArgs {
+    pub fixture: PathBuf,
+    /// Policies to use; by default the `.guard` files of the nearest directory above the
+    /// fixture that has any.
+    #[arg(short, long = "policy")]
+    pub policies: Vec<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// The `.guard` files of the nearest directory at or above `start` that has any.
+fn nearest_policies(start: &Path) -> Option<PathBuf> {
+    let mut dir = start.parent();
+    while let Some(d) = dir {
+        let probe = if d.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            d
+        };
+        let has_guard = std::fs::read_dir(probe)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .any(|e| e.path().extension().is_some_and(|x| x == "guard"))
+            })
+            .unwrap_or(false);
+        if has_guard {
+            return Some(probe.to_path_buf());
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+/// Success once the explanation is printed; failure on diagnostics; 2 when no policy is found
+/// or the fixture cannot be read or run.
+pub fn run(args: &ExplainArgs) -> ExitCode {
+    let fixture_path = args.fixture.as_path();
+    let policies = if args.policies.is_empty() {
+        match nearest_policies(fixture_path) {
+            Some(dir) => vec![dir],
+            None => {
+                eprintln!(
+                    "error: no `.guard` files above `{}`; name them with --policy",
+                    fixture_path.display()
+                );
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        args.policies.clone()
+    };
+    let compilation = match compile(&policies, &args.policy) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let fixture = match fixture::load(fixture_path) {
+        Ok(f) => f,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let ruleset = match Ruleset::from_bytes(&compilation.compiled.bytes) {
+        Ok(r) => r,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let secrets = run::test_secrets(&ruleset);
+    println!(
+        "request: {} {}{}",
+        fixture.method, fixture.authority, fixture.path_and_query
+    );
+    let policy = match run::check_head(&ruleset, &fixture) {
+        HeadVerdict::Untouched => {
+            println!("policy: none selects this request; it passes untouched");
+            return ExitCode::SUCCESS;
+        }
+        HeadVerdict::Refuse(denial) => {
+            println!(
+                "head: refused before the body is read ({} {}): {}",
+                denial.status, denial.code, denial.reason
+            );
+            return ExitCode::SUCCESS;
+        }
+        HeadVerdict::Selected(policy) => policy,
+    };
+    println!("policy: {}", ruleset.policy_name(policy));
+    let content_type = fixture.header("content-type");
+    let content_encoding = fixture.header("content-encoding");
+    match ruleset.explain(policy, content_type, content_encoding, &fixture.body) {
+        Err(err) => println!("body: cannot be scanned: {err}"),
+        Ok(explanation) => {
+            let count = |origin: Origin| {
+                explanation
+                    .segments
+                    .iter()
+                    .filter(|s| s.origin == origin)
+                    .count()
+            };
+            let envelope = count(Origin::Envelope);
+            println!(
+                "body: {} with {} text segment{} ({} prompt, {} other fields, {envelope} keys and ids)",
+                explanation.format,
+                explanation.segments.len(),
+                if explanation.segments.len() == 1 { "" } else { "s" },
+                count(Origin::Prompt),
+                count(Origin::Field),
+            );
+            // Keys, roles and ids are scanned like the rest; listing them would bury the text.
+            for segment in explanation
+                .segments
+                .iter()
+                .filter(|s| s.origin != Origin::Envelope)
+            {
+                let kind = if segment.origin == Origin::Prompt {
+                    ""
+                } else {
+                    ", field"
+                };
+                println!(
+                    "  {} ({} characters{kind})",
+                    segment.path,
+                    segment.text.chars().count()
+                );
+            }
+            if explanation.hits.is_empty() {
+                println!("deny rules: none matched");
+            }
+            for (rule, site) in &explanation.hits {
+                println!("rule `{rule}` matched: {}", run::describe_site(site));
+                if let Some(segment) = explanation.segments.iter().find(|s| s.path == site.segment)
+                {
+                    print!("{}", excerpt(&segment.text, site.byte_span.clone()));
+                }
+            }
+        }
+    }
+    if let Inspection::Escalate(escalation) =
+        ruleset.inspect_encoded(policy, content_type, content_encoding, &fixture.body)
+    {
+        if let Ok(Some(call)) = escalation.next_call(&ruleset, &secrets, 0) {
+            println!(
+                "escalates: rule `{}` asks judge `{}` (cluster `{}`)",
+                call.rule, call.judge, call.cluster
+            );
+        }
+    }
+    match run::run(&ruleset, &fixture, &secrets) {
+        Ok(run) => {
+            println!("verdict:");
+            print!(
+                "{}",
+                run::render(&run)
+                    .lines()
+                    .map(|l| format!("  {l}\n"))
+                    .collect::<String>()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The matched line of a segment with a caret under the match.
+fn excerpt(text: &str, span: std::ops::Range<usize>) -> String {
+    let line_start = text[..span.start.min(text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let line_end = text[span.end.min(text.len())..]
+        .find('\n')
+        .map_or(text.len(), |i| span.end + i);
+    let line = &text[line_start..line_end];
+    let pad: usize = text[line_start..span.start].chars().map(char_width).sum();
+    let width: usize = text[span.start..span.end.min(line_end)]
+        .chars()
+        .map(char_width)
+        .sum();
+    format!(
+        "    | {line}\n    | {}{}\n",
+        " ".repeat(pad),
+        "^".repeat(width.max(1))
+    )
+}
+
+/// Terminal columns of a character: CJK and other wide characters take two.
+fn char_width(c: char) -> usize {
+    let wide = matches!(c as u32, 0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x1F300..=0x1FAFF | 0x20000..=0x3FFFD);
+    if wide {
+        2
+    } else {
+        1
+    }
+}

@@ -1,0 +1,80 @@
+//! `guardc test`: run request fixtures (`*.http`) against their expected verdicts (`*.verdict`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::args::{PolicyArgs, TestFormat};
+use super::compilation::compile;
+use crate::suite;
+
+/// `guardc test [PATHS...]`.
+#[derive(clap::Args, Debug)]
+pub struct TestArgs {
+    /// `.guard` files and directories (their `.guard` files are compiled together, their
+    /// `.http` fixtures found recursively), or `.http` fixtures to run alone.
+    #[arg(default_value = ".")]
+    pub paths: Vec<PathBuf>,
+    /// Write the actual verdict of every fixture that has none or differs.
+    #[arg(long)]
+    pub accept: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TestFormat::Human)]
+    pub format: TestFormat,
+    /// Fail when a rule is exercised by no fixture.
+    #[arg(long)]
+    pub require_coverage: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+/// Success when every fixture passes (and, with `--require-coverage`, every rule is exercised);
+/// failure when one does not; 2 when the policies or the fixtures cannot be read, so CI tells
+/// "the policy is broken" from "a verdict changed".
+pub fn run(args: &TestArgs) -> ExitCode {
+    let paths = &args.paths;
+    let policy_paths: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| p.extension().is_none_or(|e| e != "http"))
+        .cloned()
+        .collect();
+    if policy_paths.is_empty() {
+        eprintln!("error: no policy given; name `.guard` files or directories beside the fixtures");
+        return ExitCode::from(2);
+    }
+    let compilation = match compile(&policy_paths, &args.policy) {
+        Ok(c) => c,
+        Err(_) => return ExitCode::from(2),
+    };
+    let fixtures = suite::find_fixtures(paths);
+    let outcome = match suite::run_suite(&compilation, &fixtures, args.accept) {
+        Ok(outcome) => outcome,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let base = std::env::current_dir().unwrap_or_default();
+    let format = args.format;
+    let text = match format {
+        TestFormat::Human => suite::render_human(&outcome, &base),
+        TestFormat::Json => suite::render_json(&outcome, &base),
+        TestFormat::Junit => suite::render_junit(&outcome, &base),
+    };
+    print!("{text}");
+    if format == TestFormat::Json {
+        println!();
+    }
+    let failed = outcome.cases.iter().any(|c| !c.passed());
+    let uncovered = args.require_coverage && !suite::unexercised(&outcome).is_empty();
+    if uncovered && format == TestFormat::Human {
+        eprintln!("error: --require-coverage: some rules are exercised by no fixture");
+    }
+    if fixtures.is_empty() {
+        eprintln!("warning: no fixtures found");
+    }
+    if failed || uncovered {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
