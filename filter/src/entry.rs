@@ -21,16 +21,15 @@ use proxy_wasm::traits::RootContext;
 
 use crate::root::Root;
 
-/// Identifies [`BUNDLE_LOCATION`] among the module's data; random bytes, so they occur nowhere
-/// else. `guardc/src/plugin.rs` holds the same words.
-const MAGIC: [u32; 4] = [0xd751_3e9c, 0x48e2_6a0b, 0xc524_7fb1, 0xfa5d_1388];
+/// Identifies [`BUNDLE_LOCATION`] among the module's data (the words `guardc build` looks for).
+const MAGIC: [u32; 4] = guard_engine::embed::RECORD_MAGIC;
 
 /// `[magic x4, address, length]`, little-endian like all wasm memory. `guardc build` writes the
 /// last two words; a module straight from the compiler has length 0, meaning "no bundle".
 #[used]
 static BUNDLE_LOCATION: [u32; 6] = [MAGIC[0], MAGIC[1], MAGIC[2], MAGIC[3], 0, 0];
 
-const PAGE: u64 = 64 * 1024;
+const PAGE: u64 = guard_engine::embed::WASM_PAGE;
 
 proxy_wasm::main! {{
     // A panic aborts the VM; say why in Envoy's log first. Panic messages come from our code and

@@ -32,12 +32,9 @@ use wasmparser::{DataKind, Encoding, Operator, Parser, Payload, Validator, WasmF
 /// The bare filter module, with no bundle (built by `build.rs`, or `GUARD_FILTER_WASM`).
 static FILTER_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guard_filter.wasm"));
 
-/// The magic words of the filter's location record (`filter/src/entry.rs`: 0xd7513e9c,
-/// 0x48e26a0b, 0xc5247fb1, 0xfa5d1388), as the little-endian bytes they are in memory.
-const RECORD_MAGIC: [u8; 16] = [
-    0x9c, 0x3e, 0x51, 0xd7, 0x0b, 0x6a, 0xe2, 0x48, 0xb1, 0x7f, 0x24, 0xc5, 0x88, 0x13, 0x5d, 0xfa,
-];
-const PAGE: u64 = 64 * 1024;
+/// The filter's location record's magic words, as bytes in memory (see `guard_engine::embed`).
+const RECORD_MAGIC: [u8; 16] = guard_engine::embed::record_magic_bytes();
+const PAGE: u64 = guard_engine::embed::WASM_PAGE;
 /// The most pages a 32-bit memory can have (4 GiB).
 const MAX_PAGES: u64 = 1 << 16;
 
