@@ -35,8 +35,10 @@
 mod ast;
 mod check;
 mod diagnostic;
+mod keywords;
 mod lower;
 mod parse;
+mod suggest;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

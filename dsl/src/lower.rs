@@ -17,7 +17,7 @@ use guard_engine::{check_regex, CompileOptions, Compiled, RegexError, RegexError
 
 use crate::ast::{self, JudgeValue, PolicyStmt, RuleStmt, Span, Str, Word};
 use crate::diagnostic::{lowercase_first, Code, Diag};
-use crate::parse::closest;
+use crate::suggest::closest;
 
 /// A parsed file and where its keyword files are looked up.
 pub(crate) struct Unit<'a> {
