@@ -1,10 +1,11 @@
 //! Semantic checks over all parsed files together: names, references and the shape of each block.
 //!
 //! Values (hosts, durations, templates, regexes...) are checked where they are converted, in
-//! lower.rs; this module checks what needs the whole program or a whole block: unique names
-//! (policies, rules and judges each unique across all files, as the contract says: verdicts, logs
-//! and metrics name a rule by its id alone), judges that exist, one action per rule, required and
-//! repeated statements.
+//! lower/values.rs and lower/template.rs; this module checks what needs the whole program or a
+//! whole block: unique names (policies, rules and judges each unique across all files, as the
+//! contract says: verdicts, logs and metrics name a rule by its id alone), judges that exist, one
+//! action per rule, required and repeated statements (the fields a judge needs are in
+//! keywords.rs).
 
 use std::collections::HashMap;
 

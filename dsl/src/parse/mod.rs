@@ -1,6 +1,6 @@
-//! Parsing: source text → [`ast::File`]. pest does the grammar (`grammar.pest`); `tree` builds the
-//! syntax tree from its pairs, `strings` decodes string literals on the way, and `syntax_error`
-//! turns pest's errors into readable diagnostics.
+//! Parsing: source text → [`ast::File`]. pest does the grammar (`grammar.pest`); `tree` builds
+//! the syntax tree from its pairs, `strings` decodes string literals on the way, and
+//! `syntax_error` turns pest's errors into readable diagnostics.
 //!
 //! pest stops at the first syntax error of a file; that error is reported and the file has no
 //! tree. String problems (unknown escapes, bad `\u`) are not syntax errors: the string is decoded
