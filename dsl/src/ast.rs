@@ -6,6 +6,9 @@
 
 use std::ops::Range;
 
+use crate::keywords;
+use crate::parse::Rule as Grammar;
+
 /// Index of a source file in the order the files were given.
 pub(crate) type FileId = usize;
 
@@ -200,14 +203,15 @@ pub(crate) enum JudgeValue {
 impl JudgeValue {
     /// The field's keyword, as the author writes it.
     pub fn keyword(&self) -> &'static str {
-        match self {
-            JudgeValue::Endpoint(_) => "endpoint",
-            JudgeValue::Cluster(_) => "cluster",
-            JudgeValue::Model(_) => "model",
-            JudgeValue::ApiKey(_) => "api_key",
-            JudgeValue::Timeout(_) => "timeout",
-            JudgeValue::OnError(_) => "on_error",
-            JudgeValue::Prompt(_) => "prompt",
-        }
+        let rule = match self {
+            JudgeValue::Endpoint(_) => Grammar::endpoint,
+            JudgeValue::Cluster(_) => Grammar::cluster,
+            JudgeValue::Model(_) => Grammar::model,
+            JudgeValue::ApiKey(_) => Grammar::api_key,
+            JudgeValue::Timeout(_) => Grammar::timeout,
+            JudgeValue::OnError(_) => Grammar::on_error,
+            JudgeValue::Prompt(_) => Grammar::prompt,
+        };
+        keywords::statement(rule).map_or("", keywords::Statement::keyword)
     }
 }

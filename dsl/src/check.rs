@@ -1,16 +1,18 @@
 //! Semantic checks over all parsed files together: names, references and the shape of each block.
 //!
 //! Values (hosts, durations, templates, regexes...) are checked where they are converted, in
-//! lower.rs; this module checks what needs the whole program or a whole block: unique names
-//! (policies, rules and judges each unique across all files, as the contract says: verdicts, logs
-//! and metrics name a rule by its id alone), judges that exist, one action per rule, required and
-//! repeated statements.
+//! lower/values.rs and lower/template.rs; this module checks what needs the whole program or a
+//! whole block: unique names (policies, rules and judges each unique across all files, as the
+//! contract says: verdicts, logs and metrics name a rule by its id alone), judges that exist, one
+//! action per rule, required and repeated statements (the fields a judge needs are in
+//! keywords.rs).
 
 use std::collections::HashMap;
 
 use crate::ast::{self, PolicyStmt, RuleStmt, Span, Str};
-use crate::diagnostic::{Code, Diag};
-use crate::parse::closest;
+use crate::diagnostic::{all_of, one_of, Code, Diag};
+use crate::keywords::{Block, Statement};
+use crate::suggest::closest;
 
 /// Checks the parsed files. `complete` is false when some file had a syntax error: its judges are
 /// unknown, so a reference to a judge that is not found is not reported (it may be in that file).
@@ -304,29 +306,29 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        let required = [
-            "endpoint", "model", "api_key", "timeout", "on_error", "prompt",
-        ];
-        let missing: Vec<String> = required
-            .iter()
-            .filter(|k| !first.contains_key(*k))
-            .map(|k| format!("`{k}`"))
+        let field = |s: &Statement| format!("`{}`", s.keyword());
+        let missing: Vec<String> = Block::Judge
+            .statements()
+            .filter(|s| s.required && !first.contains_key(s.keyword()))
+            .map(field)
             .collect();
         if !missing.is_empty() {
-            let list = match missing.as_slice() {
-                [init @ .., last] if !init.is_empty() => format!("{} or {last}", init.join(", ")),
-                _ => missing.join(""),
-            };
+            let (required, optional): (Vec<&Statement>, Vec<&Statement>) =
+                Block::Judge.statements().partition(|s| s.required);
+            let required: Vec<String> = required.into_iter().map(field).collect();
+            let optional: Vec<String> = optional.into_iter().map(field).collect();
+            let verb = if optional.len() == 1 { "is" } else { "are" };
             self.diags.push(
                 Diag::new(
                     Code::MissingJudgeField,
-                    format!("judge `{}` has no {list}", judge.name.value),
+                    format!("judge `{}` has no {}", judge.name.value, one_of(&missing)),
                 )
                 .at(judge.name.span, "incomplete judge")
-                .help(
-                    "a judge needs `endpoint`, `model`, `api_key`, `timeout`, `on_error` and \
-                     `prompt`; `cluster` is optional",
-                ),
+                .help(format!(
+                    "a judge needs {}; {} {verb} optional",
+                    all_of(&required),
+                    all_of(&optional)
+                )),
             );
         }
     }

@@ -601,6 +601,29 @@ pub(crate) fn lowercase_first(text: &str) -> String {
     }
 }
 
+/// "a, b or c", for messages that list what may come.
+pub(crate) fn one_of<S: AsRef<str>>(words: &[S]) -> String {
+    match words {
+        [] => "something else".into(),
+        [one] => one.as_ref().to_string(),
+        [init @ .., last] => format!("{} or {}", join(init), last.as_ref()),
+    }
+}
+
+/// "a, b and c", for messages that list what belongs together.
+pub(crate) fn all_of<S: AsRef<str>>(words: &[S]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => one.as_ref().to_string(),
+        [init @ .., last] => format!("{} and {}", join(init), last.as_ref()),
+    }
+}
+
+fn join<S: AsRef<str>>(words: &[S]) -> String {
+    let words: Vec<&str> = words.iter().map(AsRef::as_ref).collect();
+    words.join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,11 +3,18 @@
 //! The pipeline, one module per stage:
 //!
 //! 1. `parse` — pest (`grammar.pest`) → `ast` (byte spans and a file id on everything), with
-//!    strings decoded;
+//!    strings decoded (`parse::tree`, `parse::strings`; pest's errors in words in
+//!    `parse::syntax_error`);
 //! 2. `check` — names, references and block shapes across all files;
-//! 3. `lower` — values validated and converted into a [`guard_engine::ir::Program`], then
-//!    compiled with [`guard_engine::compile`];
-//! 4. `diagnostic` — every problem of every stage, rendered for people or as JSON.
+//! 3. `load` — the files a policy names (`deny keyword file`), resolved relative to the naming
+//!    file's directory and read once each, so that lowering does no I/O;
+//! 4. `lower` — values validated (`lower::values`, `lower::template`) and converted into a
+//!    [`guard_engine::ir::Program`], a function of the trees and the loaded texts, then compiled
+//!    with [`guard_engine::compile`];
+//! 5. `diagnostic` — every problem of every stage, rendered for people or as JSON.
+//!
+//! Beside the stages, `keywords` is the one table of the language's keywords and statements that
+//! parsing, syntax errors and checks read, and `suggest` the did-you-mean every stage uses.
 //!
 //! Every stage reports all it finds; a file with a syntax error is reported (pest stops at the
 //! first one in a file) and the other files are still checked. The program is compiled only when
@@ -20,9 +27,9 @@
 //! - All `deny` lines of a rule (`keyword`, `keyword file`, `regex`, in any mix) are one action:
 //!   one `Patterns` with keywords and regexes in the order written. `deny` plus `escalate`, or two
 //!   `escalate`s, is an error, as is a rule with no action.
-//! - `"""..."""` strings are raw (no escapes) and dedented as `parse::decode_triple` documents:
-//!   a whitespace-only first line and last line are dropped, the longest common leading
-//!   whitespace of the non-blank lines is removed, line breaks become `\n`.
+//! - `"""..."""` strings are raw (no escapes) and dedented as `parse::strings::decode_triple`
+//!   documents: a whitespace-only first line and last line are dropped, the longest common
+//!   leading whitespace of the non-blank lines is removed, line breaks become `\n`.
 //! - `{{` always opens a placeholder. Secrets may appear only in `inject header` values and
 //!   `api_key`; `content`, `fence`, `policy`, `rule` only in prompts, which must use `content`.
 //! - Every judge field but `cluster` is required; `on_error` has no default, so failing open is
@@ -35,8 +42,11 @@
 mod ast;
 mod check;
 mod diagnostic;
+mod keywords;
+mod load;
 mod lower;
 mod parse;
+mod suggest;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -216,14 +226,16 @@ fn run(
     let asts: Vec<&ast::File> = parsed.iter().map(|(_, f)| f).collect();
     diags.extend(check::check(&asts, complete));
 
-    let units: Vec<lower::Unit<'_>> = parsed
+    let units: Vec<load::Unit<'_>> = parsed
         .iter()
-        .map(|(path, file)| lower::Unit {
+        .map(|(path, file)| load::Unit {
             dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
             ast: file,
         })
         .collect();
-    let lowered = lower::lower(&units, &mut diags);
+    let loaded = load::load(&units, &mut diags);
+
+    let lowered = lower::lower(&asts, &loaded, &mut diags);
 
     if !diags.is_empty() {
         return Err(Diagnostics::new(sources, diags));

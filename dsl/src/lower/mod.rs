@@ -1,0 +1,377 @@
+//! Lowering: AST → [`guard_engine::ir::Program`], validating every value on the way, then
+//! compiling the program's patterns with [`guard_engine::compile`].
+//!
+//! Lowering never stops early: a bad value is reported and replaced by a placeholder so the rest
+//! of the program is still checked. The program is only compiled when nothing was reported, so a
+//! placeholder never reaches a bundle.
+//!
+//! Lowering does no I/O: the files a policy names were read by `load`, so it is a function of the
+//! trees and those texts. Values are checked in `values`, templates parsed in `template`.
+
+mod template;
+mod values;
+
+use std::collections::HashMap;
+
+use guard_engine::ir::{
+    Endpoint, HeaderOp, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction, Template,
+    TemplatePart,
+};
+use guard_engine::{CompileOptions, Compiled};
+
+use crate::ast::{self, JudgeValue, PolicyStmt, RuleStmt, Span, Str};
+use crate::diagnostic::{Code, Diag};
+use crate::load::Loaded;
+
+use template::{template, Context};
+use values::{
+    blank_keyword, check_cluster, check_deny_regex, check_header_name, check_header_value,
+    check_keyword, check_path_prefix, lower_duration, lower_endpoint, lower_host, lower_on_error,
+    regex_diag,
+};
+
+/// A program and what lowering remembers about its source.
+pub(crate) struct Lowered<'a> {
+    pub program: Program,
+    /// For each rule in program order: its policy, its id and its `rule` keyword.
+    pub rules: Vec<(String, String, Span)>,
+    /// `regexes[p][r][x]`: the literal of `program.policies[p].rules[r]`'s regex `x`.
+    regexes: Vec<Vec<Vec<&'a Str>>>,
+}
+
+/// Lowers the parsed files, in order, with the files they name as `load` read them.
+pub(crate) fn lower<'a>(
+    files: &[&'a ast::File],
+    loaded: &Loaded,
+    diags: &mut Vec<Diag>,
+) -> Lowered<'a> {
+    let mut lowerer = Lowerer { diags, loaded };
+    let mut judges = Vec::new();
+    let mut judge_index: HashMap<&str, u32> = HashMap::new();
+    for file in files {
+        for item in &file.items {
+            if let ast::Item::Judge(judge) = item {
+                let index = u32::try_from(judges.len()).unwrap_or(u32::MAX);
+                judge_index
+                    .entry(judge.name.value.as_str())
+                    .or_insert(index);
+                judges.push(lowerer.judge(judge));
+            }
+        }
+    }
+    let mut lowered = Lowered {
+        program: Program {
+            policies: Vec::new(),
+            judges,
+        },
+        rules: Vec::new(),
+        regexes: Vec::new(),
+    };
+    for file in files {
+        for item in &file.items {
+            if let ast::Item::Policy(policy) = item {
+                let (ir, regexes) = lowerer.policy(policy, &judge_index);
+                let spans = policy.stmts.iter().filter_map(|s| match s {
+                    PolicyStmt::Rule(r) => Some(r.keyword),
+                    _ => None,
+                });
+                for (rule, span) in ir.rules.iter().zip(spans) {
+                    lowered.rules.push((ir.name.clone(), rule.id.clone(), span));
+                }
+                lowered.program.policies.push(ir);
+                lowered.regexes.push(regexes);
+            }
+        }
+    }
+    lowered
+}
+
+/// Builds the bundle; regex errors the engine finds (a DFA over its budget) point at the regex.
+pub(crate) fn compile(
+    lowered: &Lowered<'_>,
+    options: &CompileOptions,
+) -> Result<Compiled, Vec<Diag>> {
+    guard_engine::compile(&lowered.program, options).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| {
+                let literal = lowered
+                    .regexes
+                    .get(e.policy)
+                    .and_then(|rules| rules.get(e.rule))
+                    .and_then(|regexes| regexes.get(e.regex));
+                match literal {
+                    Some(literal) => regex_diag(literal, &e.error),
+                    None => Diag::new(
+                        Code::Internal,
+                        format!("internal error: {}", e.error.message),
+                    ),
+                }
+            })
+            .collect()
+    })
+}
+
+struct Lowerer<'d> {
+    diags: &'d mut Vec<Diag>,
+    loaded: &'d Loaded,
+}
+
+impl Lowerer<'_> {
+    fn report(&mut self, diag: Diag) {
+        self.diags.push(diag);
+    }
+
+    fn policy<'a>(
+        &mut self,
+        policy: &'a ast::Policy,
+        judges: &HashMap<&str, u32>,
+    ) -> (Policy, Vec<Vec<&'a Str>>) {
+        let mut ir = Policy {
+            name: policy.name.value.clone(),
+            hosts: Vec::new(),
+            path_prefix: None,
+            headers: Vec::new(),
+            rules: Vec::new(),
+        };
+        let mut regexes = Vec::new();
+        let mut header_names: HashMap<String, Span> = HashMap::new();
+        for stmt in &policy.stmts {
+            match stmt {
+                PolicyStmt::MatchHost { hosts, .. } => {
+                    for host in hosts {
+                        match lower_host(host) {
+                            Ok(h) => ir.hosts.push(h),
+                            Err(d) => self.report(*d),
+                        }
+                    }
+                }
+                PolicyStmt::MatchPath { prefix, .. } => {
+                    if let Err(d) = check_path_prefix(prefix) {
+                        self.report(*d);
+                    }
+                    ir.path_prefix.get_or_insert_with(|| prefix.value.clone());
+                }
+                PolicyStmt::Inject { name, value, .. } => {
+                    self.header_name(name, &policy.name.value, &mut header_names);
+                    let template = template(value, Context::HeaderValue, self.diags);
+                    if let Err(d) = check_header_value(value, &template) {
+                        self.report(*d);
+                    }
+                    ir.headers.push(HeaderOp::Set {
+                        name: name.value.clone(),
+                        value: template,
+                    });
+                }
+                PolicyStmt::Remove { name, .. } => {
+                    self.header_name(name, &policy.name.value, &mut header_names);
+                    ir.headers.push(HeaderOp::Remove {
+                        name: name.value.clone(),
+                    });
+                }
+                PolicyStmt::Rule(rule) => {
+                    let (r, literals) = self.rule(rule, judges);
+                    ir.rules.push(r);
+                    regexes.push(literals);
+                }
+            }
+        }
+        (ir, regexes)
+    }
+
+    fn header_name(&mut self, name: &Str, policy: &str, seen: &mut HashMap<String, Span>) {
+        if let Err(d) = check_header_name(name) {
+            self.report(*d);
+            return;
+        }
+        let key = name.value.to_ascii_lowercase();
+        match seen.get(&key) {
+            Some(first) => self.report(
+                Diag::new(
+                    Code::DuplicateHeader,
+                    format!("header `{}` is set or removed twice in policy `{policy}`", name.value),
+                )
+                .at(name.span, "again here")
+                .also(*first, "first here")
+                .help("header names are case-insensitive; keep one `inject header` or `remove header` per header"),
+            ),
+            None => {
+                seen.insert(key, name.span);
+            }
+        }
+    }
+
+    fn rule<'a>(
+        &mut self,
+        rule: &'a ast::Rule,
+        judges: &HashMap<&str, u32>,
+    ) -> (Rule, Vec<&'a Str>) {
+        let ignore_case = rule
+            .stmts
+            .iter()
+            .any(|s| matches!(s, RuleStmt::IgnoreCase { .. }));
+        let mut patterns = Patterns {
+            ignore_case,
+            skip_normalization: rule
+                .stmts
+                .iter()
+                .any(|s| matches!(s, RuleStmt::NormalizeOff { .. })),
+            ..Patterns::default()
+        };
+        let mut literals = Vec::new();
+        let mut reason = None;
+        let mut escalate = None;
+        let mut denies = false;
+        for stmt in &rule.stmts {
+            match stmt {
+                RuleStmt::DenyKeyword { keywords, .. } => {
+                    denies = true;
+                    for keyword in keywords {
+                        if let Err(d) = check_keyword(keyword, !patterns.skip_normalization) {
+                            self.report(*d);
+                        }
+                        patterns.keywords.push(keyword.value.clone());
+                    }
+                }
+                RuleStmt::DenyKeywordFile { path, .. } => {
+                    denies = true;
+                    let keywords = self.keyword_file(path, !patterns.skip_normalization);
+                    patterns.keywords.extend(keywords);
+                }
+                RuleStmt::DenyRegex { regexes, .. } => {
+                    denies = true;
+                    for regex in regexes {
+                        if let Err(d) = check_deny_regex(regex, ignore_case) {
+                            self.report(*d);
+                        }
+                        patterns.regexes.push(regex.value.clone());
+                        literals.push(regex);
+                    }
+                }
+                RuleStmt::Reason { text, .. } => {
+                    if reason.is_none() {
+                        template(text, Context::Plain("a `reason`"), self.diags);
+                        reason = Some(text.value.clone());
+                    }
+                }
+                RuleStmt::Escalate { judge, .. } => {
+                    // An unknown judge is reported by check.rs; the placeholder index never
+                    // reaches a bundle because nothing is compiled after an error.
+                    escalate.get_or_insert(
+                        judges
+                            .get(judge.value.as_str())
+                            .copied()
+                            .unwrap_or(u32::MAX),
+                    );
+                }
+                RuleStmt::IgnoreCase { .. } | RuleStmt::NormalizeOff { .. } => {}
+            }
+        }
+        let action = match (denies, escalate) {
+            (false, Some(judge)) => RuleAction::Escalate { judge },
+            _ => RuleAction::Deny(patterns),
+        };
+        let ir = Rule {
+            id: rule.name.value.clone(),
+            reason,
+            action,
+        };
+        (ir, literals)
+    }
+
+    /// The keywords of a keyword file `load` read: one per line; blank lines and lines starting
+    /// with `#` are skipped and a trailing `\r` is trimmed, so files edited on Windows work.
+    /// A line that normalisation empties (with `normalized`) is as blank as an empty one.
+    fn keyword_file(&mut self, path: &Str, normalized: bool) -> Vec<String> {
+        // A file that could not be read has been reported by `load`.
+        let Some(file) = self.loaded.keyword_file(path) else {
+            return Vec::new();
+        };
+        let keywords: Vec<String> = file
+            .text
+            .split('\n')
+            .map(|line| line.strip_suffix('\r').unwrap_or(line))
+            .filter(|line| !blank_keyword(line, normalized) && !line.starts_with('#'))
+            .map(str::to_string)
+            .collect();
+        if keywords.is_empty() {
+            self.report(
+                Diag::new(Code::EmptyKeywordFile, format!("keyword file `{}` has no keywords", path.value))
+                    .at(path.span, format!("read `{}`", file.shown))
+                    .help("write one keyword per line; blank lines and lines starting with `#` are skipped"),
+            );
+        }
+        keywords
+    }
+
+    fn judge(&mut self, judge: &ast::Judge) -> Judge {
+        let mut ir = Judge {
+            name: judge.name.value.clone(),
+            endpoint: Endpoint {
+                url: String::new(),
+                authority: String::new(),
+                host: String::new(),
+                port: 0,
+                path: "/".into(),
+            },
+            cluster: String::new(),
+            model: String::new(),
+            api_key: Template::default(),
+            timeout_ms: 0,
+            on_error: OnError::Deny,
+            prompt: Template::default(),
+        };
+        let mut cluster = None;
+        let mut seen: Vec<&'static str> = Vec::new();
+        for field in &judge.fields {
+            // A repeated field is reported by check.rs; the first one counts.
+            if seen.contains(&field.value.keyword()) {
+                continue;
+            }
+            seen.push(field.value.keyword());
+            match &field.value {
+                JudgeValue::Endpoint(url) => match lower_endpoint(url) {
+                    Ok(endpoint) => ir.endpoint = endpoint,
+                    Err(d) => self.report(*d),
+                },
+                JudgeValue::Cluster(c) => {
+                    if let Err(d) = check_cluster(c) {
+                        self.report(*d);
+                    }
+                    cluster = Some(c.value.clone());
+                }
+                JudgeValue::Model(m) => {
+                    template(m, Context::Plain("a `model`"), self.diags);
+                    ir.model = m.value.clone();
+                }
+                JudgeValue::ApiKey(key) => ir.api_key = template(key, Context::ApiKey, self.diags),
+                JudgeValue::Timeout(word) => match lower_duration(word) {
+                    Ok(ms) => ir.timeout_ms = ms,
+                    Err(d) => self.report(*d),
+                },
+                JudgeValue::OnError(word) => match lower_on_error(word) {
+                    Ok(on_error) => ir.on_error = on_error,
+                    Err(d) => self.report(*d),
+                },
+                JudgeValue::Prompt(p) => {
+                    let before = self.diags.len();
+                    ir.prompt = template(p, Context::Prompt, self.diags);
+                    let has_content = ir.prompt.parts.contains(&TemplatePart::Content);
+                    // A prompt whose placeholders are already reported may have meant `content`.
+                    if !has_content && self.diags.len() == before {
+                        self.report(
+                            Diag::new(
+                                Code::PromptWithoutContent,
+                                format!("the prompt of judge `{}` never uses `{{{{ content }}}}`", judge.name.value),
+                            )
+                            .at(field.head, "the judge would never see the text")
+                            .help("put `{{ content }}` where the scanned text goes, between two `{{ fence }}` lines"),
+                        );
+                    }
+                }
+            }
+        }
+        ir.cluster = cluster.unwrap_or_else(|| ir.endpoint.istio_cluster());
+        ir
+    }
+}

@@ -1,0 +1,647 @@
+//! Values: each string and word an author writes (hosts, path prefixes, header names and values,
+//! keywords, regexes, durations, endpoints, `on_error`) checked and converted into what the
+//! engine takes. Every check is a pure function of the value and returns its one problem, so
+//! lowering reports it and goes on.
+
+use std::ops::Range;
+
+use guard_engine::ir::{Endpoint, HostPattern, OnError, Template, TemplatePart};
+use guard_engine::{check_regex, RegexError, RegexErrorKind};
+
+use crate::ast::{Str, Word};
+use crate::diagnostic::{Code, Diag};
+use crate::suggest::closest;
+
+/// A value's problem. Boxed: value checks return `Result<_, Box<Diag>>` to keep `Ok` small.
+fn invalid(
+    code: Code,
+    s: &Str,
+    range: Range<usize>,
+    message: String,
+    label: &str,
+    help: String,
+) -> Box<Diag> {
+    let span = if range.is_empty() {
+        s.span
+    } else {
+        s.span_of(range)
+    };
+    Box::new(Diag::new(code, message).at(span, label).help(help))
+}
+
+/// The first character of `text` (at `offset` in the value) that `ok` rejects.
+fn first_bad(text: &str, offset: usize, ok: impl Fn(char) -> bool) -> Option<(Range<usize>, char)> {
+    text.char_indices()
+        .find(|(_, c)| !ok(*c))
+        .map(|(i, c)| (offset + i..offset + i + c.len_utf8(), c))
+}
+
+/// `match host` values: lowercase, no trailing dot, `*.` for subdomains; no scheme, port or path.
+pub(crate) fn lower_host(s: &Str) -> Result<HostPattern, Box<Diag>> {
+    let v = s.value.as_str();
+    let bad = |range: Range<usize>, message: String, label: &str, help: String| {
+        Err(invalid(Code::InvalidHost, s, range, message, label, help))
+    };
+    if v.is_empty() {
+        return bad(
+            0..0,
+            "empty host".into(),
+            "empty",
+            "write a host name such as `api.example.com`".into(),
+        );
+    }
+    if let Some(i) = v.find("://") {
+        let rest = v.get(i + 3..).unwrap_or("");
+        let bare = rest.split(['/', ':']).next().unwrap_or(rest);
+        return bad(
+            0..i + 3,
+            format!("host `{v}` includes a scheme"),
+            "remove the scheme",
+            format!("write just the host: `{bare}`"),
+        );
+    }
+    if let Some(i) = v.find('/') {
+        return bad(
+            i..v.len(),
+            format!("host `{v}` includes a path"),
+            "remove the path",
+            format!(
+                "select the path with `match path prefix \"{}\"`",
+                v.get(i..).unwrap_or("/")
+            ),
+        );
+    }
+    if v.starts_with('[') {
+        // An IPv6 literal, as it appears in `:authority`.
+        let inner_ok = v.len() > 2
+            && v.ends_with(']')
+            && v.get(1..v.len() - 1).is_some_and(|inner| {
+                inner
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+            });
+        if inner_ok {
+            return Ok(HostPattern::Exact(v.to_ascii_lowercase()));
+        }
+        return bad(
+            0..v.len(),
+            format!("invalid IPv6 host `{v}`"),
+            "expected `[` hex digits and `:` `]`",
+            "write an IPv6 address in brackets without a port, e.g. `[2001:db8::1]`".into(),
+        );
+    }
+    if let Some(i) = v.rfind(':') {
+        return bad(
+            i..v.len(),
+            format!("host `{v}` includes a port"),
+            "remove the port",
+            format!(
+                "hosts match whatever port the request uses; write `{}`",
+                v.get(..i).unwrap_or(v)
+            ),
+        );
+    }
+    let (wild, offset) = if v.starts_with("*.") {
+        (true, 2)
+    } else {
+        (false, 0)
+    };
+    let name = v.get(offset..).unwrap_or("");
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if let Some(i) = name.find('*') {
+        return bad(
+            offset + i..offset + i + 1,
+            format!("host `{v}` has a wildcard that is not the first label"),
+            "wildcard here",
+            "a wildcard is only allowed as a whole first label: `*.example.com` matches every subdomain".into(),
+        );
+    }
+    if name.is_empty() {
+        return bad(
+            0..v.len(),
+            format!("host `{v}` has no domain"),
+            "no domain",
+            "write e.g. `*.example.com`".into(),
+        );
+    }
+    if let Some((range, c)) = first_bad(name, offset, |c| {
+        c.is_ascii_alphanumeric() || "-_.".contains(c)
+    }) {
+        let help = if c.is_ascii() {
+            "host names are letters, digits, `-`, `_` and `.`".to_string()
+        } else {
+            "write an internationalized domain name in its ASCII (punycode) form, `xn--...`"
+                .to_string()
+        };
+        return bad(
+            range,
+            format!("host `{v}` contains {}", describe(c)),
+            "not allowed in a host name",
+            help,
+        );
+    }
+    let mut at = offset;
+    for label in name.split('.') {
+        if label.is_empty() {
+            return bad(
+                at..at + 1,
+                format!("host `{v}` has an empty label"),
+                "empty label",
+                "remove the extra `.`".into(),
+            );
+        }
+        if label.len() > 63 {
+            return bad(
+                at..at + label.len(),
+                format!("host `{v}` has a label longer than 63 characters"),
+                "too long",
+                "DNS labels are at most 63 characters".into(),
+            );
+        }
+        at += label.len() + 1;
+    }
+    if name.len() > 253 {
+        return bad(
+            0..v.len(),
+            "host is longer than 253 characters".into(),
+            "too long",
+            "DNS names are at most 253 characters".into(),
+        );
+    }
+    let lower = name.to_ascii_lowercase();
+    Ok(if wild {
+        HostPattern::Subdomains(format!(".{lower}"))
+    } else {
+        HostPattern::Exact(lower)
+    })
+}
+
+pub(crate) fn check_path_prefix(s: &Str) -> Result<(), Box<Diag>> {
+    let v = s.value.as_str();
+    if !v.starts_with('/') {
+        return Err(invalid(
+            Code::InvalidPathPrefix,
+            s,
+            0..v.len().min(v.chars().next().map_or(0, char::len_utf8)),
+            format!("path prefix `{v}` does not start with `/`"),
+            "expected `/`",
+            format!("write `/{v}`"),
+        ));
+    }
+    if let Some((range, c)) = first_bad(v, 0, |c| {
+        !(c == '?' || c == '#' || c.is_whitespace() || c.is_control())
+    }) {
+        let help = if c == '?' || c == '#' {
+            "the prefix is compared with the path before `?`; leave out the query and fragment"
+        } else {
+            "percent-encode it as the request would, e.g. `%20` for a space"
+        };
+        return Err(invalid(
+            Code::InvalidPathPrefix,
+            s,
+            range,
+            format!("path prefix `{v}` contains {}", describe(c)),
+            "not allowed in a path prefix",
+            help.into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Header names are HTTP tokens (RFC 9110); pseudo-headers (`:authority`...) are Envoy's routing
+/// state, not headers a policy may set.
+pub(crate) fn check_header_name(s: &Str) -> Result<(), Box<Diag>> {
+    let v = s.value.as_str();
+    if v.is_empty() {
+        return Err(invalid(
+            Code::InvalidHeaderName,
+            s,
+            0..0,
+            "empty header name".into(),
+            "empty",
+            "name the header, e.g. `Authorization`".into(),
+        ));
+    }
+    if v.starts_with(':') {
+        return Err(invalid(
+            Code::InvalidHeaderName,
+            s,
+            0..v.len(),
+            format!("`{v}` is a pseudo-header"),
+            "pseudo-header",
+            "`:authority`, `:path`, `:method` and `:scheme` decide routing and cannot be injected or removed".into(),
+        ));
+    }
+    if let Some((range, c)) = first_bad(v, 0, |c| {
+        c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
+    }) {
+        return Err(invalid(
+            Code::InvalidHeaderName,
+            s,
+            range,
+            format!(
+                "header name `{}` contains {}",
+                v.escape_debug(),
+                describe(c)
+            ),
+            "not allowed in a header name",
+            "header names are letters, digits and any of !#$%&'*+-.^_`|~".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A header value must be one line of visible text: a line break would let a policy (or a typo in
+/// it) inject further headers.
+pub(crate) fn check_header_value(value: &Str, template: &Template) -> Result<(), Box<Diag>> {
+    if template
+        .parts
+        .iter()
+        .all(|p| !matches!(p, TemplatePart::Text(_)))
+    {
+        return Ok(());
+    }
+    if let Some((i, c)) = value
+        .value
+        .char_indices()
+        .find(|(_, c)| (c.is_control() && *c != '\t') || *c == '\u{7f}')
+    {
+        return Err(Box::new(
+            Diag::new(
+                Code::InvalidHeaderValue,
+                format!("header value contains {}", describe(c)),
+            )
+            .at(value.span_of(i..i + c.len_utf8()), "not allowed in a header value")
+            .help("a header value is one line of text; line breaks and control characters are not allowed"),
+        ));
+    }
+    Ok(())
+}
+
+/// `250ms`, `3s`, `1m` → milliseconds.
+pub(crate) fn lower_duration(word: &Word) -> Result<u64, Box<Diag>> {
+    let t = word.text.as_str();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = t.split_at(digits);
+    let bad = |help: String| {
+        Box::new(
+            Diag::new(Code::BadDuration, format!("bad duration `{t}`"))
+                .at(word.span, "expected a whole number and `ms`, `s` or `m`")
+                .help(help),
+        )
+    };
+    let factor: u64 = match unit {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        _ if unit.starts_with('.') => {
+            return Err(bad(
+                "durations are whole numbers; write `1500ms` for 1.5 seconds".into(),
+            ))
+        }
+        "" => {
+            return Err(bad(format!(
+                "add a unit: `{number}ms`, `{number}s` or `{number}m`"
+            )))
+        }
+        "h" => {
+            return Err(bad(format!(
+                "write hours in minutes: `{}m`",
+                number.parse::<u64>().unwrap_or(1).saturating_mul(60)
+            )))
+        }
+        _ => {
+            return Err(bad(
+                "the units are `ms`, `s` and `m`, e.g. `250ms`, `3s`, `1m`".into(),
+            ))
+        }
+    };
+    let ms = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor));
+    match ms {
+        Some(0) => Err(Box::new(
+            Diag::new(Code::BadDuration, "a timeout must be longer than zero")
+                .at(word.span, "zero")
+                .help("give the judge time to answer, e.g. `3s`"),
+        )),
+        Some(ms) if ms <= MAX_TIMEOUT_MS => Ok(ms),
+        _ => Err(Box::new(
+            Diag::new(
+                Code::BadDuration,
+                "a judge timeout can be at most 10 minutes",
+            )
+            .at(word.span, "too long")
+            .help(
+                "the request waits for the judge, and Envoy's route timeout (15s by default) \
+                     bounds the whole request: a few seconds, e.g. `3s`, is what a judge gets",
+            ),
+        )),
+    }
+}
+
+/// The longest judge timeout: far past any route timeout, and well inside the proxy-wasm SDK's
+/// `u32` milliseconds, which a longer one would wrap.
+const MAX_TIMEOUT_MS: u64 = 10 * 60 * 1000;
+
+/// `http(s)://host[:port][/path][?query]` → [`Endpoint`]; the port defaults to the scheme's and is
+/// part of the authority only when written.
+pub(crate) fn lower_endpoint(s: &Str) -> Result<Endpoint, Box<Diag>> {
+    let v = s.value.as_str();
+    let bad = |range: Range<usize>, message: String, label: &str, help: &str| {
+        Err(invalid(
+            Code::InvalidEndpoint,
+            s,
+            range,
+            message,
+            label,
+            help.into(),
+        ))
+    };
+    let Some(sep) = v.find("://") else {
+        return bad(
+            0..v.len(),
+            format!("endpoint `{v}` is not a URL"),
+            "expected `http://` or `https://`",
+            "write the judge's URL, e.g. `http://judge.internal/v1/chat/completions`",
+        );
+    };
+    let scheme = v.get(..sep).unwrap_or("").to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => {
+            return bad(
+                0..sep,
+                format!(
+                    "endpoint scheme `{}` is not supported",
+                    v.get(..sep).unwrap_or("")
+                ),
+                "expected `http` or `https`",
+                "judges are called over `http://` or `https://`",
+            )
+        }
+    };
+    let start = sep + 3;
+    let rest = v.get(start..).unwrap_or("");
+    let auth_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = rest.get(..auth_len).unwrap_or("");
+    let tail = rest.get(auth_len..).unwrap_or("");
+    if let Some(i) = authority.find('@') {
+        return bad(
+            start..start + i + 1,
+            format!("endpoint `{v}` contains credentials"),
+            "credentials",
+            "put the key in `api_key` (it can use `{{ secret.NAME }}`), not in the URL",
+        );
+    }
+    let (host, port_text) = if authority.starts_with('[') {
+        match authority.find(']') {
+            Some(close) => {
+                let after = authority.get(close + 1..).unwrap_or("");
+                (
+                    authority.get(..=close).unwrap_or(""),
+                    after.strip_prefix(':'),
+                )
+            }
+            None => (authority, None),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return bad(
+            start..start + auth_len,
+            format!("endpoint `{v}` has no host"),
+            "no host",
+            "write e.g. `http://judge.internal/v1/chat/completions`",
+        );
+    }
+    let host_ok = if host.starts_with('[') {
+        host.len() > 2 && host.ends_with(']')
+    } else {
+        host.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && !host.split('.').any(str::is_empty)
+    };
+    if !host_ok {
+        return bad(
+            start..start + host.len(),
+            format!("endpoint host `{host}` is not a valid host name"),
+            "invalid host",
+            "host names are letters, digits, `-`, `_` and `.`",
+        );
+    }
+    let port = match port_text {
+        None => default_port,
+        Some(p) => match p.parse::<u16>() {
+            Ok(port) if port > 0 && p.bytes().all(|b| b.is_ascii_digit()) => port,
+            _ => {
+                let at = start + host.len() + 1;
+                return bad(
+                    at..at + p.len(),
+                    format!("invalid port `{p}` in endpoint"),
+                    "invalid port",
+                    "a port is a number from 1 to 65535",
+                );
+            }
+        },
+    };
+    let tail_at = start + auth_len;
+    if let Some(i) = tail.find('#') {
+        return bad(
+            tail_at + i..v.len(),
+            format!("endpoint `{v}` has a fragment"),
+            "fragment",
+            "a fragment is never sent to a server; remove it",
+        );
+    }
+    if let Some((range, c)) = first_bad(tail, tail_at, |c| !(c.is_whitespace() || c.is_control())) {
+        return bad(
+            range,
+            format!("endpoint path contains {}", describe(c)),
+            "not allowed in a URL",
+            "percent-encode it, e.g. `%20` for a space",
+        );
+    }
+    let host = host.to_ascii_lowercase();
+    let path = if tail.starts_with('/') {
+        tail.to_string()
+    } else {
+        format!("/{tail}")
+    };
+    Ok(Endpoint {
+        url: v.to_string(),
+        authority: if port_text.is_some() {
+            format!("{host}:{port}")
+        } else {
+            host.clone()
+        },
+        host,
+        port,
+        path,
+    })
+}
+
+/// A `cluster` names an Envoy cluster; an empty one names none.
+pub(crate) fn check_cluster(c: &Str) -> Result<(), Box<Diag>> {
+    if c.value.trim().is_empty() {
+        return Err(Box::new(
+            Diag::new(Code::InvalidEndpoint, "empty cluster name")
+                .at(c.span, "empty")
+                .help("name an Envoy cluster, or remove `cluster` to use Istio's `outbound|PORT||HOST`"),
+        ));
+    }
+    Ok(())
+}
+
+/// `deny` or `allow`; nothing is assumed, so failing open is always written down.
+pub(crate) fn lower_on_error(word: &Word) -> Result<OnError, Box<Diag>> {
+    match word.text.as_str() {
+        "deny" => Ok(OnError::Deny),
+        "allow" => Ok(OnError::Allow),
+        other => {
+            let help = match closest(other, &["deny", "allow"]) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "`on_error deny` fails closed (the safe choice); `on_error allow` lets \
+                         the request through when the judge cannot answer"
+                    .into(),
+            };
+            Err(Box::new(
+                Diag::new(
+                    Code::BadOnError,
+                    format!("`on_error` must be `deny` or `allow`, not `{other}`"),
+                )
+                .at(word.span, "expected `deny` or `allow`")
+                .help(help),
+            ))
+        }
+    }
+}
+
+/// A deny regex the engine can run as a DFA and that cannot match the empty string.
+pub(crate) fn check_deny_regex(regex: &Str, ignore_case: bool) -> Result<(), Box<Diag>> {
+    if let Err(err) = check_regex(&regex.value, ignore_case) {
+        return Err(Box::new(regex_diag(regex, &err)));
+    }
+    // An empty match would deny every request: almost certainly a typo (`a*`, `x?`, `""`).
+    let matches_empty = regex_syntax::ParserBuilder::new()
+        .case_insensitive(ignore_case)
+        .build()
+        .parse(&regex.value)
+        .is_ok_and(|hir| hir.properties().minimum_len() == Some(0));
+    if matches_empty {
+        return Err(Box::new(
+            Diag::new(Code::RegexMatchesEmpty, format!("regex `{}` matches the empty string", regex.value))
+                .at(regex.span, "matches everywhere")
+                .help("a deny regex that matches the empty string denies every request; make it match at least one character"),
+        ));
+    }
+    Ok(())
+}
+
+/// The diagnostic for a regex the engine rejects, pointing inside the literal when the engine
+/// says where.
+pub(crate) fn regex_diag(literal: &Str, err: &RegexError) -> Diag {
+    let span = err
+        .span
+        .clone()
+        .map_or(literal.content, |r| literal.span_of(r));
+    let at = |r: &Range<usize>| literal.value.get(r.clone()).unwrap_or("").to_string();
+    match &err.kind {
+        RegexErrorKind::Unsupported => {
+            let help = if err.message.contains("backreference") {
+                "guard runs regexes as DFAs, which scan in linear time and cannot remember earlier \
+                 text; write the repeated text out, or use separate patterns"
+            } else {
+                "guard runs regexes as DFAs, which scan in linear time and cannot look ahead or \
+                 behind; match the surrounding text as part of the pattern (`foo(?=bar)` → \
+                 `foobar`), use `(?-u:\\b)` for a word boundary, or split the check into rules"
+            };
+            Diag::new(Code::UnsupportedRegex, format!("unsupported regex: {}", err.message))
+                .at(span, "a DFA cannot do this")
+                .help(help)
+        }
+        RegexErrorKind::UnicodeWordBoundary => {
+            let written = err.span.as_ref().map(at).unwrap_or_else(|| "\\b".into());
+            let ascii = if written.contains('B') { "(?-u:\\B)" } else { "(?-u:\\b)" };
+            Diag::new(Code::UnicodeWordBoundary, "a DFA cannot match a Unicode word boundary")
+                .at(span, "Unicode word boundary")
+                .help(format!(
+                    "use the ASCII word boundary `{ascii}`, which a DFA can match (letters outside \
+                     ASCII then count as non-word characters)"
+                ))
+        }
+        RegexErrorKind::TooLarge { limit } => Diag::new(
+            Code::RegexTooLarge,
+            "regex is too large to compile into a DFA",
+        )
+        .at(span, format!("its DFA needs more than the budget of {}", bytes(*limit)))
+        .help(
+            "a DFA has a state for every combination of partial matches it can be in, and a repeated \
+             broad class after something that can repeat multiplies them; shorten or narrow the \
+             repetition, prefer ASCII classes (`(?-u:\\w)` to `\\w`), split the pattern, or raise \
+             the budget (`guardc --dfa-size-limit`)",
+        ),
+        _ => Diag::new(Code::InvalidRegex, format!("invalid regex: {}", err.message))
+            .at(span, "here")
+            .help("guard uses Rust regex syntax (the `regex` crate); in a plain string a backslash is written `\\\\`"),
+    }
+}
+
+/// A character for a message: `x` in backticks, or in words when backticks would not show it.
+fn describe(c: char) -> String {
+    match c {
+        ' ' => "a space".into(),
+        '\t' => "a tab".into(),
+        '\n' => "a line break (`\\n`)".into(),
+        '\r' => "a carriage return (`\\r`)".into(),
+        c if c.is_control() || c.is_whitespace() => {
+            format!("the control character `{}`", c.escape_unicode())
+        }
+        c => format!("`{c}`"),
+    }
+}
+
+/// `16 MiB`, `4 KiB`, `1000 bytes`.
+fn bytes(n: usize) -> String {
+    if n >= 1 << 20 && n % (1 << 20) == 0 {
+        format!("{} MiB", n >> 20)
+    } else if n >= 1 << 10 && n % (1 << 10) == 0 {
+        format!("{} KiB", n >> 10)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// A deny keyword that is not blank (see [`blank_keyword`]).
+pub(crate) fn check_keyword(keyword: &Str, normalized: bool) -> Result<(), Box<Diag>> {
+    if blank_keyword(&keyword.value, normalized) {
+        return Err(Box::new(
+            Diag::new(
+                Code::EmptyKeyword,
+                if keyword.value.is_empty() {
+                    "empty keyword".to_string()
+                } else if keyword.value.trim().is_empty() {
+                    "keyword is only whitespace".to_string()
+                } else {
+                    "keyword is only whitespace and invisible characters".to_string()
+                },
+            )
+            .at(keyword.span, "this would match (almost) every request")
+            .help("remove it, or write the word to deny"),
+        ));
+    }
+    Ok(())
+}
+
+/// A keyword that would match (almost) every request: empty or whitespace, also once normalised
+/// (when the rule matches normalised text), since normalisation removes zero-width and other
+/// default-ignorable characters and an empty keyword matches at every position.
+pub(crate) fn blank_keyword(keyword: &str, normalized: bool) -> bool {
+    keyword.trim().is_empty() || (normalized && guard_engine::normalize(keyword).trim().is_empty())
+}
