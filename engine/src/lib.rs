@@ -22,6 +22,7 @@ mod judge;
 mod normalize;
 mod scan;
 mod template;
+mod validate;
 mod wire;
 
 pub use codes::Code;
