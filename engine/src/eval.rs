@@ -15,15 +15,16 @@ use crate::decode::{decode, DecodeError};
 use crate::extract::{extract, ExtractError, Limits, Origin, Segment};
 use crate::ir::{HeaderOp, HostPattern, OnError, Policy, Program, RuleAction};
 use crate::judge::{self, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict};
-use crate::scan::{self, Hit, PolicyScanner, Want};
+use crate::scan::{self, DfaLoader, Hit, PolicyScanner, Scanners, Want};
 use crate::template::{render, MissingSecret, PromptVars, Secrets};
+use crate::validate;
 use crate::wire::{self, LoadError, PatternRef};
 
 /// A loaded, validated ruleset.
 #[derive(Debug)]
 pub struct Ruleset {
     program: Program,
-    scanners: Vec<PolicyScanner>,
+    scanners: Scanners,
     limits: Limits,
     max_body_bytes: usize,
 }
@@ -119,28 +120,37 @@ impl Ruleset {
     /// bundle is an error, never a panic.
     pub fn from_bytes(bytes: &[u8]) -> Result<Ruleset, LoadError> {
         let decoded = wire::decode(bytes)?;
-        let scanners = scan::load(&decoded, &|index| {
+        let scanners = load_scanners(&decoded, &|index| {
             decoded
                 .blob(index)
-                .and_then(|blob| scan::load_owned(blob, index))
+                .and_then(|blob| validate::dfa_copied(blob, index))
         })?;
-        Ruleset::new(decoded.meta.program, scanners)
+        Ruleset::new(decoded.meta.program, Scanners::Copied(scanners))
     }
 
     /// Loads a bundle that lives for the whole program (embedded in the Wasm module), searching
     /// its DFAs in place when it is 4-aligned.
     pub fn from_static(bytes: &'static [u8]) -> Result<Ruleset, LoadError> {
         let decoded = wire::decode(bytes)?;
-        let area = decoded.blob_area;
-        let scanners = scan::load(&decoded, &|index| {
-            let blob: &'static [u8] = blob_in(area, &decoded, index)?;
-            scan::load_static(blob, index)
-        })?;
+        // One storage per ruleset: in place when every blob can be read in place, else every
+        // DFA copied, so that the search code is written once for each.
+        let scanners = if decoded.blobs_aligned() {
+            Scanners::InPlace(load_scanners(&decoded, &|index| {
+                decoded
+                    .blob(index)
+                    .and_then(|blob| validate::dfa_in_place(blob, index))
+            })?)
+        } else {
+            Scanners::Copied(load_scanners(&decoded, &|index| {
+                decoded
+                    .blob(index)
+                    .and_then(|blob| validate::dfa_copied(blob, index))
+            })?)
+        };
         Ruleset::new(decoded.meta.program, scanners)
     }
 
-    fn new(program: Program, scanners: Vec<PolicyScanner>) -> Result<Ruleset, LoadError> {
-        validate(&program)?;
+    fn new(program: Program, scanners: Scanners) -> Result<Ruleset, LoadError> {
         Ok(Ruleset {
             program,
             scanners,
@@ -325,13 +335,8 @@ impl Ruleset {
     }
 
     fn scan(&self, policy: PolicyId, segments: &[Segment], want: Want) -> Vec<Hit> {
-        match self.scanners.get(policy.0) {
-            Some(scanner) => {
-                let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
-                scanner.scan(&texts, want)
-            }
-            None => Vec::new(),
-        }
+        let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+        self.scanners.scan(policy.0, &texts, want)
     }
 
     fn rule_denial(&self, policy: PolicyId, segments: &[Segment], hit: &Hit) -> Denial {
@@ -554,47 +559,81 @@ fn selects(policy: &Policy, host: &str, path: &str) -> bool {
             .is_none_or(|prefix| path.starts_with(prefix))
 }
 
-fn blob_in(
-    area: &'static [u8],
+/// Validates a decoded bundle (see [`crate::validate`], in its order) and builds the scanner of
+/// every policy, with its DFAs loaded by `load_dfa`.
+fn load_scanners<S: AsRef<[u32]>>(
     decoded: &wire::Decoded<'_>,
-    index: u32,
-) -> Result<&'static [u8], LoadError> {
-    let span = decoded
-        .meta
-        .blobs
-        .get(index as usize)
-        .ok_or_else(|| LoadError::Invalid(format!("blob {index} does not exist")))?;
-    let start = span.offset as usize;
-    area.get(start..start.saturating_add(span.len as usize))
-        .ok_or_else(|| LoadError::Invalid(format!("blob {index} lies outside the bundle")))
+    load_dfa: &DfaLoader<'_, S>,
+) -> Result<Vec<PolicyScanner<S>>, LoadError> {
+    let parts = validate::parts(decoded, load_dfa)?;
+    let scanners = scan::load(parts)?;
+    validate::program(&decoded.meta.program)?;
+    Ok(scanners)
 }
 
-/// Checks what the DFAs' own validation does not: references between parts of the program.
-fn validate(program: &Program) -> Result<(), LoadError> {
-    let invalid = |what: String| Err(LoadError::Invalid(what));
-    for policy in &program.policies {
-        for rule in &policy.rules {
-            if let RuleAction::Escalate { judge } = rule.action {
-                if judge as usize >= program.judges.len() {
-                    return invalid(format!(
-                        "rule `{}` names judge {judge}, which does not exist",
-                        rule.id
-                    ));
-                }
-            }
-        }
-        for op in &policy.headers {
-            let name = match op {
-                HeaderOp::Set { name, .. } | HeaderOp::Remove { name } => name,
-            };
-            if name.is_empty() || !name.bytes().all(is_token_byte) {
-                return invalid(format!("header name `{name}` is not a valid HTTP token"));
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{HostPattern, Patterns, Rule};
+    use crate::{compile, CompileOptions};
+
+    fn bundle() -> Vec<u8> {
+        let program = Program {
+            policies: vec![Policy {
+                name: "p".into(),
+                hosts: vec![HostPattern::Exact("h".into())],
+                path_prefix: None,
+                headers: vec![],
+                rules: vec![Rule {
+                    id: "r".into(),
+                    reason: None,
+                    action: RuleAction::Deny(Patterns {
+                        keywords: vec!["secret".into()],
+                        regexes: vec![r"AKIA[0-9A-Z]{16}".into(), r"[a-z]+@[a-z]+\.com".into()],
+                        ..Patterns::default()
+                    }),
+                }],
+            }],
+            judges: vec![],
+        };
+        compile(&program, &CompileOptions::default()).unwrap().bytes
     }
-    Ok(())
-}
 
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    /// A `'static` copy of the bundle at `offset` bytes past an 8-aligned address, leaked for
+    /// the test.
+    fn leaked_at(bytes: &[u8], offset: usize) -> &'static [u8] {
+        let buffer: &'static mut [u8] =
+            Box::leak(vec![0u8; bytes.len() + offset + 8].into_boxed_slice());
+        let start = buffer.as_ptr().align_offset(8) + offset;
+        let slot = &mut buffer[start..start + bytes.len()];
+        slot.copy_from_slice(bytes);
+        slot
+    }
+
+    #[test]
+    fn a_static_bundle_is_searched_in_place_only_when_aligned() {
+        let bytes = bundle();
+        let expected = |ruleset: &Ruleset| {
+            let policy = ruleset.select("h", "/").unwrap();
+            let deny = |text: &str| match ruleset.inspect(policy, None, text.as_bytes()) {
+                Inspection::Deny(d) => d.matched.map(|m| m.byte_span),
+                _ => None,
+            };
+            (
+                deny("a secret"),
+                deny("id AKIAABCDEFGHIJKLMNOP."),
+                deny("mail bob@example.com"),
+                deny("nothing"),
+            )
+        };
+        let copied = Ruleset::from_bytes(&bytes).unwrap();
+        assert!(matches!(copied.scanners, Scanners::Copied(_)));
+        let aligned = Ruleset::from_static(leaked_at(&bytes, 0)).unwrap();
+        assert!(matches!(aligned.scanners, Scanners::InPlace(_)));
+        let unaligned = Ruleset::from_static(leaked_at(&bytes, 1)).unwrap();
+        assert!(matches!(unaligned.scanners, Scanners::Copied(_)));
+        assert_eq!(expected(&aligned), expected(&copied));
+        assert_eq!(expected(&unaligned), expected(&copied));
+        assert!(expected(&copied).0.is_some());
+    }
 }

@@ -23,6 +23,7 @@ mod judge;
 mod normalize;
 mod scan;
 mod template;
+mod validate;
 mod wire;
 
 pub use codes::Code;

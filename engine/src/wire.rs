@@ -216,8 +216,10 @@ pub(crate) struct Decoded<'a> {
     pub blob_area: &'a [u8],
 }
 
-impl Decoded<'_> {
-    pub fn blob(&self, index: u32) -> Result<&[u8], LoadError> {
+impl<'a> Decoded<'a> {
+    /// The bytes of blob `index`, with the bundle's lifetime (so a `'static` bundle's DFAs can
+    /// be searched in place).
+    pub fn blob(&self, index: u32) -> Result<&'a [u8], LoadError> {
         let span = self
             .meta
             .blobs
@@ -228,6 +230,18 @@ impl Decoded<'_> {
         self.blob_area
             .get(start..end)
             .ok_or_else(|| LoadError::Invalid(format!("blob {index} lies outside the bundle")))
+    }
+
+    /// Whether every blob that lies inside the bundle is 4-aligned in memory, as
+    /// `DFA::from_bytes` needs to read it in place: true for a bundle that is itself 4-aligned,
+    /// since blobs start at multiples of 8 (a damaged span may not).
+    pub fn blobs_aligned(&self) -> bool {
+        self.meta.blobs.iter().all(|span| {
+            let start = span.offset as usize;
+            self.blob_area
+                .get(start..start.saturating_add(span.len as usize))
+                .is_none_or(|blob| blob.as_ptr().align_offset(4) == 0)
+        })
     }
 }
 

@@ -1,0 +1,283 @@
+//! Compiling a [`Program`]'s patterns into automata and writing the bundle (feature `build`).
+//!
+//! Keywords stay strings and become an Aho-Corasick automaton when the bundle is loaded, because
+//! aho-corasick cannot be serialised (it builds in a few milliseconds for a thousand keywords,
+//! once per VM). Regexes become minimised dense DFAs here, grouped per rule; a rule whose group
+//! would pass the size budget is split into one DFA per pattern, and a single pattern over the
+//! budget is an error the DSL reports against that pattern. Per policy and text view, screens
+//! (literals for the keyword pass and a few weakened DFAs) let a text skip the rules' DFAs.
+//!
+//! The stages, one module each: [`regex`] lowers a rule's patterns into what its DFAs search
+//! (the mark rewriting included), [`screens`] derives the screens of a policy's text view, and
+//! [`groups`] builds and serialises a rule's DFA groups. This module drives them and writes the
+//! bundle.
+
+use std::ops::Range;
+
+use crate::ir::{Program, RuleAction};
+use crate::wire::{self, CompiledMatcher, CompiledScreen, ScreenKind};
+
+mod groups;
+mod regex;
+mod screens;
+
+use groups::{push_group, rule_groups, SCREENED_UNANCHORED_LIMIT};
+use regex::{ascii_folding_suffices, dfa_inputs, syntax_error, word_boundary_span, Flags};
+use screens::{view_screens, without_extensions, ViewScreens};
+
+/// Limits for compilation.
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    /// The most bytes one DFA (forward or reverse) may take.
+    pub dfa_size_limit: usize,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            dfa_size_limit: 16 << 20,
+        }
+    }
+}
+
+/// Why a regex cannot be part of a ruleset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegexErrorKind {
+    /// The pattern is not valid Rust regex syntax.
+    Syntax,
+    /// Valid syntax that a DFA cannot run: look-around, backreferences.
+    Unsupported,
+    /// A Unicode word boundary, which a DFA cannot do; `(?-u:\b)` can.
+    UnicodeWordBoundary,
+    /// The DFA for this one pattern passes the size budget.
+    TooLarge { limit: usize },
+}
+
+/// A regex error with the byte range inside the pattern it concerns, when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegexError {
+    pub kind: RegexErrorKind,
+    pub span: Option<Range<usize>>,
+    pub message: String,
+}
+
+/// A regex error located in the program: `program.policies[policy].rules[rule]`'s regex `regex`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternError {
+    pub policy: usize,
+    pub rule: usize,
+    pub regex: usize,
+    pub error: RegexError,
+}
+
+/// The size of one compiled DFA group, for the compile report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSize {
+    pub policy: usize,
+    pub rule: usize,
+    pub patterns: usize,
+    pub forward_bytes: usize,
+    /// Zero for a group run anchored at candidate positions.
+    pub reverse_bytes: usize,
+    /// Run anchored from candidate positions because the unanchored DFA passed the budget.
+    pub anchored: bool,
+}
+
+/// One screen of a policy's text view, for the compile report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScreenSize {
+    pub policy: usize,
+    /// Screens the normalised text (else the text as sent).
+    pub normalized: bool,
+    /// How many of the view's patterns it screens.
+    pub patterns: usize,
+    /// Literals added to the keyword automaton; zero for a screen DFA.
+    pub literals: usize,
+    /// The screen DFA's size; zero for literals.
+    pub dfa_bytes: usize,
+}
+
+/// A compiled bundle and what it is made of.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub bytes: Vec<u8>,
+    pub groups: Vec<GroupSize>,
+    pub keywords: usize,
+    pub screens: Vec<ScreenSize>,
+}
+
+/// Checks a regex's syntax and that a DFA can run it, without building the DFA.
+pub fn check_regex(pattern: &str, ignore_case: bool) -> Result<(), RegexError> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(ignore_case)
+        .build()
+        .parse(pattern)
+        .map_err(|err| syntax_error(pattern, &err))?;
+    if hir.properties().look_set().contains_word_unicode() {
+        return Err(RegexError {
+            kind: RegexErrorKind::UnicodeWordBoundary,
+            span: word_boundary_span(pattern),
+            message: "a DFA cannot match a Unicode word boundary".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Compiles every deny rule's patterns and writes the bundle.
+///
+/// All pattern errors of the program are returned together, so a policy author sees every
+/// problem in one run.
+pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, Vec<PatternError>> {
+    let mut errors = Vec::new();
+    let mut matchers = Vec::new();
+    let mut blobs: Vec<Vec<u8>> = Vec::new();
+    let mut groups = Vec::new();
+    let mut keywords = 0;
+
+    let mut screens = Vec::new();
+    let mut screen_sizes = Vec::new();
+    for (p, policy) in program.policies.iter().enumerate() {
+        // One screen per text view, built first: a view with a screen runs its rules' DFAs only
+        // on segments the screen matched, so those DFAs can be small anchored ones.
+        let mut screened = [false; 2];
+        for normalized in [false, true] {
+            let Some(ViewScreens {
+                mut literals,
+                literal_patterns,
+                dfas,
+            }) = view_screens(policy, normalized, options)
+            else {
+                continue;
+            };
+            if let Some(flag) = screened.get_mut(usize::from(normalized)) {
+                *flag = true;
+            }
+            if !literals.is_empty() {
+                literals = without_extensions(literals);
+                screen_sizes.push(ScreenSize {
+                    policy: p,
+                    normalized,
+                    patterns: literal_patterns,
+                    literals: literals.len(),
+                    dfa_bytes: 0,
+                });
+                screens.push(CompiledScreen {
+                    policy: index(p),
+                    normalized,
+                    kind: ScreenKind::Literals(literals),
+                });
+            }
+            for (patterns, bytes) in dfas {
+                screen_sizes.push(ScreenSize {
+                    policy: p,
+                    normalized,
+                    patterns,
+                    literals: 0,
+                    dfa_bytes: bytes.len(),
+                });
+                screens.push(CompiledScreen {
+                    policy: index(p),
+                    normalized,
+                    kind: ScreenKind::Dfa {
+                        forward: index(blobs.len()),
+                    },
+                });
+                blobs.push(bytes);
+            }
+        }
+        for (r, rule) in policy.rules.iter().enumerate() {
+            let RuleAction::Deny(patterns) = &rule.action else {
+                continue;
+            };
+            let has_screen = screened
+                .get(usize::from(!patterns.skip_normalization))
+                .copied()
+                .unwrap_or(false);
+            // Behind a screen, an unanchored DFA larger than this is not worth its load time:
+            // a bounded pattern runs anchored at candidates instead, on the rare screened segment.
+            let unanchored_limit = if has_screen {
+                options.dfa_size_limit.min(SCREENED_UNANCHORED_LIMIT)
+            } else {
+                options.dfa_size_limit
+            };
+            let mut matcher = CompiledMatcher {
+                policy: index(p),
+                rule: index(r),
+                keywords: Vec::new(),
+                regex_groups: Vec::new(),
+            };
+            // Each DFA input is a pattern with where it came from.
+            let dfa_inputs = dfa_inputs(patterns);
+            for (k, keyword) in patterns.keywords.iter().enumerate() {
+                if !patterns.ignore_case || ascii_folding_suffices(keyword) {
+                    matcher.keywords.push(index(k));
+                    keywords += 1;
+                }
+            }
+            let mut ok = true;
+            for (x, regex) in patterns.regexes.iter().enumerate() {
+                if let Err(error) = check_regex(regex, patterns.ignore_case) {
+                    errors.push(PatternError {
+                        policy: p,
+                        rule: r,
+                        regex: x,
+                        error,
+                    });
+                    ok = false;
+                }
+            }
+            if !ok || dfa_inputs.is_empty() {
+                matchers.push(matcher);
+                continue;
+            }
+            let flags = Flags::of(patterns);
+            for built in rule_groups(&dfa_inputs, flags, unanchored_limit, options) {
+                match built {
+                    Ok(built) => push_group(&mut matcher, &mut blobs, &mut groups, p, r, built),
+                    Err((regex, error)) => errors.push(PatternError {
+                        policy: p,
+                        rule: r,
+                        regex,
+                        error,
+                    }),
+                }
+            }
+            matchers.push(matcher);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let bytes = wire::encode(program, matchers, screens, &blobs);
+    Ok(Compiled {
+        bytes,
+        groups,
+        keywords,
+        screens: screen_sizes,
+    })
+}
+
+fn index(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn look_around_is_unsupported_with_a_span() {
+        let err = check_regex("a(?=b)", false).unwrap_err();
+        assert_eq!(err.kind, RegexErrorKind::Unsupported);
+        assert_eq!(err.span, Some(1..4));
+    }
+
+    #[test]
+    fn unicode_word_boundary_points_at_the_escape() {
+        let err = check_regex(r"x\bfoo", false).unwrap_err();
+        assert_eq!(err.kind, RegexErrorKind::UnicodeWordBoundary);
+        assert_eq!(err.span, Some(1..3));
+        assert!(check_regex(r"(?-u:\b)foo", false).is_ok());
+    }
+}

@@ -1,0 +1,163 @@
+//! Searching extracted text with a policy's deny rules.
+//!
+//! Per policy there is one keyword automaton for exact keywords and one for ASCII-case-folded
+//! keywords, so all keywords of a policy cost one pass over the text. Regexes run as the DFA
+//! groups the compiler built, per rule in file order, and only for rules earlier than the
+//! earliest keyword hit: the verdict reports the earliest rule in file order.
+//!
+//! `load` builds the scanners from the parts of a validated bundle (see [`crate::validate`]),
+//! `search` runs them, and `separators` makes the texts that let a keyword's space match any
+//! run of separators and a regex's `\s` match a removed invisible run.
+//!
+//! The DFAs are generic over their storage, as regex-automata's `dense::DFA<T: AsRef<[u32]>>`
+//! is: `&'static [u32]` when they are searched in place in a `'static` bundle, `Vec<u32>` when
+//! they were copied into aligned memory. One ruleset has one storage ([`Scanners`]), so every
+//! search path is written once and the DFA transitions stay plain slice reads.
+
+use std::ops::Range;
+use std::sync::OnceLock;
+
+use aho_corasick::AhoCorasick;
+use regex_automata::dfa::dense;
+
+mod load;
+mod search;
+mod separators;
+
+pub(crate) use load::{load, ScannerParts};
+pub(crate) use separators::collapse_stable;
+#[cfg_attr(
+    not(feature = "build"),
+    allow(
+        unused_imports,
+        reason = "only the compiler uses it: it writes the mark into patterns"
+    )
+)]
+pub(crate) use separators::MARK;
+
+use crate::wire::{LoadError, PatternRef};
+
+/// One place where a deny rule matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// Index of the rule in its policy.
+    pub rule: usize,
+    pub pattern: PatternRef,
+    /// Index of the text segment.
+    pub segment: usize,
+    /// Byte range in the segment's text.
+    pub span: Range<usize>,
+}
+
+/// Loads the DFA at blob `index`: in place when the bundle is `'static` and aligned, else from
+/// an aligned copy. The loader validates it (see [`crate::validate`]).
+pub(crate) type DfaLoader<'a, S> = dyn Fn(u32) -> Result<dense::DFA<S>, LoadError> + 'a;
+
+#[derive(Debug)]
+pub(crate) struct DfaGroup<S: AsRef<[u32]>> {
+    patterns: Vec<PatternRef>,
+    forward: dense::DFA<S>,
+    search: Search<S>,
+}
+
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per DFA group, built once at load"
+)]
+#[derive(Debug)]
+enum Search<S: AsRef<[u32]>> {
+    /// The forward DFA is unanchored; this anchored reverse DFA finds where a match starts.
+    Unanchored { reverse: dense::DFA<S> },
+    /// The forward DFA is anchored and runs from each position whose byte is in `starts`.
+    AnchoredAtCandidates { starts: Box<[bool; 256]> },
+}
+
+#[derive(Debug)]
+struct RuleRegexes<S: AsRef<[u32]>> {
+    rule: usize,
+    /// Searches the normalised text (the default) rather than the text as sent.
+    normalized: bool,
+    groups: Vec<DfaGroup<S>>,
+}
+
+#[derive(Debug)]
+struct KeywordSet {
+    normalized: bool,
+    automaton: AhoCorasick,
+    /// Automaton pattern id → (rule, keyword index in the rule). Ids past the end are the
+    /// view's screen literals.
+    sites: Vec<(usize, u32)>,
+    /// Automaton pattern id → the keyword must match exactly: the automaton folds ASCII case for
+    /// all keywords (one pass for a policy's exact and `ignore case` keywords), so a match of an
+    /// exact keyword is checked against its bytes. Empty when no keyword needs the check.
+    exact: Vec<Option<Box<[u8]>>>,
+}
+
+/// The normalised view's keywords with spaces, without their spaces, for the joined text (see
+/// [`separators`]).
+#[derive(Debug)]
+struct JoinedKeywords {
+    /// The keywords without their spaces, exact ones then folded ones: (keyword, rule, keyword
+    /// index, exact).
+    entries: Vec<(String, usize, u32, bool)>,
+    /// Automaton pattern id → the keyword with its spaces, to confirm a match.
+    keywords: Vec<Box<str>>,
+    /// Their automaton, built on the first segment with marks: most texts have none, and for a
+    /// dictionary of thousands of such keywords it would add a quarter to the load. `None` when
+    /// it could not be built (aho-corasick refuses only pattern sets too large for its state
+    /// ids, and the view's own automaton, a superset, was built).
+    set: OnceLock<Option<KeywordSet>>,
+}
+
+/// A policy's screen for one text view: no match means no DFA group of that view can match.
+#[derive(Debug)]
+struct Screen<S: AsRef<[u32]>> {
+    normalized: bool,
+    dfa: dense::DFA<S>,
+}
+
+/// Everything needed to scan text for one policy.
+#[derive(Debug)]
+pub(crate) struct PolicyScanner<S: AsRef<[u32]>> {
+    /// At most two: on normalised or raw text.
+    keyword_sets: Vec<KeywordSet>,
+    /// In rule order.
+    regexes: Vec<RuleRegexes<S>>,
+    /// A segment none of a view's screens matches needs none of that view's DFA groups.
+    screens: Vec<Screen<S>>,
+    /// For segments whose separators are not all single spaces.
+    joined: Option<JoinedKeywords>,
+}
+
+/// The scanners of every policy of a ruleset, in policy order, over the one DFA storage the
+/// ruleset was loaded with: the choice between them is made here, once per scan, and not per
+/// DFA or per byte.
+#[derive(Debug)]
+pub(crate) enum Scanners {
+    /// DFAs copied into aligned memory (`Ruleset::from_bytes`, or a `'static` bundle that is
+    /// not aligned).
+    Copied(Vec<PolicyScanner<Vec<u32>>>),
+    /// DFAs searched in place in a `'static`, aligned bundle (`Ruleset::from_static`).
+    InPlace(Vec<PolicyScanner<&'static [u32]>>),
+}
+
+impl Scanners {
+    /// The hits of policy `policy` in the texts (see [`PolicyScanner::scan`]); none for a policy
+    /// without a scanner.
+    pub(crate) fn scan(&self, policy: usize, texts: &[&str], want: Want) -> Vec<Hit> {
+        let hits = match self {
+            Scanners::Copied(scanners) => scanners.get(policy).map(|s| s.scan(texts, want)),
+            Scanners::InPlace(scanners) => scanners.get(policy).map(|s| s.scan(texts, want)),
+        };
+        hits.unwrap_or_default()
+    }
+}
+
+/// How much to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Want {
+    /// Only the hit of the earliest rule, for a verdict.
+    First,
+    /// The first hit of every rule that matches, for `explain`.
+    Every,
+}

@@ -1,0 +1,549 @@
+//! Searching text with a policy's scanner: one keyword pass per view, the screens, and the
+//! rules' DFA groups in rule order on the segments a screen passed.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use regex_automata::dfa::Automaton;
+use regex_automata::{Anchored, Input};
+
+use super::separators::{marked, unmarked_offset, Collapsed, Joined};
+use super::{Hit, KeywordSet, PolicyScanner, RuleRegexes, Screen, Search, Want};
+use crate::normalize::{normalize_marked, original_span, Normalized};
+use crate::wire::PatternRef;
+
+impl KeywordSet {
+    /// The (rule, keyword index) of automaton pattern `id` matched at `span` of `text`, unless
+    /// it is a screen literal or an exact keyword that matched only with its case folded.
+    fn confirm(&self, id: usize, text: &str, span: Range<usize>) -> Option<(usize, u32)> {
+        if let Some(Some(keyword)) = self.exact.get(id) {
+            if text.as_bytes().get(span) != Some(&keyword[..]) {
+                return None;
+            }
+        }
+        self.sites.get(id).copied()
+    }
+}
+
+impl<S: AsRef<[u32]>> PolicyScanner<S> {
+    /// Finds hits in the texts. With [`Want::First`] the result has at most one hit: that of the
+    /// earliest rule in file order. Spans are always in the texts as given.
+    pub(crate) fn scan(&self, texts: &[&str], want: Want) -> Vec<Hit> {
+        let any_normalized = self.keyword_sets.iter().any(|s| s.normalized)
+            || self.regexes.iter().any(|r| r.normalized);
+        let normalized: Vec<Normalized<'_>> = if any_normalized {
+            texts.iter().map(|t| normalize_marked(t)).collect()
+        } else {
+            Vec::new()
+        };
+        let view = |normalized_view: bool, segment: usize| -> Option<&str> {
+            if normalized_view {
+                normalized.get(segment).map(|n| n.text.as_ref())
+            } else {
+                texts.get(segment).copied()
+            }
+        };
+        // The marked texts the normalised view's DFAs search (see `separators`); `None` for a
+        // segment without marks, where that is the normalised text itself.
+        let marked_texts: Vec<Option<Vec<u8>>> = if self.regexes.iter().any(|r| r.normalized) {
+            normalized
+                .iter()
+                .map(|n| marked(&n.text, &n.marks))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let has_marks = |segment: usize| marked_texts.get(segment).is_some_and(Option::is_some);
+        let dfa_view = |normalized_view: bool, segment: usize| -> Option<&[u8]> {
+            match marked_texts.get(segment) {
+                Some(Some(marked)) if normalized_view => Some(marked.as_slice()),
+                _ => view(normalized_view, segment).map(str::as_bytes),
+            }
+        };
+        // Sorted by rule, at most one hit per rule.
+        let mut hits: Vec<Hit> = Vec::new();
+        let record =
+            |hit: Hit, hits: &mut Vec<Hit>| match hits.iter().position(|h| h.rule >= hit.rule) {
+                Some(i) if hits.get(i).is_some_and(|h| h.rule == hit.rule) => {}
+                Some(i) => hits.insert(i, hit),
+                None => hits.push(hit),
+            };
+        let earliest = |hits: &Vec<Hit>| hits.first().map_or(usize::MAX, |h| h.rule);
+        // Per view, the segments where a screen literal occurs.
+        let mut literal_hits: [Vec<bool>; 2] = [Vec::new(), Vec::new()];
+
+        // With keywords that hold a space, the normalised view's keyword pass searches the
+        // collapsed text of segments with white space runs (see `separators`).
+        let collapsed: Vec<Option<Collapsed>> = if self.joined.is_some() {
+            normalized.iter().map(|n| Collapsed::new(&n.text)).collect()
+        } else {
+            Vec::new()
+        };
+        for set in &self.keyword_sets {
+            for segment in 0..texts.len() {
+                let collapsed = match collapsed.get(segment) {
+                    Some(Some(collapsed)) if set.normalized => Some(collapsed),
+                    _ => None,
+                };
+                let Some(text) = collapsed
+                    .map(|c| c.text.as_str())
+                    .or_else(|| view(set.normalized, segment))
+                else {
+                    continue;
+                };
+                // Most texts match no keyword: one search that stops at the first match (and
+                // uses the automaton's prefilter) settles them.
+                if !set.automaton.is_match(text) {
+                    continue;
+                }
+                for m in set.automaton.find_overlapping_iter(text) {
+                    let id = m.pattern().as_usize();
+                    if id >= set.sites.len() {
+                        if let Some(seen) = literal_hits.get_mut(usize::from(set.normalized)) {
+                            seen.resize(texts.len(), false);
+                            if let Some(flag) = seen.get_mut(segment) {
+                                *flag = true;
+                            }
+                        }
+                        continue;
+                    }
+                    let Some((rule, k)) = set.confirm(id, text, m.start()..m.end()) else {
+                        continue;
+                    };
+                    if want == Want::First && rule >= earliest(&hits) {
+                        continue;
+                    }
+                    let span = match collapsed {
+                        Some(collapsed) => collapsed.span(m.start()..m.end()),
+                        None => m.start()..m.end(),
+                    };
+                    record(
+                        Hit {
+                            rule,
+                            pattern: PatternRef::Keyword(k),
+                            segment,
+                            span,
+                        },
+                        &mut hits,
+                    );
+                }
+            }
+        }
+        // Keywords with spaces in text with marks, where a mark may be a separator: in the
+        // joined text.
+        if let Some(joined) = &self.joined {
+            for (segment, n) in normalized.iter().enumerate() {
+                if n.marks.is_empty() {
+                    continue;
+                }
+                let Some(set) = joined.set() else {
+                    // Fail closed: a text the guard cannot search is not a text it lets through.
+                    if let Some((rule, k)) = joined.first_rule() {
+                        let span = 0..n.text.len();
+                        let pattern = PatternRef::Keyword(k);
+                        record(
+                            Hit {
+                                rule,
+                                pattern,
+                                segment,
+                                span,
+                            },
+                            &mut hits,
+                        );
+                    }
+                    continue;
+                };
+                let text = Joined::new(&n.text, &n.marks);
+                if !set.automaton.is_match(&text.text) {
+                    continue;
+                }
+                for m in set.automaton.find_overlapping_iter(&text.text) {
+                    let id = m.pattern().as_usize();
+                    let Some((rule, k)) = set.confirm(id, &text.text, m.start()..m.end()) else {
+                        continue;
+                    };
+                    if want == Want::First && rule >= earliest(&hits) {
+                        continue;
+                    }
+                    let Some(span) = joined
+                        .keywords
+                        .get(id)
+                        .and_then(|keyword| text.confirm(keyword, m.start()..m.end()))
+                    else {
+                        continue;
+                    };
+                    record(
+                        Hit {
+                            rule,
+                            pattern: PatternRef::Keyword(k),
+                            segment,
+                            span,
+                        },
+                        &mut hits,
+                    );
+                }
+            }
+        }
+        // Per view, the segments its screen matched (`None`: no screen, every segment).
+        let mut screened: [Option<Option<Vec<bool>>>; 2] = [None, None];
+        for rule in &self.regexes {
+            if want == Want::First && rule.rule >= earliest(&hits) {
+                break;
+            }
+            let slot = screened.get_mut(usize::from(rule.normalized));
+            let passed = match slot {
+                Some(slot) => slot
+                    .get_or_insert_with(|| {
+                        let screens: Vec<&Screen<S>> = self
+                            .screens
+                            .iter()
+                            .filter(|s| s.normalized == rule.normalized)
+                            .collect();
+                        if screens.is_empty() && !self.has_screen_literals(rule.normalized) {
+                            return None;
+                        }
+                        let literal_hit = |segment: usize| {
+                            literal_hits
+                                .get(usize::from(rule.normalized))
+                                .and_then(|seen| seen.get(segment))
+                                .copied()
+                                .unwrap_or(false)
+                        };
+                        // The screens were built from the patterns as written and searched
+                        // in the normalised text: a segment with marks is not screened.
+                        Some(
+                            (0..texts.len())
+                                .map(|segment| {
+                                    literal_hit(segment)
+                                        || (rule.normalized && has_marks(segment))
+                                        || view(rule.normalized, segment).is_some_and(|text| {
+                                            screens.iter().any(|screen| screen.matches(text))
+                                        })
+                                })
+                                .collect(),
+                        )
+                    })
+                    .as_deref(),
+                None => None,
+            };
+            let found = (0..texts.len()).find_map(|segment| {
+                if passed.is_some_and(|passed| !passed.get(segment).copied().unwrap_or(true)) {
+                    return None;
+                }
+                let text = dfa_view(rule.normalized, segment)?;
+                let (pattern, span) = rule.first_hit(text)?;
+                // A span of the marked text, as a span of the normalised text.
+                let span = match normalized.get(segment) {
+                    Some(n) if rule.normalized && !n.marks.is_empty() => {
+                        unmarked_offset(&n.marks, span.start)..unmarked_offset(&n.marks, span.end)
+                    }
+                    _ => span,
+                };
+                Some(Hit {
+                    rule: rule.rule,
+                    pattern,
+                    segment,
+                    span,
+                })
+            });
+            if let Some(hit) = found {
+                record(hit, &mut hits);
+            }
+        }
+        if want == Want::First {
+            hits.truncate(1);
+        }
+        // Report every span in the original text.
+        for hit in &mut hits {
+            if let (Some(Cow::Owned(_)), Some(original)) = (
+                normalized.get(hit.segment).map(|n| &n.text),
+                texts.get(hit.segment),
+            ) {
+                if self.hit_was_normalized(hit) {
+                    hit.span = original_span(original, hit.span.clone());
+                }
+            }
+        }
+        hits
+    }
+
+    /// Whether the keyword automaton of a view carries screen literals (ids past its keywords).
+    fn has_screen_literals(&self, normalized: bool) -> bool {
+        self.keyword_sets.iter().any(|set| {
+            set.normalized == normalized && set.automaton.patterns_len() > set.sites.len()
+        })
+    }
+
+    /// Whether the hit's rule searches the normalised text. A rule searches one view with all
+    /// its patterns; a keyword may sit in the keyword automaton or, folded with Unicode case
+    /// rules, in the rule's DFAs.
+    fn hit_was_normalized(&self, hit: &Hit) -> bool {
+        let in_keywords = match hit.pattern {
+            PatternRef::Keyword(k) => self
+                .keyword_sets
+                .iter()
+                .find(|set| set.sites.contains(&(hit.rule, k)))
+                .map(|set| set.normalized),
+            PatternRef::Regex(_) => None,
+        };
+        in_keywords.unwrap_or_else(|| {
+            self.regexes
+                .iter()
+                .find(|r| r.rule == hit.rule)
+                .is_some_and(|r| r.normalized)
+        })
+    }
+}
+
+impl<S: AsRef<[u32]>> Screen<S> {
+    /// Whether the (unanchored) DFA matches anywhere in the text; a search error counts as a
+    /// match, so the text is searched by the rules' own DFAs.
+    fn matches(&self, text: &str) -> bool {
+        let input = Input::new(text).earliest(true);
+        !matches!(self.dfa.try_search_fwd(&input), Ok(None))
+    }
+}
+
+/// The earliest match of an anchored DFA started at each candidate position.
+fn find_anchored<A: Automaton>(
+    dfa: &A,
+    starts: &[bool; 256],
+    text: &[u8],
+) -> Option<(usize, Range<usize>)> {
+    for (at, byte) in text.iter().enumerate() {
+        if !starts.get(usize::from(*byte)).copied().unwrap_or(true) {
+            continue;
+        }
+        let input = Input::new(text)
+            .range(at..)
+            .anchored(Anchored::Yes)
+            .earliest(true);
+        match dfa.try_search_fwd(&input) {
+            Ok(Some(end)) => return Some((end.pattern().as_usize(), at..end.offset())),
+            Ok(None) => {}
+            Err(_) => return Some((0, at..at)),
+        }
+    }
+    None
+}
+
+impl<S: AsRef<[u32]>> RuleRegexes<S> {
+    fn first_hit(&self, text: &[u8]) -> Option<(PatternRef, Range<usize>)> {
+        for group in &self.groups {
+            let found = match &group.search {
+                Search::Unanchored { reverse } => find(&group.forward, reverse, text),
+                Search::AnchoredAtCandidates { starts } => {
+                    find_anchored(&group.forward, starts, text)
+                }
+            };
+            if let Some((pattern, span)) = found {
+                let pattern = group
+                    .patterns
+                    .get(pattern)
+                    .or(group.patterns.first())
+                    .copied()
+                    .unwrap_or(PatternRef::Regex(0));
+                return Some((pattern, span));
+            }
+        }
+        None
+    }
+}
+
+/// The earliest match of any pattern of a forward/reverse pair: (DFA pattern id, byte span).
+///
+/// A search error (which these DFAs, built without quit bytes, do not produce) counts as a match
+/// at the start: a text the guard cannot search is not a text it lets through.
+fn find<A: Automaton>(forward: &A, reverse: &A, text: &[u8]) -> Option<(usize, Range<usize>)> {
+    let input = Input::new(text).earliest(true);
+    let end = match forward.try_search_fwd(&input) {
+        Ok(Some(end)) => end,
+        Ok(None) => return None,
+        Err(_) => return Some((0, 0..0)),
+    };
+    let rev_input = Input::new(text)
+        .range(..end.offset().min(text.len()))
+        .anchored(Anchored::Yes)
+        .earliest(false);
+    let start = match reverse.try_search_rev(&rev_input) {
+        Ok(Some(start)) if start.offset() <= end.offset() => start.offset(),
+        _ => end.offset(),
+    };
+    Some((end.pattern().as_usize(), start..end.offset()))
+}
+
+#[cfg(test)]
+mod screen_tests {
+    use crate::ir::{HostPattern, Patterns, Policy, Program, Rule, RuleAction};
+    use crate::{compile, CompileOptions, Inspection, Ruleset};
+
+    fn rule(id: &str, keywords: &[&str], regexes: &[&str], ignore_case: bool) -> Rule {
+        Rule {
+            id: id.into(),
+            reason: None,
+            action: RuleAction::Deny(Patterns {
+                keywords: keywords.iter().map(|s| s.to_string()).collect(),
+                regexes: regexes.iter().map(|s| s.to_string()).collect(),
+                ignore_case,
+                skip_normalization: false,
+            }),
+        }
+    }
+
+    fn denied_by(ruleset: &Ruleset, text: &str) -> Option<(String, std::ops::Range<usize>)> {
+        let policy = ruleset.select("h", "/")?;
+        match ruleset.inspect(policy, Some("text/plain"), text.as_bytes()) {
+            Inspection::Deny(d) => Some((
+                d.rule.unwrap_or_default(),
+                d.matched.map(|m| m.byte_span).unwrap_or(0..0),
+            )),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn one_folded_keyword_pass_and_screens_keep_the_verdicts() {
+        let program = Program {
+            policies: vec![Policy {
+                name: "p".into(),
+                hosts: vec![HostPattern::Exact("h".into())],
+                path_prefix: None,
+                headers: vec![],
+                rules: vec![
+                    rule("exact", &["Secret", "账号"], &[], false),
+                    rule("folded", &["password"], &[], true),
+                    rule(
+                        "regexes",
+                        &[],
+                        &[
+                            r"1[3-9][0-9]{9}",
+                            r"AKIA[0-9A-Z]{16}",
+                            r"4[0-9]{12}(?:[0-9]{3})?",
+                            r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}",
+                        ],
+                        false,
+                    ),
+                    rule("later", &["secret"], &[], false),
+                ],
+            }],
+            judges: vec![],
+        };
+        let compiled = compile(&program, &CompileOptions::default()).unwrap();
+        let ruleset = Ruleset::from_bytes(&compiled.bytes).unwrap();
+        assert_eq!(denied_by(&ruleset, "nothing to see, 你好，世界"), None);
+        // An exact keyword in the folded automaton still needs its exact bytes.
+        assert_eq!(
+            denied_by(&ruleset, "a secret"),
+            Some(("later".into(), 2..8))
+        );
+        assert_eq!(
+            denied_by(&ruleset, "a Secret"),
+            Some(("exact".into(), 2..8))
+        );
+        assert_eq!(
+            denied_by(&ruleset, "my ＰＡＳＳＷＯＲＤ"),
+            Some(("folded".into(), 3..27))
+        );
+        assert_eq!(
+            denied_by(&ruleset, "call 13912345678 now"),
+            Some(("regexes".into(), 5..16))
+        );
+        assert_eq!(
+            denied_by(&ruleset, "id AKIAABCDEFGHIJKLMNOP."),
+            Some(("regexes".into(), 3..23))
+        );
+        assert_eq!(
+            denied_by(&ruleset, "card 4111111111111111"),
+            Some(("regexes".into(), 5..18))
+        );
+        assert_eq!(
+            denied_by(&ruleset, "iban GB82WEST12345698765432"),
+            Some(("regexes".into(), 5..20))
+        );
+        // A screen hit that no rule confirms is not a denial (six digits look like a phone).
+        assert_eq!(denied_by(&ruleset, "order 139123 shipped"), None);
+        // The earliest rule wins over a regex hit earlier in the text.
+        assert_eq!(
+            denied_by(&ruleset, "13912345678 账号"),
+            Some(("exact".into(), 12..18))
+        );
+    }
+}
+
+#[cfg(test)]
+mod separator_tests {
+    use crate::ir::{HostPattern, Patterns, Policy, Program, Rule, RuleAction};
+    use crate::{compile, CompileOptions, Inspection, Ruleset};
+
+    fn ruleset(rules: Vec<(&str, Vec<&str>, Vec<&str>, bool)>) -> Ruleset {
+        let program = Program {
+            policies: vec![Policy {
+                name: "p".into(),
+                hosts: vec![HostPattern::Exact("h".into())],
+                path_prefix: None,
+                headers: vec![],
+                rules: rules
+                    .into_iter()
+                    .map(|(id, keywords, regexes, ignore_case)| Rule {
+                        id: id.into(),
+                        reason: None,
+                        action: RuleAction::Deny(Patterns {
+                            keywords: keywords.iter().map(|s| s.to_string()).collect(),
+                            regexes: regexes.iter().map(|s| s.to_string()).collect(),
+                            ignore_case,
+                            skip_normalization: false,
+                        }),
+                    })
+                    .collect(),
+            }],
+            judges: vec![],
+        };
+        let compiled = compile(&program, &CompileOptions::default()).unwrap();
+        Ruleset::from_bytes(&compiled.bytes).unwrap()
+    }
+
+    fn denied(ruleset: &Ruleset, text: &str) -> Option<(String, String)> {
+        let policy = ruleset.select("h", "/")?;
+        match ruleset.inspect(policy, Some("text/plain"), text.as_bytes()) {
+            Inspection::Deny(d) => {
+                let span = d.matched.map(|m| m.byte_span).unwrap_or(0..0);
+                Some((d.rule.unwrap_or_default(), text[span].to_string()))
+            }
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn spans_of_separated_matches_point_at_the_text_as_sent() {
+        let rules = ruleset(vec![
+            ("dfa-keyword", vec!["opération tempête"], vec![], true),
+            ("keyword", vec!["account number"], vec![], false),
+            ("regex", vec![], vec![r"routing\s+number"], false),
+        ]);
+        let text = "Opéra\u{200b}tion\u{200b}tempête starts";
+        assert_eq!(
+            denied(&rules, text),
+            Some((
+                "dfa-keyword".into(),
+                "Opéra\u{200b}tion\u{200b}tempête".into()
+            ))
+        );
+        let text = "my acc\u{200b}ount\u{200b}number is";
+        assert_eq!(
+            denied(&rules, text),
+            Some(("keyword".into(), "acc\u{200b}ount\u{200b}number".into()))
+        );
+        let text = "my account \n number is";
+        assert_eq!(
+            denied(&rules, text),
+            Some(("keyword".into(), "account \n number".into()))
+        );
+        let text = "my rou\u{200b}ting\u{200b}number is";
+        assert_eq!(
+            denied(&rules, text),
+            Some(("regex".into(), "rou\u{200b}ting\u{200b}number".into()))
+        );
+        assert_eq!(denied(&rules, "my accountnumber is"), None);
+        assert_eq!(denied(&rules, "my routingnumber is"), None);
+    }
+}
