@@ -117,7 +117,9 @@ pub struct Explanation {
 
 impl Ruleset {
     /// Loads a bundle, copying its DFAs into aligned memory. Every part is validated; a corrupt
-    /// bundle is an error, never a panic.
+    /// bundle is an error, never a panic. (Feature `copy`, which `build` turns on: the filter
+    /// only loads its embedded bundle, in place, and so carries one copy of the scanner.)
+    #[cfg(feature = "copy")]
     pub fn from_bytes(bytes: &[u8]) -> Result<Ruleset, LoadError> {
         let decoded = wire::decode(bytes)?;
         let scanners = load_scanners(&decoded, &|index| {
@@ -129,25 +131,19 @@ impl Ruleset {
     }
 
     /// Loads a bundle that lives for the whole program (embedded in the Wasm module), searching
-    /// its DFAs in place when it is 4-aligned.
+    /// its DFAs in place. A bundle that is not 4-aligned (the filter's always is: `guardc build`
+    /// places it at a page boundary) is copied once into aligned memory that lives as long.
     pub fn from_static(bytes: &'static [u8]) -> Result<Ruleset, LoadError> {
-        let decoded = wire::decode(bytes)?;
-        // One storage per ruleset: in place when every blob can be read in place, else every
-        // DFA copied, so that the search code is written once for each.
-        let scanners = if decoded.blobs_aligned() {
-            Scanners::InPlace(load_scanners(&decoded, &|index| {
-                decoded
-                    .blob(index)
-                    .and_then(|blob| validate::dfa_in_place(blob, index))
-            })?)
-        } else {
-            Scanners::Copied(load_scanners(&decoded, &|index| {
-                decoded
-                    .blob(index)
-                    .and_then(|blob| validate::dfa_copied(blob, index))
-            })?)
-        };
-        Ruleset::new(decoded.meta.program, scanners)
+        let mut decoded = wire::decode(bytes)?;
+        if !decoded.blobs_aligned() {
+            decoded = wire::decode(aligned_static_copy(bytes))?;
+        }
+        let scanners = load_scanners(&decoded, &|index| {
+            decoded
+                .blob(index)
+                .and_then(|blob| validate::dfa_in_place(blob, index))
+        })?;
+        Ruleset::new(decoded.meta.program, Scanners::InPlace(scanners))
     }
 
     fn new(program: Program, scanners: Scanners) -> Result<Ruleset, LoadError> {
@@ -571,6 +567,21 @@ fn load_scanners<S: AsRef<[u32]>>(
     Ok(scanners)
 }
 
+/// `bytes` copied to an 8-aligned place that is never freed: for a `'static` bundle that is not
+/// aligned, loaded once per program.
+fn aligned_static_copy(bytes: &[u8]) -> &'static [u8] {
+    let padded: &'static mut [u8] = Box::leak(vec![0u8; bytes.len() + 7].into_boxed_slice());
+    let offset = padded.as_ptr().align_offset(8).min(7);
+    match padded.get_mut(offset..offset + bytes.len()) {
+        Some(place) => {
+            place.copy_from_slice(bytes);
+            place
+        }
+        // Unreachable: the buffer has 7 spare bytes. An empty slice fails to decode.
+        None => &[],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,7 +622,7 @@ mod tests {
     }
 
     #[test]
-    fn a_static_bundle_is_searched_in_place_only_when_aligned() {
+    fn a_static_bundle_is_searched_in_place_aligned_or_not() {
         let bytes = bundle();
         let expected = |ruleset: &Ruleset| {
             let policy = ruleset.select("h", "/").unwrap();
@@ -630,8 +641,9 @@ mod tests {
         assert!(matches!(copied.scanners, Scanners::Copied(_)));
         let aligned = Ruleset::from_static(leaked_at(&bytes, 0)).unwrap();
         assert!(matches!(aligned.scanners, Scanners::InPlace(_)));
+        // Copied once into aligned memory, then searched in place too.
         let unaligned = Ruleset::from_static(leaked_at(&bytes, 1)).unwrap();
-        assert!(matches!(unaligned.scanners, Scanners::Copied(_)));
+        assert!(matches!(unaligned.scanners, Scanners::InPlace(_)));
         assert_eq!(expected(&aligned), expected(&copied));
         assert_eq!(expected(&unaligned), expected(&copied));
         assert!(expected(&copied).0.is_some());

@@ -215,6 +215,7 @@ fn matcher_parts<S: AsRef<[u32]>>(
 }
 
 /// Loads a DFA from an aligned copy of its bytes (property 5).
+#[cfg(feature = "copy")]
 pub(crate) fn dfa_copied(bytes: &[u8], index: u32) -> Result<dense::DFA<Vec<u32>>, LoadError> {
     // `from_bytes` needs u32 alignment; an arbitrary byte slice may not have it.
     let mut buffer = vec![0u8; bytes.len() + 3];

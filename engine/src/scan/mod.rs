@@ -134,8 +134,8 @@ pub(crate) struct PolicyScanner<S: AsRef<[u32]>> {
 /// DFA or per byte.
 #[derive(Debug)]
 pub(crate) enum Scanners {
-    /// DFAs copied into aligned memory (`Ruleset::from_bytes`, or a `'static` bundle that is
-    /// not aligned).
+    /// DFAs copied into aligned memory (`Ruleset::from_bytes`; feature `copy`).
+    #[cfg(feature = "copy")]
     Copied(Vec<PolicyScanner<Vec<u32>>>),
     /// DFAs searched in place in a `'static`, aligned bundle (`Ruleset::from_static`).
     InPlace(Vec<PolicyScanner<&'static [u32]>>),
@@ -146,6 +146,7 @@ impl Scanners {
     /// without a scanner.
     pub(crate) fn scan(&self, policy: usize, texts: &[&str], want: Want) -> Vec<Hit> {
         let hits = match self {
+            #[cfg(feature = "copy")]
             Scanners::Copied(scanners) => scanners.get(policy).map(|s| s.scan(texts, want)),
             Scanners::InPlace(scanners) => scanners.get(policy).map(|s| s.scan(texts, want)),
         };
