@@ -103,6 +103,16 @@ pub struct Endpoint {
     pub path: String,
 }
 
+/// The symbols an HTTP token (a header name) may hold besides ASCII letters and digits
+/// (RFC 9110 `tchar`).
+pub const TOKEN_SYMBOLS: &str = "!#$%&'*+-.^_`|~";
+
+/// Whether `c` may appear in an HTTP token such as a header name: what the DSL accepts in
+/// `inject header` and `remove header`, and what a loaded bundle is checked for.
+pub fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || TOKEN_SYMBOLS.contains(c)
+}
+
 impl Endpoint {
     /// Istio's name for the outbound cluster of this endpoint.
     pub fn istio_cluster(&self) -> String {

@@ -289,7 +289,7 @@ pub(crate) fn program(program: &Program) -> Result<(), LoadError> {
             let name = match op {
                 HeaderOp::Set { name, .. } | HeaderOp::Remove { name } => name,
             };
-            if name.is_empty() || !name.bytes().all(is_token_byte) {
+            if name.is_empty() || !name.chars().all(crate::ir::is_token_char) {
                 return invalid(format!("header name `{name}` is not a valid HTTP token"));
             }
         }
@@ -297,9 +297,6 @@ pub(crate) fn program(program: &Program) -> Result<(), LoadError> {
     Ok(())
 }
 
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
 
 #[cfg(test)]
 mod tests {

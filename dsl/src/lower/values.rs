@@ -232,9 +232,7 @@ pub(crate) fn check_header_name(s: &Str) -> Result<(), Box<Diag>> {
             "`:authority`, `:path`, `:method` and `:scheme` decide routing and cannot be injected or removed".into(),
         ));
     }
-    if let Some((range, c)) = first_bad(v, 0, |c| {
-        c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
-    }) {
+    if let Some((range, c)) = first_bad(v, 0, guard_engine::ir::is_token_char) {
         return Err(invalid(
             Code::InvalidHeaderName,
             s,
@@ -245,7 +243,10 @@ pub(crate) fn check_header_name(s: &Str) -> Result<(), Box<Diag>> {
                 describe(c)
             ),
             "not allowed in a header name",
-            "header names are letters, digits and any of !#$%&'*+-.^_`|~".into(),
+            format!(
+                "header names are letters, digits and any of {}",
+                guard_engine::ir::TOKEN_SYMBOLS
+            ),
         ));
     }
     Ok(())
