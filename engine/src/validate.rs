@@ -297,7 +297,6 @@ pub(crate) fn program(program: &Program) -> Result<(), LoadError> {
     Ok(())
 }
 
-
 #[cfg(test)]
 mod tests {
     use crate::ir::{HostPattern, Patterns, Policy, Program, Rule, RuleAction};

@@ -17,7 +17,7 @@ use guard_engine::ir::{
     Endpoint, HeaderOp, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction, Template,
     TemplatePart,
 };
-use guard_engine::{CompileOptions, Compiled};
+use guard_engine::{CompileOptions, Compiled, PatternRef};
 
 use crate::ast::{self, JudgeValue, PolicyStmt, RuleStmt, Span, Str};
 use crate::diagnostic::{Code, Diag};
@@ -94,22 +94,60 @@ pub(crate) fn compile(
     guard_engine::compile(&lowered.program, options).map_err(|errors| {
         errors
             .iter()
-            .map(|e| {
-                let literal = lowered
-                    .regexes
-                    .get(e.policy)
-                    .and_then(|rules| rules.get(e.rule))
-                    .and_then(|regexes| regexes.get(e.regex));
-                match literal {
-                    Some(literal) => regex_diag(literal, &e.error),
-                    None => Diag::new(
-                        Code::Internal,
-                        format!("internal error: {}", e.error.message),
-                    ),
+            .map(|e| match e.pattern {
+                PatternRef::Regex(x) => {
+                    let literal = lowered
+                        .regexes
+                        .get(e.policy)
+                        .and_then(|rules| rules.get(e.rule))
+                        .and_then(|regexes| regexes.get(x as usize));
+                    match literal {
+                        Some(literal) => regex_diag(literal, &e.error),
+                        None => Diag::new(
+                            Code::Internal,
+                            format!("internal error: {}", e.error.message),
+                        ),
+                    }
                 }
+                PatternRef::Keyword(k) => keyword_too_large(lowered, e.policy, e.rule, k),
             })
             .collect()
     })
+}
+
+/// An `ignore case` keyword beyond ASCII folding whose DFA alone passes the budget (keywords may
+/// come from files, so the diagnostic points at the rule).
+fn keyword_too_large(lowered: &Lowered<'_>, policy: usize, rule: usize, keyword: u32) -> Diag {
+    let ir_rule = lowered
+        .program
+        .policies
+        .get(policy)
+        .and_then(|p| p.rules.get(rule));
+    let keyword = match ir_rule.map(|r| &r.action) {
+        Some(RuleAction::Deny(patterns)) => patterns.keywords.get(keyword as usize),
+        _ => None,
+    };
+    let start: usize = lowered
+        .program
+        .policies
+        .iter()
+        .take(policy)
+        .map(|p| p.rules.len())
+        .sum();
+    let span = lowered.rules.get(start + rule).map(|(_, _, span)| *span);
+    let shown: String = keyword.map_or(String::new(), |k| k.chars().take(40).collect());
+    let diag = Diag::new(
+        Code::RegexTooLarge,
+        format!("keyword `{shown}` is too large to match ignoring case"),
+    )
+    .help(
+        "a keyword with letters beyond ASCII is matched ignoring case by a DFA, and this one \
+         passes the DFA budget on its own; shorten it or split it into keywords",
+    );
+    match span {
+        Some(span) => diag.at(span, "in this rule"),
+        None => diag,
+    }
 }
 
 struct Lowerer<'d> {
@@ -373,5 +411,27 @@ impl Lowerer<'_> {
         }
         ir.cluster = cluster.unwrap_or_else(|| ir.endpoint.istio_cluster());
         ir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A keyword the compiler cannot build is an error, never a rule that quietly lost it.
+    #[test]
+    fn a_keyword_too_large_to_fold_is_reported_not_dropped() {
+        let source = "policy \"p\" {\n    match host \"a.example\"\n    rule \"r\" {\n        deny keyword \"straße\"\n        ignore case\n    }\n}\n";
+        let options = CompileOptions {
+            dfa_size_limit: 64,
+            ..CompileOptions::default()
+        };
+        let result = crate::compile_sources(&[("p.guard".to_owned(), source.to_owned())], &options);
+        let Err(diagnostics) = result else {
+            panic!("compiled with a keyword its DFA could not hold");
+        };
+        assert_eq!(diagnostics.codes(), [Code::RegexTooLarge]);
+        let rendered = diagnostics.render(crate::ErrorFormat::Human);
+        assert!(rendered.contains("keyword `straße`"), "{rendered}");
     }
 }

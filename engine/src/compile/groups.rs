@@ -59,15 +59,14 @@ impl GroupError {
 /// else the rule is split into one group per input, so only the patterns that are too large on
 /// their own are errors. A single input is tried unanchored, then anchored at candidates, then
 /// (unbounded and only over the screened limit) unanchored up to the whole budget. An input that
-/// cannot be built comes back as the index of the regex to blame with its error; a keyword
-/// input (one ASCII folding could not case-fold) that cannot be built on its own is not
-/// reported.
+/// cannot be built comes back as the pattern to blame with its error, a keyword input (one ASCII
+/// folding could not case-fold) too.
 pub(super) fn rule_groups(
     inputs: &[(String, PatternRef)],
     flags: Flags,
     unanchored_limit: usize,
     options: &CompileOptions,
-) -> Vec<Result<BuiltGroup, (usize, RegexError)>> {
+) -> Vec<Result<BuiltGroup, (PatternRef, RegexError)>> {
     match build_group(inputs, flags, unanchored_limit, options.dfa_size_limit) {
         Ok(built) => vec![Ok(built)],
         Err(GroupError::TooLarge) => {
@@ -100,9 +99,7 @@ pub(super) fn rule_groups(
                 match built {
                     Ok(built) => built_groups.push(Ok(built)),
                     Err(error) => {
-                        if let PatternRef::Regex(x) = input.1 {
-                            built_groups.push(Err((x as usize, error.into_regex_error(options))));
-                        }
+                        built_groups.push(Err((input.1, error.into_regex_error(options))));
                     }
                 }
             }
@@ -110,14 +107,12 @@ pub(super) fn rule_groups(
         }
         Err(other) => {
             // Not a size problem: blame the first regex of the group.
-            let regex = inputs
+            let pattern = inputs
                 .iter()
-                .find_map(|(_, origin)| match origin {
-                    PatternRef::Regex(x) => Some(*x as usize),
-                    PatternRef::Keyword(_) => None,
-                })
-                .unwrap_or(0);
-            vec![Err((regex, other.into_regex_error(options)))]
+                .map(|(_, origin)| *origin)
+                .find(|origin| matches!(origin, PatternRef::Regex(_)))
+                .unwrap_or(PatternRef::Regex(0));
+            vec![Err((pattern, other.into_regex_error(options)))]
         }
     }
 }

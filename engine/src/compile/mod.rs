@@ -15,7 +15,7 @@
 use std::ops::Range;
 
 use crate::ir::{Program, RuleAction};
-use crate::wire::{self, CompiledMatcher, CompiledScreen, ScreenKind};
+use crate::wire::{self, CompiledMatcher, CompiledScreen, PatternRef, ScreenKind};
 
 mod groups;
 mod regex;
@@ -62,12 +62,15 @@ pub struct RegexError {
     pub message: String,
 }
 
-/// A regex error located in the program: `program.policies[policy].rules[rule]`'s regex `regex`.
+/// A pattern error located in the program: `program.policies[policy].rules[rule]`'s regex or
+/// keyword `pattern`. A keyword fails only when, with `ignore case` beyond ASCII folding, its DFA
+/// passes the budget on its own: never silently dropped, since a rule that lost a keyword would
+/// let it through.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatternError {
     pub policy: usize,
     pub rule: usize,
-    pub regex: usize,
+    pub pattern: PatternRef,
     pub error: RegexError,
 }
 
@@ -221,7 +224,7 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                     errors.push(PatternError {
                         policy: p,
                         rule: r,
-                        regex: x,
+                        pattern: PatternRef::Regex(index(x)),
                         error,
                     });
                     ok = false;
@@ -235,10 +238,10 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
             for built in rule_groups(&dfa_inputs, flags, unanchored_limit, options) {
                 match built {
                     Ok(built) => push_group(&mut matcher, &mut blobs, &mut groups, p, r, built),
-                    Err((regex, error)) => errors.push(PatternError {
+                    Err((pattern, error)) => errors.push(PatternError {
                         policy: p,
                         rule: r,
-                        regex,
+                        pattern,
                         error,
                     }),
                 }
