@@ -60,11 +60,13 @@ fn deny_rule(
     Rule {
         id: id.to_string(),
         reason: Some(reason.to_string()),
+        mode: Default::default(),
         action: RuleAction::Deny(Patterns {
             keywords,
             regexes,
             ignore_case,
             skip_normalization: false,
+            ..Default::default()
         }),
     }
 }
@@ -113,7 +115,11 @@ pub fn dashscope() -> Program {
     p.rules.push(Rule {
         id: "confidential".into(),
         reason: None,
-        action: RuleAction::Escalate { judge: 0 },
+        mode: Default::default(),
+        action: RuleAction::Escalate {
+            judge: 0,
+            when: None,
+        },
     });
     let judge = Judge {
         name: "privacy".into(),

@@ -220,6 +220,7 @@ fn screened_regex_search_agrees_with_the_regex_crate() {
                 .map(|(id, regexes)| Rule {
                     id: id.clone(),
                     reason: None,
+                    mode: Default::default(),
                     action: RuleAction::Deny(Patterns {
                         regexes: regexes.clone(),
                         ..Patterns::default()

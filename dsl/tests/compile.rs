@@ -106,7 +106,10 @@ fn the_contract_example_compiles_as_described() {
     assert_eq!(c.program.judges[0].timeout_ms, 3000);
     assert!(matches!(
         policy.rules[2].action,
-        RuleAction::Escalate { judge: 0 }
+        RuleAction::Escalate {
+            judge: 0,
+            when: None
+        }
     ));
     let prompt = &c.program.judges[0].prompt.parts;
     assert_eq!(
@@ -243,11 +246,17 @@ fn judges_are_indexed_in_file_order_across_files() {
     assert_eq!(names, ["first", "second"]);
     assert!(matches!(
         c.program.policies[0].rules[0].action,
-        RuleAction::Escalate { judge: 1 }
+        RuleAction::Escalate {
+            judge: 1,
+            when: None
+        }
     ));
     assert!(matches!(
         c.program.policies[1].rules[0].action,
-        RuleAction::Escalate { judge: 0 }
+        RuleAction::Escalate {
+            judge: 0,
+            when: None
+        }
     ));
     assert_eq!(c.rules[1].file, PathBuf::from("dir/b.guard"));
     assert_eq!((c.rules[1].line, c.rules[1].column), (11, 2));

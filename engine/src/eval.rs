@@ -442,7 +442,7 @@ impl Escalation {
     ) -> Option<(&'r Policy, &'r crate::ir::Rule, &'r crate::ir::Judge)> {
         let policy = ruleset.program.policies.get(self.policy)?;
         let rule = policy.rules.get(*self.rules.get(self.next)?)?;
-        let RuleAction::Escalate { judge } = rule.action else {
+        let RuleAction::Escalate { judge, .. } = rule.action else {
             return None;
         };
         Some((policy, rule, ruleset.program.judges.get(judge as usize)?))
@@ -598,6 +598,7 @@ mod tests {
                 rules: vec![Rule {
                     id: "r".into(),
                     reason: None,
+                    mode: Default::default(),
                     action: RuleAction::Deny(Patterns {
                         keywords: vec!["secret".into()],
                         regexes: vec![r"AKIA[0-9A-Z]{16}".into(), r"[a-z]+@[a-z]+\.com".into()],

@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::validators::Validator;
+
 /// Every policy and judge of the files compiled together, in file order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Program {
@@ -48,18 +50,51 @@ pub enum HeaderOp {
 pub struct Rule {
     pub id: String,
     pub reason: Option<String>,
+    /// The rule's own `mode`, else its policy's, else enforce.
+    pub mode: Mode,
     pub action: RuleAction,
+}
+
+/// What a rule's match does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Mode {
+    /// The match decides: a deny denies, a judge's deny denies.
+    #[default]
+    Enforce,
+    /// The match is recorded (verdict, log line, metrics) and the request goes on as if the rule
+    /// had not matched; a monitored escalation still asks its judge and records the answer.
+    Monitor,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Monitor => "monitor",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RuleAction {
     /// Deny when the scanned text matches any pattern.
     Deny(Patterns),
-    /// Ask the judge at this index of [`Program::judges`].
-    Escalate { judge: u32 },
+    /// Ask the judge at this index of [`Program::judges`]; with `when`, only about text those
+    /// patterns match (without, about every request with text).
+    Escalate { judge: u32, when: Option<Patterns> },
 }
 
-/// The patterns of one deny rule, in the order the author wrote them.
+impl RuleAction {
+    /// The patterns the scanner searches for this rule: a deny's, or an escalation's `when`.
+    pub fn patterns(&self) -> Option<&Patterns> {
+        match self {
+            RuleAction::Deny(patterns) => Some(patterns),
+            RuleAction::Escalate { when, .. } => when.as_ref(),
+        }
+    }
+}
+
+/// The patterns of one rule, in the order the author wrote them, and what a match must pass.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Patterns {
     /// Literal keywords, from `deny keyword` lines and keyword files.
@@ -71,6 +106,34 @@ pub struct Patterns {
     /// `normalize off`: match the text as sent, without NFKC and removal of invisible characters
     /// (for rules about exact bytes). Off by default, so rules see through look-alikes.
     pub skip_normalization: bool,
+    /// `whole words`: a keyword matches only where the characters beside it are not letters or
+    /// digits of a script written with spaces (CJK and Thai text has a boundary everywhere).
+    pub whole_words: bool,
+    /// `validate NAME`: a regex match counts only when it passes.
+    pub validator: Option<Validator>,
+    /// `except keyword` / `except regex`: a match lying wholly within a match of one of these
+    /// (searched in the same text, with the same `ignore case` and normalisation) is no match.
+    pub except: Exceptions,
+}
+
+impl Patterns {
+    /// Whether a match may be refused after it is found (so the search must go on past it).
+    pub fn filters_matches(&self) -> bool {
+        self.whole_words || self.validator.is_some() || !self.except.is_empty()
+    }
+}
+
+/// The `except` lines of a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Exceptions {
+    pub keywords: Vec<String>,
+    pub regexes: Vec<String>,
+}
+
+impl Exceptions {
+    pub fn is_empty(&self) -> bool {
+        self.keywords.is_empty() && self.regexes.is_empty()
+    }
 }
 
 /// An OpenAI-compatible chat-completions endpoint used as a classifier.

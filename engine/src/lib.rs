@@ -24,6 +24,7 @@ mod normalize;
 mod scan;
 mod template;
 mod validate;
+mod validators;
 mod wire;
 
 pub use codes::Code;

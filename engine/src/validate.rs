@@ -276,7 +276,7 @@ pub(crate) fn program(program: &Program) -> Result<(), LoadError> {
     let invalid = |what: String| Err(LoadError::Invalid(what));
     for policy in &program.policies {
         for rule in &policy.rules {
-            if let RuleAction::Escalate { judge } = rule.action {
+            if let RuleAction::Escalate { judge, .. } = rule.action {
                 if judge as usize >= program.judges.len() {
                     return invalid(format!(
                         "rule `{}` names judge {judge}, which does not exist",
@@ -312,6 +312,7 @@ mod tests {
                 rules: vec![Rule {
                     id: "r".into(),
                     reason: None,
+                    mode: Default::default(),
                     action: RuleAction::Deny(Patterns {
                         keywords: vec![keyword.into()],
                         skip_normalization,

@@ -23,7 +23,7 @@ use crate::ir::Program;
 
 pub(crate) const MAGIC: [u8; 8] = [0x89, b'G', b'R', b'D', b'\r', b'\n', 0x1a, b'\n'];
 /// The bundle layout version this engine reads and writes.
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 /// The regex-automata release whose DFA serialisation the bundle carries (pinned in Cargo.toml).
 pub const REGEX_AUTOMATA_VERSION: &str = "regex-automata 0.4.13";
 pub(crate) const HEADER_SIZE: usize = 64;

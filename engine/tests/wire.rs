@@ -41,38 +41,48 @@ fn program() -> Program {
                 Rule {
                     id: "words".into(),
                     reason: Some("words".into()),
+                    mode: Default::default(),
                     action: RuleAction::Deny(Patterns {
                         keywords: vec!["账号".into(), "Secret Plan".into(), "пароль".into()],
                         regexes: vec![],
                         ignore_case: true,
                         skip_normalization: false,
+                        ..Default::default()
                     }),
                 },
                 Rule {
                     id: "digits".into(),
                     reason: None,
+                    mode: Default::default(),
                     action: RuleAction::Deny(Patterns {
                         keywords: vec![],
                         regexes: vec!["1[3-9][0-9]{9}".into(), "[a-z]+@[a-z]+\\.com".into()],
                         ignore_case: false,
                         skip_normalization: true,
+                        ..Default::default()
                     }),
                 },
                 Rule {
                     id: "keys".into(),
                     reason: None,
+                    mode: Default::default(),
                     action: RuleAction::Deny(Patterns {
                         keywords: vec![],
                         // Its unanchored DFA passes the test budget: it runs anchored at candidates.
                         regexes: vec!["AIza[0-9A-Za-z_-]{35}".into()],
                         ignore_case: false,
                         skip_normalization: false,
+                        ..Default::default()
                     }),
                 },
                 Rule {
                     id: "ask".into(),
                     reason: None,
-                    action: RuleAction::Escalate { judge: 0 },
+                    mode: Default::default(),
+                    action: RuleAction::Escalate {
+                        judge: 0,
+                        when: None,
+                    },
                 },
             ],
         }],

@@ -71,6 +71,7 @@ fn reference_program() -> Program {
                 Rule {
                     id: "account-keyword".to_owned(),
                     reason: Some("account identifiers must not leave the mesh".to_owned()),
+                    mode: Default::default(),
                     // The rules do not show in the manifests; one of each kind is enough.
                     action: RuleAction::Deny(Patterns {
                         keywords: vec!["账号".to_owned(), "account number".to_owned()],
@@ -80,7 +81,11 @@ fn reference_program() -> Program {
                 Rule {
                     id: "confidential".to_owned(),
                     reason: None,
-                    action: RuleAction::Escalate { judge: 0 },
+                    mode: Default::default(),
+                    action: RuleAction::Escalate {
+                        judge: 0,
+                        when: None,
+                    },
                 },
             ],
         }],

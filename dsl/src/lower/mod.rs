@@ -14,8 +14,8 @@ mod values;
 use std::collections::HashMap;
 
 use guard_engine::ir::{
-    Endpoint, HeaderOp, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction, Template,
-    TemplatePart,
+    Endpoint, HeaderOp, Judge, Mode, OnError, Patterns, Policy, Program, Rule, RuleAction,
+    Template, TemplatePart,
 };
 use guard_engine::{CompileOptions, Compiled, PatternRef};
 
@@ -306,12 +306,13 @@ impl Lowerer<'_> {
             }
         }
         let action = match (denies, escalate) {
-            (false, Some(judge)) => RuleAction::Escalate { judge },
+            (false, Some(judge)) => RuleAction::Escalate { judge, when: None },
             _ => RuleAction::Deny(patterns),
         };
         let ir = Rule {
             id: rule.name.value.clone(),
             reason,
+            mode: Mode::Enforce,
             action,
         };
         (ir, literals)

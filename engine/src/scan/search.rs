@@ -381,11 +381,13 @@ mod screen_tests {
         Rule {
             id: id.into(),
             reason: None,
+            mode: Default::default(),
             action: RuleAction::Deny(Patterns {
                 keywords: keywords.iter().map(|s| s.to_string()).collect(),
                 regexes: regexes.iter().map(|s| s.to_string()).collect(),
                 ignore_case,
                 skip_normalization: false,
+                ..Default::default()
             }),
         }
     }
@@ -487,11 +489,13 @@ mod separator_tests {
                     .map(|(id, keywords, regexes, ignore_case)| Rule {
                         id: id.into(),
                         reason: None,
+                        mode: Default::default(),
                         action: RuleAction::Deny(Patterns {
                             keywords: keywords.iter().map(|s| s.to_string()).collect(),
                             regexes: regexes.iter().map(|s| s.to_string()).collect(),
                             ignore_case,
                             skip_normalization: false,
+                            ..Default::default()
                         }),
                     })
                     .collect(),

@@ -33,6 +33,7 @@ fn deny_rule() -> Rule {
     Rule {
         id: "codename".to_owned(),
         reason: Some("codenames stay inside".to_owned()),
+        mode: Default::default(),
         action: RuleAction::Deny(Patterns {
             keywords: vec!["Project Atlas".to_owned()],
             ..Patterns::default()
@@ -81,7 +82,11 @@ fn ruleset() -> Rc<Ruleset> {
                     Rule {
                         id: "confidential".to_owned(),
                         reason: None,
-                        action: RuleAction::Escalate { judge: 0 },
+                        mode: Default::default(),
+                        action: RuleAction::Escalate {
+                            judge: 0,
+                            when: None,
+                        },
                     },
                 ],
             ),
