@@ -37,10 +37,10 @@ def test_logs_hold_no_prompt_text_and_no_secret(reference_envoy, mock_upstream, 
 
     # Each denial is logged once, with what an operator needs and the request id to correlate.
     denials = {
-        "keyword": r"guard: denied policy=dashscope-egress rule=account-keyword judge=- code=guard.rule_denied status=403 request_id=log-test-keyword",
-        "regex": r"guard: denied policy=dashscope-egress rule=cn-mobile judge=- code=guard.rule_denied status=403 request_id=log-test-regex",
-        "judge-deny": r"guard: denied policy=dashscope-egress rule=confidential judge=privacy code=guard.judge_denied status=403 request_id=log-test-judge-deny",
-        "judge-garbage": r"guard: denied policy=dashscope-egress rule=confidential judge=privacy code=guard.judge_unavailable status=403 request_id=log-test-judge-garbage",
+        "keyword": r"guard: denied policy=dashscope-egress rule=account-keyword mode=enforce judge=- code=guard.rule_denied status=403 request_id=log-test-keyword",
+        "regex": r"guard: denied policy=dashscope-egress rule=cn-mobile mode=enforce judge=- code=guard.rule_denied status=403 request_id=log-test-regex",
+        "judge-deny": r"guard: denied policy=dashscope-egress rule=confidential mode=enforce judge=privacy code=guard.judge_denied status=403 request_id=log-test-judge-deny",
+        "judge-garbage": r"guard: denied policy=dashscope-egress rule=confidential mode=enforce judge=privacy code=guard.judge_unavailable status=403 request_id=log-test-judge-garbage",
     }
     for kind, line in denials.items():
         assert len(re.findall(re.escape(line), log)) == 1, f"{kind}: {line!r} not logged exactly once"

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use guard_bench::{corpus, spec};
-use guard_engine::{CompileOptions, Inspection, Ruleset};
+use guard_engine::{CompileOptions, Decision, Ruleset};
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")
@@ -67,14 +67,17 @@ fn bodies_are_benign_and_fully_scanned() {
                 "{size}: {}",
                 body.len()
             );
-            match ruleset.inspect(policy, Some("application/json"), &body) {
-                Inspection::Allow | Inspection::Escalate(_) => {}
-                Inspection::Deny(d) => panic!("{name} denies the {size}-byte body: {d:?}"),
+            match ruleset
+                .inspect(&policy, Some("application/json"), &body)
+                .decision
+            {
+                Decision::Allow | Decision::Escalate(_) => {}
+                Decision::Deny(d) => panic!("{name} denies the {size}-byte body: {d:?}"),
             }
             let text = corpus::plain_text(size);
-            match ruleset.inspect(policy, Some("text/plain"), &text) {
-                Inspection::Allow | Inspection::Escalate(_) => {}
-                Inspection::Deny(d) => panic!("{name} denies the {size}-byte text: {d:?}"),
+            match ruleset.inspect(&policy, Some("text/plain"), &text).decision {
+                Decision::Allow | Decision::Escalate(_) => {}
+                Decision::Deny(d) => panic!("{name} denies the {size}-byte text: {d:?}"),
             }
         }
     }

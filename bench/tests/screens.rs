@@ -6,7 +6,7 @@
 
 use guard_bench::spec::{self, Rng};
 use guard_engine::ir::{HostPattern, Patterns, Policy, Program, Rule, RuleAction};
-use guard_engine::{compile, CompileOptions, Inspection, Ruleset};
+use guard_engine::{compile, CompileOptions, Decision, Ruleset};
 
 /// Pieces the texts are made of: what the patterns begin or end with, and separators.
 const PIECES: &[&str] = &[
@@ -257,8 +257,11 @@ fn screened_regex_search_agrees_with_the_regex_crate() {
                     .any(|r| readings.iter().any(|reading| r.is_match(reading)))
             })
             .map(|(id, _)| id.clone());
-        let got = match ruleset.inspect(policy, Some("text/plain"), text.as_bytes()) {
-            Inspection::Deny(d) => d.rule,
+        let got = match ruleset
+            .inspect(&policy, Some("text/plain"), text.as_bytes())
+            .decision
+        {
+            Decision::Deny(d) => d.rule,
             _ => None,
         };
         (got, expected)

@@ -78,7 +78,7 @@ impl Str {
     }
 }
 
-/// A bare word (a duration, an `on_error` value) with its span.
+/// A bare word (a duration, an `on_error` value, a mode or validator name) with its span.
 #[derive(Debug, Clone)]
 pub(crate) struct Word {
     pub text: String,
@@ -107,10 +107,26 @@ pub(crate) struct Policy {
 /// which is what a statement-level diagnostic underlines.
 #[derive(Debug, Clone)]
 pub(crate) enum PolicyStmt {
-    MatchHost { head: Span, hosts: Vec<Str> },
-    MatchPath { head: Span, prefix: Str },
-    Inject { name: Str, value: Str },
-    Remove { name: Str },
+    MatchHost {
+        head: Span,
+        hosts: Vec<Str>,
+    },
+    MatchPath {
+        head: Span,
+        prefix: Str,
+    },
+    Inject {
+        name: Str,
+        value: Str,
+    },
+    Remove {
+        name: Str,
+    },
+    /// `mode monitor` / `mode enforce` (v1): the default of the policy's rules.
+    Mode {
+        head: Span,
+        value: Word,
+    },
     Rule(Rule),
 }
 
@@ -151,6 +167,37 @@ pub(crate) enum RuleStmt {
         head: Span,
         judge: Str,
     },
+    /// `when keyword ...` / `when regex ...` (v1): an escalation's condition.
+    When {
+        head: Span,
+        patterns: PatternList,
+    },
+    /// `except keyword ...` / `except regex ...` (v1).
+    Except {
+        head: Span,
+        patterns: PatternList,
+    },
+    /// `validate NAME` (v1).
+    Validate {
+        head: Span,
+        name: Word,
+    },
+    /// `whole words` (v1).
+    WholeWords {
+        head: Span,
+    },
+    /// `mode monitor` / `mode enforce` (v1), overriding the policy's.
+    Mode {
+        head: Span,
+        value: Word,
+    },
+}
+
+/// The strings of a `when` or `except` line, by their kind.
+#[derive(Debug, Clone)]
+pub(crate) enum PatternList {
+    Keywords(Vec<Str>),
+    Regexes(Vec<Str>),
 }
 
 impl RuleStmt {
@@ -162,7 +209,12 @@ impl RuleStmt {
             | RuleStmt::IgnoreCase { head }
             | RuleStmt::NormalizeOff { head }
             | RuleStmt::Reason { head, .. }
-            | RuleStmt::Escalate { head, .. } => *head,
+            | RuleStmt::Escalate { head, .. }
+            | RuleStmt::When { head, .. }
+            | RuleStmt::Except { head, .. }
+            | RuleStmt::Validate { head, .. }
+            | RuleStmt::WholeWords { head }
+            | RuleStmt::Mode { head, .. } => *head,
         }
     }
 

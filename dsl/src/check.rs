@@ -54,6 +54,21 @@ impl Kind {
     }
 }
 
+/// What one pass over a rule's statements found, for the checks that combine them.
+struct RuleFacts {
+    /// Each action's head, and whether it denies (else it escalates).
+    actions: Vec<(Span, bool)>,
+    /// Each `when` line's head, and whether it lists keywords (else regexes).
+    whens: Vec<(Span, bool)>,
+    excepts: Vec<Span>,
+    validate: Option<Span>,
+    whole_words: Option<Span>,
+    /// `deny keyword` or `deny keyword file` lines.
+    has_keywords: bool,
+    /// `deny regex` lines.
+    has_regex: bool,
+}
+
 #[derive(Default)]
 struct Checker<'a> {
     diags: Vec<Diag>,
@@ -137,6 +152,7 @@ impl<'a> Checker<'a> {
         let owner = format!("policy `{}`", policy.name.value);
         let mut host: Option<Span> = None;
         let mut path: Option<Span> = None;
+        let mut mode: Option<Span> = None;
         for stmt in &policy.stmts {
             match stmt {
                 PolicyStmt::MatchHost { head, .. } => match host {
@@ -158,6 +174,16 @@ impl<'a> Checker<'a> {
                         "a policy has at most one path prefix; use one policy per prefix",
                     ),
                     None => path = Some(*head),
+                },
+                PolicyStmt::Mode { head, .. } => match mode {
+                    Some(first) => self.duplicate(
+                        "mode",
+                        &owner,
+                        *head,
+                        first,
+                        "a policy has one `mode`; a rule's own `mode` overrides it",
+                    ),
+                    None => mode = Some(*head),
                 },
                 PolicyStmt::Rule(rule) => self.rule(rule, complete),
                 PolicyStmt::Inject { .. } | PolicyStmt::Remove { .. } => {}
@@ -183,7 +209,48 @@ impl<'a> Checker<'a> {
         let mut reason: Option<Span> = None;
         let mut ignore_case: Option<Span> = None;
         let mut normalize_off: Option<Span> = None;
+        let mut once: HashMap<&'static str, Span> = HashMap::new();
+        let mut whens: Vec<(Span, bool)> = Vec::new();
+        let mut excepts: Vec<Span> = Vec::new();
+        let mut validate: Option<Span> = None;
+        let mut whole_words: Option<Span> = None;
+        let has_keywords = rule.stmts.iter().any(|s| {
+            matches!(
+                s,
+                RuleStmt::DenyKeyword { .. } | RuleStmt::DenyKeywordFile { .. }
+            )
+        });
+        let has_regex = rule
+            .stmts
+            .iter()
+            .any(|s| matches!(s, RuleStmt::DenyRegex { .. }));
         for stmt in &rule.stmts {
+            let single = match stmt {
+                RuleStmt::Validate { head, .. } => Some(("validate", *head)),
+                RuleStmt::WholeWords { head } => Some(("whole words", *head)),
+                RuleStmt::Mode { head, .. } => Some(("mode", *head)),
+                _ => None,
+            };
+            if let Some((what, head)) = single {
+                match once.get(what) {
+                    Some(first) => {
+                        let help = format!("write `{what}` once");
+                        self.duplicate(what, &owner, head, *first, &help);
+                    }
+                    None => {
+                        once.insert(what, head);
+                    }
+                }
+            }
+            match stmt {
+                RuleStmt::When { head, patterns } => {
+                    whens.push((*head, matches!(patterns, ast::PatternList::Keywords(_))));
+                }
+                RuleStmt::Except { head, .. } => excepts.push(*head),
+                RuleStmt::Validate { head, .. } => validate = validate.or(Some(*head)),
+                RuleStmt::WholeWords { head } => whole_words = whole_words.or(Some(*head)),
+                _ => {}
+            }
             match stmt {
                 s if s.is_deny() && !actions.iter().any(|(_, deny)| *deny) => {
                     actions.push((s.head(), true));
@@ -251,6 +318,7 @@ impl<'a> Checker<'a> {
                     .help(help),
                 );
             }
+            [(_, false)] if !whens.is_empty() => {}
             [(_, false)] => {
                 for (modifier, span) in [
                     ("ignore case", ignore_case),
@@ -268,6 +336,96 @@ impl<'a> Checker<'a> {
                 }
             }
             [(_, true)] => {}
+        }
+        let facts = RuleFacts {
+            actions,
+            whens,
+            excepts,
+            validate,
+            whole_words,
+            has_keywords,
+            has_regex,
+        };
+        self.v1_modifiers(rule, &facts);
+    }
+
+    /// The v1 statements that only make sense beside a given action or kind of pattern.
+    fn v1_modifiers(&mut self, rule: &ast::Rule, facts: &RuleFacts) {
+        let RuleFacts {
+            actions,
+            whens,
+            excepts,
+            validate,
+            whole_words,
+            has_keywords,
+            has_regex,
+        } = facts;
+        let (validate, whole_words, has_keywords, has_regex) =
+            (*validate, *whole_words, *has_keywords, *has_regex);
+        let name = &rule.name.value;
+        let denies = actions.iter().any(|(_, deny)| *deny);
+        let escalates = actions.iter().any(|(_, deny)| !*deny);
+        if !escalates {
+            for (span, _) in whens {
+                self.diags.push(
+                    Diag::new(
+                        Code::WhenWithoutEscalate,
+                        format!("`when` has no effect in rule `{name}`"),
+                    )
+                    .at(*span, "this rule does not escalate to a judge")
+                    .help(
+                        "`when` says when an `escalate judge` rule asks its judge; a deny rule \
+                         matches its own `deny` lines, so remove `when` or make the rule escalate",
+                    ),
+                );
+            }
+        }
+        if !denies {
+            for span in excepts {
+                self.diags.push(
+                    Diag::new(
+                        Code::ExceptWithoutDeny,
+                        format!("`except` has no effect in rule `{name}`"),
+                    )
+                    .at(*span, "this rule has no `deny` lines to except from")
+                    .help(
+                        "`except` spares matches of a rule's `deny keyword` and `deny regex` \
+                         lines; for a judge, narrow its `when` instead",
+                    ),
+                );
+            }
+        }
+        if let (Some(span), false) = (validate, has_regex) {
+            let why = if has_keywords {
+                "this rule has keywords only; a validator checks what a regex matched"
+            } else {
+                "this rule has no `deny regex`"
+            };
+            self.diags.push(
+                Diag::new(
+                    Code::ValidatorWithoutRegex,
+                    format!("`validate` has no effect in rule `{name}`"),
+                )
+                .at(span, why)
+                .help(
+                    "add the regex whose matches must pass the check, such as \
+                     `deny regex \"[0-9]{13,19}\"` with `validate luhn`",
+                ),
+            );
+        }
+        let when_keywords = whens.iter().any(|(_, keywords)| *keywords);
+        if let (Some(span), false) = (whole_words, has_keywords || when_keywords) {
+            self.diags.push(
+                Diag::new(
+                    Code::WholeWordsWithoutKeywords,
+                    format!("`whole words` has no effect in rule `{name}`"),
+                )
+                .at(span, "this rule has no keywords")
+                .help(
+                    "`whole words` applies to `deny keyword` (and `when keyword`) lines; in a \
+                     regex, write the boundary into the pattern",
+                ),
+            );
         }
     }
 

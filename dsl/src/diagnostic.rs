@@ -71,6 +71,11 @@ codes! {
     RuleWithoutAction => "rule_without_action", "a rule with no `deny` or `escalate`";
     RuleWithTwoActions => "rule_with_two_actions", "a rule with more than one action";
     ModifierWithoutDeny => "modifier_without_deny", "`ignore case` or `normalize off` in a rule with no keywords or regexes";
+    WhenWithoutEscalate => "when_without_escalate", "`when` in a rule that does not escalate";
+    ExceptWithoutDeny => "except_without_deny", "`except` in a rule that does not deny";
+    ValidatorWithoutRegex => "validator_without_regex", "`validate` in a rule with no `deny regex`";
+    WholeWordsWithoutKeywords => "whole_words_without_keywords", "`whole words` in a rule with no keywords";
+    ConflictingHeaders => "conflicting_headers", "two policies that can select one request set or remove the same header";
     UnknownJudge => "unknown_judge", "`escalate judge` names no judge";
     MissingJudgeField => "missing_judge_field", "a judge without a field it needs";
     // Values.
@@ -91,6 +96,8 @@ codes! {
     RegexTooLarge => "regex_too_large", "a regex whose DFA passes the size budget";
     BadDuration => "bad_duration", "a timeout without a unit, zero, or over 10 minutes";
     BadOnError => "bad_on_error", "`on_error` other than `deny` or `allow`";
+    BadMode => "bad_mode", "`mode` other than `monitor` or `enforce`";
+    UnknownValidator => "unknown_validator", "`validate` names no validator";
     InvalidEndpoint => "invalid_endpoint", "a judge endpoint that is not an http(s) URL";
     // Templates.
     UnclosedTemplate => "unclosed_template", "`{{` without its `}}`";

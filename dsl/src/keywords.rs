@@ -38,6 +38,12 @@ const KEYWORDS: &[(Rule, &str)] = &[
     (Rule::kw_timeout, "timeout"),
     (Rule::kw_on_error, "on_error"),
     (Rule::kw_prompt, "prompt"),
+    (Rule::kw_when, "when"),
+    (Rule::kw_except, "except"),
+    (Rule::kw_validate, "validate"),
+    (Rule::kw_whole, "whole"),
+    (Rule::kw_words, "words"),
+    (Rule::kw_mode, "mode"),
 ];
 
 /// Every statement, block by block, in the order messages list them. A form is the keywords it
@@ -54,6 +60,7 @@ const STATEMENTS: &[Statement] = &[
     ]),
     Statement::new(Block::Policy, Rule::inject, &[(&[Rule::kw_inject, Rule::kw_header], None)]),
     Statement::new(Block::Policy, Rule::remove, &[(&[Rule::kw_remove, Rule::kw_header], None)]),
+    Statement::new(Block::Policy, Rule::mode, &[(&[Rule::kw_mode], None)]),
     Statement::new(Block::Policy, Rule::rule_block, &[(&[Rule::kw_rule], None)]),
 
     Statement::new(Block::Rule, Rule::deny, &[
@@ -67,6 +74,18 @@ const STATEMENTS: &[Statement] = &[
         .bare(),
     Statement::new(Block::Rule, Rule::reason, &[(&[Rule::kw_reason], None)]),
     Statement::new(Block::Rule, Rule::escalate, &[(&[Rule::kw_escalate, Rule::kw_judge], None)]),
+    Statement::new(Block::Rule, Rule::when, &[
+        (&[Rule::kw_when, Rule::kw_keyword], Some(Rule::when_keyword)),
+        (&[Rule::kw_when, Rule::kw_regex], Some(Rule::when_regex)),
+    ]),
+    Statement::new(Block::Rule, Rule::except, &[
+        (&[Rule::kw_except, Rule::kw_keyword], Some(Rule::except_keyword)),
+        (&[Rule::kw_except, Rule::kw_regex], Some(Rule::except_regex)),
+    ]),
+    Statement::new(Block::Rule, Rule::validate, &[(&[Rule::kw_validate], None)]),
+    Statement::new(Block::Rule, Rule::whole_words, &[(&[Rule::kw_whole, Rule::kw_words], None)])
+        .bare(),
+    Statement::new(Block::Rule, Rule::mode, &[(&[Rule::kw_mode], None)]),
 
     Statement::new(Block::Judge, Rule::endpoint, &[(&[Rule::kw_endpoint], None)]).required(),
     Statement::new(Block::Judge, Rule::cluster, &[(&[Rule::kw_cluster], None)]),
@@ -263,6 +282,8 @@ mod tests {
                     Rule::inject => format!("{form} \"x\" = \"y\""),
                     Rule::timeout => format!("{form} 3s"),
                     Rule::on_error => format!("{form} deny"),
+                    Rule::validate => format!("{form} luhn"),
+                    Rule::mode => format!("{form} monitor"),
                     _ => format!("{form} \"x\""),
                 };
                 let parsed = GuardParser::parse(statement.rule, &text).map(|p| p.as_str().len());

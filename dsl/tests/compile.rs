@@ -14,7 +14,7 @@ use std::sync::Once;
 
 use guard_dsl::{compile_paths, compile_sources, Compilation, ErrorFormat, RuleSource};
 use guard_engine::ir::{HostPattern, RuleAction, TemplatePart};
-use guard_engine::{CompileOptions, Inspection, Ruleset};
+use guard_engine::{CompileOptions, Decision, Ruleset};
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -151,19 +151,21 @@ fn the_compiled_example_behaves_as_the_contract_says() {
         let body = format!(
             r#"{{"model":"qwen-turbo","messages":[{{"role":"user","content":"{text}"}}]}}"#
         );
-        ruleset.inspect(policy, Some("application/json"), body.as_bytes())
+        ruleset
+            .inspect(&policy, Some("application/json"), body.as_bytes())
+            .decision
     };
     match inspect("my QQ \\u8d26\\u53f7 is 1111111") {
-        Inspection::Deny(denial) => assert_eq!(denial.rule.as_deref(), Some("account-keyword")),
+        Decision::Deny(denial) => assert_eq!(denial.rule.as_deref(), Some("account-keyword")),
         other => panic!("expected the keyword rule to deny, got {other:?}"),
     }
     match inspect("call me on 13812345678") {
-        Inspection::Deny(denial) => assert_eq!(denial.rule.as_deref(), Some("cn-mobile")),
+        Decision::Deny(denial) => assert_eq!(denial.rule.as_deref(), Some("cn-mobile")),
         other => panic!("expected the regex rule to deny, got {other:?}"),
     }
     assert!(matches!(
         inspect("write an opening speech"),
-        Inspection::Escalate(_)
+        Decision::Escalate(_)
     ));
 }
 
@@ -182,8 +184,9 @@ fn the_judge_is_shown_the_prompt_then_every_other_field_never_the_envelope() {
         "translation_options": {"target_lang": "English", "domains": "internal board memo"},
         "messages": [{"role": "user", "content": "Translate the attached notes."}],
         "user": "team-7", "stop": ["END"], "metadata": {"note": "team-7"}}"#;
-    let Inspection::Escalate(escalation) =
-        ruleset.inspect(policy, Some("application/json"), body.as_bytes())
+    let Decision::Escalate(escalation) = ruleset
+        .inspect(&policy, Some("application/json"), body.as_bytes())
+        .decision
     else {
         panic!("a benign body goes to the judge");
     };

@@ -21,7 +21,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use guard_engine::{compile, extract, normalize, CompileOptions, Inspection, Limits, Ruleset};
+use guard_engine::{compile, extract, normalize, CompileOptions, Decision, Limits, Ruleset};
 
 #[path = "../../bench/src/corpus.rs"]
 mod corpus;
@@ -37,8 +37,8 @@ fn bundle(name: &str) -> Vec<u8> {
         .bytes
 }
 
-fn benign(ruleset: &Ruleset, policy: guard_engine::PolicyId, content_type: &str, body: &[u8]) {
-    if let Inspection::Deny(d) = ruleset.inspect(policy, Some(content_type), body) {
+fn benign(ruleset: &Ruleset, policy: &guard_engine::Selection, content_type: &str, body: &[u8]) {
+    if let Decision::Deny(d) = ruleset.inspect(policy, Some(content_type), body).decision {
         panic!("the benchmark body is not benign: {d:?}");
     }
 }
@@ -61,13 +61,17 @@ fn evaluation(c: &mut Criterion) {
                 } else {
                     corpus::plain_text(size)
                 };
-                benign(&ruleset, policy, content_type, &body);
+                benign(&ruleset, &policy, content_type, &body);
                 if size >= 1 << 20 {
                     group.sample_size(20);
                 }
                 group.throughput(Throughput::Bytes(body.len() as u64));
                 group.bench_with_input(BenchmarkId::from_parameter(label), &body, |b, body| {
-                    b.iter(|| ruleset.inspect(policy, Some(content_type), black_box(body)))
+                    b.iter(|| {
+                        ruleset
+                            .inspect(&policy, Some(content_type), black_box(body))
+                            .decision
+                    })
                 });
             }
             group.finish();
@@ -92,10 +96,14 @@ fn matchers(c: &mut Criterion) {
             .measurement_time(Duration::from_secs(3));
         for (size, label) in SIZES {
             let body = corpus::plain_text(size);
-            benign(&ruleset, policy, "text/plain", &body);
+            benign(&ruleset, &policy, "text/plain", &body);
             group.throughput(Throughput::Bytes(body.len() as u64));
             group.bench_with_input(BenchmarkId::from_parameter(label), &body, |b, body| {
-                b.iter(|| ruleset.inspect(policy, Some("text/plain"), black_box(body)))
+                b.iter(|| {
+                    ruleset
+                        .inspect(&policy, Some("text/plain"), black_box(body))
+                        .decision
+                })
             });
         }
         group.finish();

@@ -1,19 +1,26 @@
 //! Evaluation: from a request to a verdict, in the phases a proxy sees it.
 //!
-//! 1. Headers phase: [`Ruleset::select`] picks the policy from `:authority` and path, and
-//!    [`Ruleset::headers`] gives the headers to set and remove. Nothing here needs the body, so a
-//!    proxy decides headers before the body arrives.
-//! 2. Body phase: [`Ruleset::inspect`] extracts the prompt text and runs the deny rules. Its answer
-//!    is final (allow, deny) or an [`Escalation`] to the policy's judges.
+//! 1. Headers phase: [`Ruleset::select`] finds every policy whose `match` lines hold (all of
+//!    them apply, language v1), and [`Ruleset::headers`] gives the headers to set and remove.
+//!    Nothing here needs the body, so a proxy decides headers before the body arrives.
+//! 2. Body phase: [`Ruleset::inspect`] extracts every text and scans it with the rules of every
+//!    selected policy. Enforced deny rules decide first: the earliest in file order denies.
+//!    Otherwise the escalate rules whose `when` matched (or that have none) make an
+//!    [`Escalation`]; with none the request is allowed.
 //! 3. Judge phase: the proxy sends each [`JudgeCall`] and hands the reply to
-//!    [`Escalation::settle`], until an [`Outcome`] comes out.
+//!    [`Escalation::settle`], until an [`Outcome`] comes out: the first enforced judge's deny
+//!    denies.
+//!
+//! Monitored rules (`mode monitor`) are evaluated like the others, but what they match is only
+//! recorded ([`Finding`]): in [`Inspection::monitored`] for deny rules, in
+//! [`Escalation::monitored`] for judges.
 
 use std::collections::BTreeSet;
 
 use crate::codes::Code;
 use crate::decode::{decode, DecodeError};
 use crate::extract::{extract, ExtractError, Limits, Origin, Segment};
-use crate::ir::{HeaderOp, HostPattern, OnError, Policy, Program, RuleAction};
+use crate::ir::{HeaderOp, Mode, OnError, Policy, Program, RuleAction};
 use crate::judge::{self, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict};
 use crate::scan::{self, DfaLoader, Hit, PolicyScanner, Scanners, Want};
 use crate::template::{render, MissingSecret, PromptVars, Secrets};
@@ -33,9 +40,17 @@ pub struct Ruleset {
 /// refused with 413 rather than forwarded unscanned.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 << 20;
 
-/// The policy that selected a request (its index in file order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PolicyId(usize);
+/// The policies that selected a request: every one whose `match` lines hold, in file order,
+/// never none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection(Vec<usize>);
+
+impl Selection {
+    /// The selected policies' indices in [`Program::policies`], in file order.
+    pub fn policies(&self) -> &[usize] {
+        &self.0
+    }
+}
 
 /// The header changes for a selected request, header names in lowercase.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -44,12 +59,38 @@ pub struct HeaderPlan {
     pub remove: Vec<String>,
 }
 
-/// The answer of the body phase.
+/// The answer of the body phase: what the enforced rules decided, and what monitored rules
+/// matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Inspection {
+pub struct Inspection {
+    pub decision: Decision,
+    /// Monitored deny rules that matched, in file order: recorded, never acted on.
+    pub monitored: Vec<Finding>,
+}
+
+/// What the enforced rules of the body phase decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
     Allow,
     Deny(Denial),
     Escalate(Escalation),
+}
+
+/// A monitored rule that matched, or a monitored judge's answer: recorded (verdicts, logs,
+/// metrics) while the request goes on as if the rule had not matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub policy: String,
+    pub rule: String,
+    /// Where a monitored deny rule matched.
+    pub matched: Option<MatchSite>,
+    /// A monitored escalation: the judge asked.
+    pub judge: Option<String>,
+    /// A monitored escalation: what the judge answered (`allow`, `deny`, or why it gave no
+    /// verdict: `timeout`, `unreachable`, ...), as the client would have been told.
+    pub answer: Option<String>,
+    /// The denial the rule would have caused in enforce mode.
+    pub would_deny: Option<Denial>,
 }
 
 /// A final answer.
@@ -96,14 +137,15 @@ pub enum MatchedPattern {
     Regex(String),
 }
 
-/// The judges still to ask about a request, in rule order.
+/// The judges still to ask about a request, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Escalation {
-    policy: usize,
-    /// Escalate rules of the policy, by index.
-    rules: Vec<usize>,
+    /// (policy, rule) of each escalate rule that applies: its `when` matched, or it has none.
+    rules: Vec<(usize, usize)>,
     next: usize,
     content: String,
+    /// What monitored judges answered so far.
+    monitored: Vec<Finding>,
 }
 
 /// What `explain` finds: every hit, not only the deciding one.
@@ -188,39 +230,46 @@ impl Ruleset {
             .collect()
     }
 
-    /// The first policy in file order whose `match` lines all hold.
+    /// Every policy whose `match` lines all hold, in file order; `None` when none does.
     /// An authority that is not a plain `host[:port]` selects nothing here; the headers phase
     /// ([`Ruleset::check_head`]) refuses it when some reading of it names a guarded host.
-    pub fn select(&self, authority: &str, path: &str) -> Option<PolicyId> {
+    pub fn select(&self, authority: &str, path: &str) -> Option<Selection> {
         let host = normalize_host(authority)?;
         let path = path.split('?').next().unwrap_or(path);
-        self.program
+        let selected: Vec<usize> = self
+            .program
             .policies
             .iter()
-            .position(|policy| selects(policy, &host, path))
-            .map(PolicyId)
+            .enumerate()
+            .filter(|(_, policy)| selects(policy, &host, path))
+            .map(|(i, _)| i)
+            .collect();
+        (!selected.is_empty()).then_some(Selection(selected))
     }
 
-    pub fn policy_name(&self, policy: PolicyId) -> &str {
-        self.policy(policy).map_or("", |p| p.name.as_str())
+    /// The selected policies' names, as refusals and logs name them: `pii`, or `pii, openai-key`.
+    pub fn selection_name(&self, selection: &Selection) -> String {
+        let names: Vec<&str> = self.selected(selection).map(|p| p.name.as_str()).collect();
+        names.join(", ")
     }
 
-    fn policy(&self, policy: PolicyId) -> Option<&Policy> {
-        self.program.policies.get(policy.0)
+    fn selected<'a>(&'a self, selection: &'a Selection) -> impl Iterator<Item = &'a Policy> + 'a {
+        selection
+            .0
+            .iter()
+            .filter_map(|&i| self.program.policies.get(i))
     }
 
-    /// The headers to set and remove for a request the policy selected.
+    /// The headers to set and remove for a selected request: those of every selected policy, in
+    /// file order (the compiler refuses two policies that could select one request and change
+    /// the same header).
     pub fn headers(
         &self,
-        policy: PolicyId,
+        selection: &Selection,
         secrets: &Secrets,
     ) -> Result<HeaderPlan, MissingSecret> {
         let mut plan = HeaderPlan::default();
-        for op in self
-            .policy(policy)
-            .map(|p| p.headers.as_slice())
-            .unwrap_or_default()
-        {
+        for op in self.selected(selection).flat_map(|p| p.headers.iter()) {
             match op {
                 HeaderOp::Set { name, value } => {
                     let value = render(value, secrets, &PromptVars::default())?;
@@ -238,52 +287,96 @@ impl Ruleset {
     }
 
     /// The body phase for an unencoded body; see [`Ruleset::inspect_encoded`].
-    pub fn inspect(&self, policy: PolicyId, content_type: Option<&str>, body: &[u8]) -> Inspection {
-        self.inspect_encoded(policy, content_type, None, body)
+    pub fn inspect(
+        &self,
+        selection: &Selection,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Inspection {
+        self.inspect_encoded(selection, content_type, None, body)
     }
 
-    /// The body phase: decode, extract the prompt text and run the policy's rules.
+    /// The body phase: decode, extract every text and run the selected policies' rules.
     pub fn inspect_encoded(
         &self,
-        policy: PolicyId,
+        selection: &Selection,
         content_type: Option<&str>,
         content_encoding: Option<&str>,
         body: &[u8],
     ) -> Inspection {
-        let Some(p) = self.policy(policy) else {
-            return Inspection::Allow;
+        let refused = |denial: Denial| Inspection {
+            decision: Decision::Deny(denial),
+            monitored: Vec::new(),
         };
+        let name = self.selection_name(selection);
         let body = match self.decode(content_encoding, body) {
             Ok(body) => body,
-            Err(err) => return Inspection::Deny(refusal(p, &err)),
+            Err(err) => return refused(refusal(&name, &err)),
         };
         let extracted = match extract(&body, content_type, &self.limits) {
             Ok(extracted) => extracted,
-            Err(err) => return Inspection::Deny(malformed(p, &err)),
+            Err(err) => return refused(malformed(&name, &err)),
         };
         let segments = &extracted.segments;
-        let hits = self.scan(policy, segments, Want::First);
-        if let Some(hit) = hits.into_iter().next() {
-            return Inspection::Deny(self.rule_denial(policy, segments, &hit));
+        let mut monitored = Vec::new();
+        let mut deny = None;
+        let mut escalate = Vec::new();
+        for &p in &selection.0 {
+            let Some(policy) = self.program.policies.get(p) else {
+                continue;
+            };
+            let hits = self.scan(p, segments, Want::First);
+            for hit in &hits {
+                let Some(rule) = policy.rules.get(hit.rule) else {
+                    continue;
+                };
+                if !matches!(rule.action, RuleAction::Deny(_)) {
+                    continue;
+                }
+                match rule.mode {
+                    Mode::Enforce => {
+                        deny.get_or_insert_with(|| self.rule_denial(p, segments, hit));
+                    }
+                    Mode::Monitor => monitored.push(Finding {
+                        policy: policy.name.clone(),
+                        rule: rule.id.clone(),
+                        matched: self.match_site(p, segments, hit),
+                        judge: None,
+                        answer: None,
+                        would_deny: Some(self.rule_denial(p, segments, hit)),
+                    }),
+                }
+            }
+            for (r, rule) in policy.rules.iter().enumerate() {
+                let RuleAction::Escalate { when, .. } = &rule.action else {
+                    continue;
+                };
+                if when.is_none() || hits.iter().any(|h| h.rule == r) {
+                    escalate.push((p, r));
+                }
+            }
         }
-        let rules: Vec<usize> = p
-            .rules
-            .iter()
-            .enumerate()
-            .filter(|(_, rule)| matches!(rule.action, RuleAction::Escalate { .. }))
-            .map(|(i, _)| i)
-            .collect();
-        let content = judge_content(segments);
-        if rules.is_empty() || content.is_empty() {
-            // With no text there is nothing a judge could object to.
-            return Inspection::Allow;
+        let decision = match deny {
+            Some(denial) => Decision::Deny(denial),
+            None => {
+                let content = judge_content(segments);
+                // With no text there is nothing a judge could object to.
+                if escalate.is_empty() || content.is_empty() {
+                    Decision::Allow
+                } else {
+                    Decision::Escalate(Escalation {
+                        rules: escalate,
+                        next: 0,
+                        content,
+                        monitored: Vec::new(),
+                    })
+                }
+            }
+        };
+        Inspection {
+            decision,
+            monitored,
         }
-        Inspection::Escalate(Escalation {
-            policy: policy.0,
-            rules,
-            next: 0,
-            content,
-        })
     }
 
     fn decode<'b>(
@@ -299,10 +392,11 @@ impl Ruleset {
         decode(content_encoding, body, self.max_body_bytes)
     }
 
-    /// Every deny rule that matches the body, with where, for authors.
+    /// Every rule of the selected policies whose patterns match the body (deny rules and
+    /// escalations' `when`), with where, for authors.
     pub fn explain(
         &self,
-        policy: PolicyId,
+        selection: &Selection,
         content_type: Option<&str>,
         content_encoding: Option<&str>,
         body: &[u8],
@@ -312,15 +406,17 @@ impl Ruleset {
             .map_err(|e| e.to_string())?;
         let extracted = extract(&body, content_type, &self.limits)
             .map_err(|e| format!("{} ({})", e, e.code()))?;
-        let hits = self
-            .scan(policy, &extracted.segments, Want::Every)
+        let hits = selection
+            .0
             .iter()
-            .filter_map(|hit| {
-                let rule = self.policy(policy)?.rules.get(hit.rule)?;
-                Some((
-                    rule.id.clone(),
-                    self.match_site(policy, &extracted.segments, hit)?,
-                ))
+            .flat_map(|&p| {
+                let segments = &extracted.segments;
+                self.scan(p, segments, Want::Every)
+                    .into_iter()
+                    .filter_map(move |hit| {
+                        let rule = self.program.policies.get(p)?.rules.get(hit.rule)?;
+                        Some((rule.id.clone(), self.match_site(p, segments, &hit)?))
+                    })
             })
             .collect();
         Ok(Explanation {
@@ -330,13 +426,13 @@ impl Ruleset {
         })
     }
 
-    fn scan(&self, policy: PolicyId, segments: &[Segment], want: Want) -> Vec<Hit> {
+    fn scan(&self, policy: usize, segments: &[Segment], want: Want) -> Vec<Hit> {
         let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
-        self.scanners.scan(policy.0, &texts, want)
+        self.scanners.scan(policy, &texts, want)
     }
 
-    fn rule_denial(&self, policy: PolicyId, segments: &[Segment], hit: &Hit) -> Denial {
-        let p = self.policy(policy);
+    fn rule_denial(&self, policy: usize, segments: &[Segment], hit: &Hit) -> Denial {
+        let p = self.program.policies.get(policy);
         let rule = p.and_then(|p| p.rules.get(hit.rule));
         Denial {
             status: 403,
@@ -351,10 +447,9 @@ impl Ruleset {
         }
     }
 
-    fn match_site(&self, policy: PolicyId, segments: &[Segment], hit: &Hit) -> Option<MatchSite> {
-        let RuleAction::Deny(patterns) = &self.policy(policy)?.rules.get(hit.rule)?.action else {
-            return None;
-        };
+    fn match_site(&self, policy: usize, segments: &[Segment], hit: &Hit) -> Option<MatchSite> {
+        let rule = self.program.policies.get(policy)?.rules.get(hit.rule)?;
+        let patterns = rule.action.patterns()?;
         let segment = segments.get(hit.segment)?;
         let pattern = match hit.pattern {
             PatternRef::Keyword(k) => {
@@ -391,44 +486,68 @@ impl Escalation {
     }
 
     /// Takes the current judge's reply: an outcome, or `None` when the next judge is to be asked.
+    /// A monitored judge's answer is recorded ([`Escalation::monitored`]) and never decides.
     pub fn settle(&mut self, ruleset: &Ruleset, reply: JudgeReply<'_>) -> Option<Outcome> {
         let Some((policy, rule, judge)) = self.current(ruleset) else {
             return Some(Outcome::Allow);
         };
-        let denial = |code: &'static str, reason: String| {
-            Outcome::Deny(Denial {
-                status: 403,
-                code,
-                policy: policy.name.clone(),
-                rule: Some(rule.id.clone()),
-                judge: Some(judge.name.clone()),
-                reason,
-                matched: None,
-            })
+        let denial = |code: &'static str, reason: String| Denial {
+            status: 403,
+            code,
+            policy: policy.name.clone(),
+            rule: Some(rule.id.clone()),
+            judge: Some(judge.name.clone()),
+            reason,
+            matched: None,
         };
-        let outcome = match judge::read_reply(reply) {
-            Ok(JudgeVerdict::Allow) => None,
-            Ok(JudgeVerdict::Deny { reason }) => Some(denial(
-                Code::JudgeDenied.as_str(),
-                reason.unwrap_or_else(|| "the content review denied this request".into()),
-            )),
-            Err(fault) => match judge.on_error {
-                OnError::Allow => None,
-                OnError::Deny => Some(denial(
-                    Code::JudgeUnavailable.as_str(),
-                    format!(
-                        "the content review could not decide ({})",
-                        fault_word(&fault)
-                    ),
+        let (answer, denial) = match judge::read_reply(reply) {
+            Ok(JudgeVerdict::Allow) => ("allow", None),
+            Ok(JudgeVerdict::Deny { reason }) => (
+                "deny",
+                Some(denial(
+                    Code::JudgeDenied.as_str(),
+                    reason.unwrap_or_else(|| "the content review denied this request".into()),
                 )),
-            },
+            ),
+            Err(fault) => (
+                fault_word(&fault),
+                match judge.on_error {
+                    OnError::Allow => None,
+                    OnError::Deny => Some(denial(
+                        Code::JudgeUnavailable.as_str(),
+                        format!(
+                            "the content review could not decide ({})",
+                            fault_word(&fault)
+                        ),
+                    )),
+                },
+            ),
         };
         self.next += 1;
+        let outcome = match rule.mode {
+            Mode::Enforce => denial.map(Outcome::Deny),
+            Mode::Monitor => {
+                self.monitored.push(Finding {
+                    policy: policy.name.clone(),
+                    rule: rule.id.clone(),
+                    matched: None,
+                    judge: Some(judge.name.clone()),
+                    answer: Some(answer.to_string()),
+                    would_deny: denial,
+                });
+                None
+            }
+        };
         match outcome {
             Some(outcome) => Some(outcome),
             None if self.current(ruleset).is_none() => Some(Outcome::Allow),
             None => None,
         }
+    }
+
+    /// What the monitored judges asked so far answered, in the order they were asked.
+    pub fn monitored(&self) -> &[Finding] {
+        &self.monitored
     }
 
     /// The text the judges are asked about.
@@ -440,8 +559,9 @@ impl Escalation {
         &self,
         ruleset: &'r Ruleset,
     ) -> Option<(&'r Policy, &'r crate::ir::Rule, &'r crate::ir::Judge)> {
-        let policy = ruleset.program.policies.get(self.policy)?;
-        let rule = policy.rules.get(*self.rules.get(self.next)?)?;
+        let &(p, r) = self.rules.get(self.next)?;
+        let policy = ruleset.program.policies.get(p)?;
+        let rule = policy.rules.get(r)?;
         let RuleAction::Escalate { judge, .. } = rule.action else {
             return None;
         };
@@ -523,15 +643,15 @@ fn judge_content(segments: &[Segment]) -> String {
     content
 }
 
-fn refusal(policy: &Policy, err: &DecodeError) -> Denial {
+fn refusal(policy: &str, err: &DecodeError) -> Denial {
     let (status, code) = err.status_and_code();
     let reason = format!("the request body cannot be scanned: {err}");
-    Denial::refusal(&policy.name, status, code, &reason)
+    Denial::refusal(policy, status, code, &reason)
 }
 
-fn malformed(policy: &Policy, err: &ExtractError) -> Denial {
+fn malformed(policy: &str, err: &ExtractError) -> Denial {
     let reason = format!("the request body cannot be scanned: {err}");
-    Denial::refusal(&policy.name, err.status(), err.code(), &reason)
+    Denial::refusal(policy, err.status(), err.code(), &reason)
 }
 
 /// Lowercase, without `:port` and trailing dot; IPv6 literals keep their brackets. `None` for
@@ -542,12 +662,7 @@ pub(crate) fn normalize_host(authority: &str) -> Option<String> {
 }
 
 fn selects(policy: &Policy, host: &str, path: &str) -> bool {
-    let host_ok = policy.hosts.iter().any(|pattern| match pattern {
-        HostPattern::Exact(name) => host == name,
-        HostPattern::Subdomains(suffix) => {
-            host.len() > suffix.len() && host.ends_with(suffix.as_str())
-        }
-    });
+    let host_ok = policy.hosts.iter().any(|pattern| pattern.matches(host));
     host_ok
         && policy
             .path_prefix
@@ -627,8 +742,8 @@ mod tests {
         let bytes = bundle();
         let expected = |ruleset: &Ruleset| {
             let policy = ruleset.select("h", "/").unwrap();
-            let deny = |text: &str| match ruleset.inspect(policy, None, text.as_bytes()) {
-                Inspection::Deny(d) => d.matched.map(|m| m.byte_span),
+            let deny = |text: &str| match ruleset.inspect(&policy, None, text.as_bytes()).decision {
+                Decision::Deny(d) => d.matched.map(|m| m.byte_span),
                 _ => None,
             };
             (

@@ -19,7 +19,7 @@
 use std::net::Ipv6Addr;
 
 use crate::codes::Code;
-use crate::eval::{normalize_host, Denial, PolicyId, Ruleset};
+use crate::eval::{normalize_host, Denial, Ruleset, Selection};
 
 /// The request head as the headers phase sees it.
 #[derive(Debug, Clone, Copy)]
@@ -44,8 +44,8 @@ pub struct RequestHead<'a> {
 pub enum HeadVerdict {
     /// No policy selects the request: it passes untouched.
     Untouched,
-    /// This policy selected the request; its headers and body phases follow.
-    Selected(PolicyId),
+    /// These policies selected the request; their headers and body phases follow.
+    Selected(Selection),
     /// Refused in the headers phase: answer with the denial, inject nothing.
     Refuse(Denial),
 }
@@ -74,7 +74,7 @@ impl Ruleset {
             match normalize_host(authority) {
                 Some(host) => {
                     let policy = self.select(&host, path);
-                    if selected.is_some() && policy != selected.flatten() {
+                    if selected.is_some() && Some(&policy) != selected.as_ref() {
                         odd = true;
                     }
                     if selected.is_none() {
@@ -96,7 +96,7 @@ impl Ruleset {
             });
             return match guarded {
                 Some(policy) => HeadVerdict::Refuse(Denial::refusal(
-                    self.policy_name(policy),
+                    &self.selection_name(&policy),
                     400,
                     INVALID_AUTHORITY,
                     "the request's authority is not a plain host[:port], and it could name this guarded host",
@@ -109,7 +109,7 @@ impl Ruleset {
         };
         if is_upgrade(head) {
             return HeadVerdict::Refuse(Denial::refusal(
-                self.policy_name(policy),
+                &self.selection_name(&policy),
                 400,
                 UPGRADE_REFUSED,
                 "protocol upgrades (WebSocket, CONNECT) cannot be scanned and are not allowed on \

@@ -37,6 +37,50 @@ pub enum HostPattern {
     Subdomains(String),
 }
 
+impl HostPattern {
+    /// Whether `host` (normalised as the patterns are) is one this pattern names.
+    pub fn matches(&self, host: &str) -> bool {
+        match self {
+            HostPattern::Exact(name) => host == name,
+            HostPattern::Subdomains(suffix) => {
+                host.len() > suffix.len() && host.ends_with(suffix.as_str())
+            }
+        }
+    }
+
+    /// A host both patterns name, as a pattern would write it (`api.example.com`,
+    /// `*.eu.example.com`), if there is one.
+    pub fn shared_with(&self, other: &HostPattern) -> Option<String> {
+        match (self, other) {
+            (HostPattern::Exact(a), b) | (b, HostPattern::Exact(a)) => {
+                b.matches(a).then(|| a.clone())
+            }
+            (HostPattern::Subdomains(s), HostPattern::Subdomains(t)) => {
+                let longer = if s.len() >= t.len() { s } else { t };
+                (s.ends_with(t.as_str()) || t.ends_with(s.as_str())).then(|| format!("*{longer}"))
+            }
+        }
+    }
+}
+
+impl Policy {
+    /// A host on which this policy and `other` can select the same request (their hosts share
+    /// a name and their path prefixes can both hold), if there is one.
+    pub fn shares_requests_with(&self, other: &Policy) -> Option<String> {
+        let paths_meet = match (&self.path_prefix, &other.path_prefix) {
+            (Some(a), Some(b)) => a.starts_with(b.as_str()) || b.starts_with(a.as_str()),
+            _ => true,
+        };
+        if !paths_meet {
+            return None;
+        }
+        self.hosts
+            .iter()
+            .flat_map(|a| other.hosts.iter().map(move |b| (a, b)))
+            .find_map(|(a, b)| a.shared_with(b))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HeaderOp {
     /// `inject header`: replaces whatever the client sent under this name.

@@ -35,8 +35,8 @@ pub use compile::{
 };
 pub use decode::DecodeError;
 pub use eval::{
-    Denial, Escalation, Explanation, HeaderPlan, Inspection, MatchSite, MatchedPattern, Outcome,
-    PolicyId, Ruleset, DEFAULT_MAX_BODY_BYTES,
+    Decision, Denial, Escalation, Explanation, Finding, HeaderPlan, Inspection, MatchSite,
+    MatchedPattern, Outcome, Ruleset, Selection, DEFAULT_MAX_BODY_BYTES,
 };
 pub use extract::{
     extract, ExtractError, Extracted, Format, Limits, MediaProblem, Origin, Segment,

@@ -47,7 +47,7 @@ macro_rules! validators {
 }
 
 validators! {
-    Luhn => "luhn", luhn, "the digits of the match pass the Luhn check (payment card numbers); other characters are ignored";
+    Luhn => "luhn", luhn, "the digits of the match pass the Luhn check, as payment card numbers do; other characters are ignored";
     CnId => "cn_id", cn_id, "an 18-character PRC resident ID whose last character is its GB 11643 check digit";
 }
 

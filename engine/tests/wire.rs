@@ -12,7 +12,7 @@ use guard_engine::ir::{
     Endpoint, HeaderOp, HostPattern, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction,
     Template, TemplatePart,
 };
-use guard_engine::{compile, CompileOptions, Inspection, LoadError, Ruleset, FORMAT_VERSION};
+use guard_engine::{compile, CompileOptions, Decision, LoadError, Ruleset, FORMAT_VERSION};
 
 fn program() -> Program {
     Program {
@@ -163,18 +163,24 @@ fn golden_bundle_loads_and_evaluates() {
     let ruleset = Ruleset::from_bytes(&golden).unwrap();
     assert_eq!(ruleset.program(), &program());
     let policy = ruleset.select("LLM.example.com:443", "/v1/chat").unwrap();
-    let deny = |text: &str| match ruleset.inspect(policy, Some("text/plain"), text.as_bytes()) {
-        Inspection::Deny(d) => Some(d.rule.unwrap()),
+    let deny = |text: &str| match ruleset
+        .inspect(&policy, Some("text/plain"), text.as_bytes())
+        .decision
+    {
+        Decision::Deny(d) => Some(d.rule.unwrap()),
         _ => None,
     };
     assert_eq!(deny("the SECRET PLAN"), Some("words".into()));
     assert_eq!(deny("ПАРОЛЬ"), Some("words".into()));
     assert_eq!(deny("call 13912345678"), Some("digits".into()));
-    let Inspection::Deny(denial) = ruleset.inspect(
-        policy,
-        Some("text/plain"),
-        "x ＳＥＣＲＥＴ ＰＬＡＮ y".as_bytes(),
-    ) else {
+    let Decision::Deny(denial) = ruleset
+        .inspect(
+            &policy,
+            Some("text/plain"),
+            "x ＳＥＣＲＥＴ ＰＬＡＮ y".as_bytes(),
+        )
+        .decision
+    else {
         panic!("not denied");
     };
     let site = denial.matched.unwrap();
@@ -204,8 +210,10 @@ fn golden_bundle_loads_and_evaluates() {
     // `digits` opts out of normalisation, so full-width digits are not ASCII digits to it.
     assert_eq!(deny("call １３９１２３４５６７８"), None);
     assert!(matches!(
-        ruleset.inspect(policy, Some("text/plain"), b"hello"),
-        Inspection::Escalate(_)
+        ruleset
+            .inspect(&policy, Some("text/plain"), b"hello")
+            .decision,
+        Decision::Escalate(_)
     ));
     assert!(ruleset.select("example.net", "/").is_none());
     assert!(ruleset.select("a.example.net.", "/").is_some());
@@ -285,7 +293,9 @@ fn damage_behind_a_valid_checksum_never_panics() {
             Ok(ruleset) => {
                 // Whatever loaded must evaluate without panicking.
                 if let Some(policy) = ruleset.select("llm.example.com", "/") {
-                    let _ = ruleset.inspect(policy, None, "13912345678 账号 hello".as_bytes());
+                    let _ = ruleset
+                        .inspect(&policy, None, "13912345678 账号 hello".as_bytes())
+                        .decision;
                 }
             }
         }
@@ -334,8 +344,8 @@ fn fuzz_regressions_are_refused_or_evaluate() {
                 let path_prefix = policy.path_prefix.clone().unwrap_or_else(|| "/".into());
                 if let Some(id) = ruleset.select(&name, &path_prefix) {
                     for body in ["13912345678 账号 x1y ab", "nothing to see"] {
-                        let _ = ruleset.explain(id, None, None, body.as_bytes());
-                        let _ = ruleset.inspect(id, None, body.as_bytes());
+                        let _ = ruleset.explain(&id, None, None, body.as_bytes());
+                        let _ = ruleset.inspect(&id, None, body.as_bytes()).decision;
                     }
                 }
             }

@@ -8,9 +8,11 @@
 //! getters `unwrap` a UTF-8 conversion of header values. We call the `hostcalls` functions,
 //! handle their errors, and read header values as bytes.
 
-use std::cell::{Cell, OnceCell};
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
+use guard_engine::ir::{Mode, Program};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType, Status};
 
@@ -56,6 +58,8 @@ pub(crate) trait Host {
     /// A per-request seed for the judge prompt's fence.
     fn seed(&self, context_id: u32) -> u64;
     fn count(&self, counter: Counter);
+    /// Counts a request rule `rule` denied (enforce) or would have denied (monitor).
+    fn count_rule(&self, rule: &str);
 }
 
 /// Envoy, through the SDK's `hostcalls` functions (never its panicking `Context` methods).
@@ -127,6 +131,13 @@ impl Host for Envoy {
 
     fn count(&self, counter: Counter) {
         count(counter);
+    }
+
+    fn count_rule(&self, rule: &str) {
+        let id = RULE_METRICS.with(|m| m.borrow().get(rule).copied());
+        if let Some(id) = id {
+            let _ = hostcalls::increment_metric(id, 1);
+        }
     }
 }
 
@@ -271,13 +282,55 @@ thread_local! {
     static METRICS: OnceCell<[Option<u32>; 4]> = const { OnceCell::new() };
 }
 
-/// Defines the counters; called from the root context, where the ABI allows it.
-pub(crate) fn define_metrics() {
+thread_local! {
+    /// Per rule id (unique across policies), its counter's id.
+    static RULE_METRICS: RefCell<BTreeMap<String, u32>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Defines the counters, the rules' included; called from the root context, where the ABI allows
+/// it. Every name comes from the bundle, never from a request, so the set of series is bounded.
+pub(crate) fn define_metrics(program: &Program) {
     METRICS.with(|m| {
         m.get_or_init(|| {
             COUNTERS.map(|(_, name)| hostcalls::define_metric(MetricType::Counter, name).ok())
         });
     });
+    RULE_METRICS.with(|m| {
+        let mut ids = m.borrow_mut();
+        for policy in &program.policies {
+            for rule in &policy.rules {
+                if ids.contains_key(&rule.id) {
+                    continue;
+                }
+                let name = rule_metric_name(&policy.name, &rule.id, rule.mode);
+                if let Ok(id) = hostcalls::define_metric(MetricType::Counter, &name) {
+                    ids.insert(rule.id.clone(), id);
+                }
+            }
+        }
+    });
+}
+
+/// `guard.rule.<policy>.<rule>.<mode>`: requests the rule denied (enforce) or would have denied
+/// (monitor). Names are kept to `[A-Za-z0-9_-]` so Envoy's stat name stays one dotted path.
+fn rule_metric_name(policy: &str, rule: &str, mode: Mode) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    format!(
+        "guard.rule.{}.{}.{}",
+        clean(policy),
+        clean(rule),
+        mode.name()
+    )
 }
 
 fn count(counter: Counter) {

@@ -85,9 +85,9 @@ impl Context for Root {}
 
 impl RootContext for Root {
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
-        host::define_metrics();
         match self.configure(plugin_configuration_size) {
             Ok(active) => {
+                host::define_metrics(active.ruleset.program());
                 let program = active.ruleset.program();
                 host::log(
                     LogLevel::Info,

@@ -7,7 +7,7 @@
 //! the reference checks and the DFA validation behind it are never reached.
 #![no_main]
 
-use guard_engine::{Inspection, JudgeReply, Ruleset, FORMAT_VERSION, REGEX_AUTOMATA_VERSION};
+use guard_engine::{Decision, JudgeReply, Ruleset, FORMAT_VERSION, REGEX_AUTOMATA_VERSION};
 use libfuzzer_sys::fuzz_target;
 
 const HEADER_SIZE: usize = 64;
@@ -50,10 +50,10 @@ fn exercise(bytes: &[u8]) {
             let Some(id) = ruleset.select(&name, &path) else {
                 continue;
             };
-            let _ = ruleset.headers(id, &secrets);
+            let _ = ruleset.headers(&id, &secrets);
             for body in BODIES {
-                let _ = ruleset.explain(id, None, None, body);
-                if let Inspection::Escalate(mut escalation) = ruleset.inspect(id, None, body) {
+                let _ = ruleset.explain(&id, None, None, body);
+                if let Decision::Escalate(mut escalation) = ruleset.inspect(&id, None, body).decision {
                     // Ask every judge; each allows, so the escalation runs to its end.
                     for _ in 0..ruleset.program().judges.len() + 2 {
                         let _ = escalation.next_call(&ruleset, &secrets, 7);

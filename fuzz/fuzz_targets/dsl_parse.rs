@@ -47,7 +47,7 @@ fn never_matches_empty(ruleset: &guard_engine::Ruleset) {
             continue;
         };
         for body in BODIES {
-            let Ok(explanation) = ruleset.explain(id, Some("text/plain"), None, body.as_bytes()) else {
+            let Ok(explanation) = ruleset.explain(&id, Some("text/plain"), None, body.as_bytes()) else {
                 continue;
             };
             for (rule, site) in &explanation.hits {

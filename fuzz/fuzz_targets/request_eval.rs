@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use guard_engine::{Inspection, Ruleset};
+use guard_engine::{Decision, Ruleset};
 use libfuzzer_sys::fuzz_target;
 
 /// The example policy (keywords, a regex, a judge) and the evasion corpus's policy (`ignore case`,
@@ -53,21 +53,21 @@ fuzz_target!(|data: &[u8]| {
     let Some(policy) = rs.select("dashscope.aliyuncs.com", "/compatible-mode/v1/chat/completions") else {
         panic!("the reference policy selects its host");
     };
-    let inspection = rs.inspect_encoded(policy, content_type, encoding, body);
+    let inspection = rs.inspect_encoded(&policy, content_type, encoding, body).decision;
     if matches!(encoding, None | Some("identity"))
         && guard_engine::extract(body, content_type, &guard_engine::Limits::default()).is_err()
     {
-        assert!(matches!(inspection, Inspection::Deny(_)), "an unreadable body must not pass");
+        assert!(matches!(inspection, Decision::Deny(_)), "an unreadable body must not pass");
     }
     match inspection {
-        Inspection::Deny(denial) => {
+        Decision::Deny(denial) => {
             if let Some(site) = &denial.matched {
                 // The compiler refuses patterns that match empty text: a hit always covers some.
                 assert!(!site.byte_span.is_empty() && site.start < site.end, "empty match: {site:?}");
             }
             let _ = denial.body();
         }
-        Inspection::Escalate(escalation) => {
+        Decision::Escalate(escalation) => {
             let secrets = rs.required_secrets().into_iter().map(|s| (s.to_string(), "k".to_string())).collect();
             let call = escalation.next_call(rs, &secrets, 1).ok().flatten();
             if let Some(call) = call {
@@ -75,6 +75,6 @@ fuzz_target!(|data: &[u8]| {
                 assert!(prompt.contains("GUARD-"), "the prompt carries a fence");
             }
         }
-        Inspection::Allow => {}
+        Decision::Allow => {}
     }
 });

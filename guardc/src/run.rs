@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 
 use guard_engine::{
-    Denial, HeadVerdict, HeaderPlan, Inspection, JudgeReply, MatchedPattern, Outcome, RequestHead,
-    Ruleset, Secrets,
+    Decision, Denial, Finding, HeadVerdict, HeaderPlan, JudgeReply, MatchedPattern, Outcome,
+    RequestHead, Ruleset, Secrets,
 };
 
 use crate::fixture::{Fixture, JudgeMock};
@@ -29,11 +29,14 @@ pub fn test_secrets(ruleset: &Ruleset) -> Secrets {
 /// Everything that happened to one request.
 #[derive(Debug, Clone)]
 pub struct Run {
+    /// The selected policies' names (`a, b` when several apply).
     pub policy: Option<String>,
     pub headers: HeaderPlan,
     /// Judges asked, in order, with the mocked answer.
     pub judges: Vec<(String, JudgeMock)>,
     pub outcome: Outcome,
+    /// What monitored rules matched and monitored judges answered, in file order.
+    pub monitored: Vec<Finding>,
     /// (policy, rule) of every rule this request exercised, for coverage.
     pub exercised: BTreeSet<(String, String)>,
 }
@@ -59,6 +62,7 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
         headers: HeaderPlan::default(),
         judges: Vec::new(),
         outcome: Outcome::Allow,
+        monitored: Vec::new(),
         exercised: BTreeSet::new(),
     };
     // The headers phase, as the filter runs it: the head checks (odd authorities, upgrades)
@@ -72,38 +76,48 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
         }
         HeadVerdict::Selected(policy) => policy,
     };
-    let policy_name = ruleset.policy_name(policy).to_string();
-    run.policy = Some(policy_name.clone());
+    run.policy = Some(ruleset.selection_name(&policy));
     run.headers = ruleset
-        .headers(policy, secrets)
+        .headers(&policy, secrets)
         .map_err(|e| e.to_string())?;
     let content_type = fixture.header("content-type");
     let content_encoding = fixture.header("content-encoding");
+    // Rule ids are unique across policies, so a rule id names its policy.
+    let policy_of = |rule: &str| -> String {
+        ruleset
+            .program()
+            .policies
+            .iter()
+            .find(|p| p.rules.iter().any(|r| r.id == rule))
+            .map(|p| p.name.clone())
+            .unwrap_or_default()
+    };
 
-    // Every deny rule that matches counts as exercised, not only the one the verdict reports.
-    if let Ok(explanation) = ruleset.explain(policy, content_type, content_encoding, &fixture.body)
+    // Every rule whose patterns match counts as exercised, not only the one the verdict reports.
+    if let Ok(explanation) = ruleset.explain(&policy, content_type, content_encoding, &fixture.body)
     {
         for (rule, _) in explanation.hits {
-            run.exercised.insert((policy_name.clone(), rule));
+            run.exercised.insert((policy_of(&rule), rule));
         }
     }
 
-    run.outcome = match ruleset.inspect_encoded(
-        policy,
-        content_type,
-        content_encoding,
-        &fixture.body,
-    ) {
-        Inspection::Allow => Outcome::Allow,
-        Inspection::Deny(denial) => Outcome::Deny(denial),
-        Inspection::Escalate(mut escalation) => loop {
+    let inspection =
+        ruleset.inspect_encoded(&policy, content_type, content_encoding, &fixture.body);
+    run.monitored = inspection.monitored;
+    run.outcome = match inspection.decision {
+        Decision::Allow => Outcome::Allow,
+        Decision::Deny(denial) => Outcome::Deny(denial),
+        Decision::Escalate(mut escalation) => loop {
             let call = match escalation.next_call(ruleset, secrets, 0) {
                 Ok(Some(call)) => call,
-                Ok(None) => break Outcome::Allow,
+                Ok(None) => {
+                    run.monitored.extend_from_slice(escalation.monitored());
+                    break Outcome::Allow;
+                }
                 Err(err) => return Err(err.to_string()),
             };
             run.exercised
-                .insert((policy_name.clone(), call.rule.clone()));
+                .insert((policy_of(&call.rule), call.rule.clone()));
             let mock = fixture.judges.get(&call.judge).cloned().ok_or_else(|| {
                 format!(
                     "the request is escalated to judge `{}`, but the fixture does not say what it answers; add `# @judge {}: allow` (or deny \"REASON\", timeout, ...)",
@@ -125,6 +139,7 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
             };
             run.judges.push((call.judge.clone(), mock.clone()));
             if let Some(outcome) = escalation.settle(ruleset, reply) {
+                run.monitored.extend_from_slice(escalation.monitored());
                 break outcome;
             }
         },
@@ -172,7 +187,29 @@ pub fn render(run: &Run) -> String {
     for (judge, mock) in &run.judges {
         line("judge", &format!("{judge} answered {mock}"));
     }
+    for finding in &run.monitored {
+        line("monitored", &describe_finding(finding));
+    }
     out
+}
+
+/// A monitored rule's match or judge's answer, in one line: what enforce mode would have done.
+pub fn describe_finding(finding: &Finding) -> String {
+    let mut text = format!("rule {} (policy {})", finding.rule, finding.policy);
+    if let Some(site) = &finding.matched {
+        text.push_str(&format!(" matched {}", describe_site(site)));
+    }
+    if let (Some(judge), Some(answer)) = (&finding.judge, &finding.answer) {
+        text.push_str(&format!(": judge {judge} answered {answer}"));
+    }
+    match &finding.would_deny {
+        Some(denial) => text.push_str(&format!(
+            "; enforced, it would deny ({} {})",
+            denial.status, denial.code
+        )),
+        None => text.push_str("; enforced, it would allow"),
+    }
+    text
 }
 
 pub fn describe_site(site: &guard_engine::MatchSite) -> String {
@@ -207,5 +244,13 @@ pub fn to_json(run: &Run) -> serde_json::Value {
         "remove_headers": run.headers.remove,
         "judges": run.judges.iter().map(|(j, m)| serde_json::json!({"judge": j, "answer": m.to_string(), "mock": m.to_json()})).collect::<Vec<_>>(),
         "deny": match &run.outcome { Outcome::Deny(d) => denial(d), Outcome::Allow => serde_json::Value::Null },
+        "monitored": run.monitored.iter().map(|f| serde_json::json!({
+            "policy": f.policy,
+            "rule": f.rule,
+            "matched": f.matched.as_ref().map(describe_site),
+            "judge": f.judge,
+            "answer": f.answer,
+            "would_deny": f.would_deny.as_ref().map(denial),
+        })).collect::<Vec<_>>(),
     })
 }

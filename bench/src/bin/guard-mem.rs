@@ -76,12 +76,14 @@ fn main() {
         std::process::exit(1);
     };
     let before = reset_peak();
-    let verdict = ruleset.inspect(policy, Some("application/json"), &body);
+    let verdict = ruleset
+        .inspect(&policy, Some("application/json"), &body)
+        .decision;
     let inspect_peak = PEAK.load(Ordering::Relaxed) - before;
     let verdict = match verdict {
-        guard_engine::Inspection::Allow => "allow",
-        guard_engine::Inspection::Deny(_) => "deny",
-        guard_engine::Inspection::Escalate(_) => "escalate",
+        guard_engine::Decision::Allow => "allow",
+        guard_engine::Decision::Deny(_) => "deny",
+        guard_engine::Decision::Escalate(_) => "escalate",
     };
     println!(
         "bundle {} B; load {:.3} ms, heap after load {} B, peak during load {} B; inspect of {} B body ({verdict}): peak {} B above live",

@@ -14,7 +14,7 @@
 
 use std::cell::RefCell;
 
-use guard_engine::{extract, normalize, Inspection, Limits, PolicyId, Ruleset};
+use guard_engine::{extract, normalize, Decision, Limits, Ruleset, Selection};
 
 #[path = "../../src/corpus.rs"]
 mod corpus;
@@ -22,7 +22,7 @@ mod corpus;
 mod spec;
 
 thread_local! {
-    static RULESET: RefCell<Option<(Ruleset, PolicyId)>> = const { RefCell::new(None) };
+    static RULESET: RefCell<Option<(Ruleset, Selection)>> = const { RefCell::new(None) };
     static BODY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -79,11 +79,13 @@ pub extern "C" fn inspect(ptr: *const u8, len: usize, plain: i32) -> i32 {
         "application/json"
     };
     RULESET.with(|r| match r.borrow().as_ref() {
-        Some((ruleset, policy)) => match ruleset.inspect(*policy, Some(content_type), body) {
-            Inspection::Allow => 0,
-            Inspection::Deny(_) => 1,
-            Inspection::Escalate(_) => 2,
-        },
+        Some((ruleset, policy)) => {
+            match ruleset.inspect(policy, Some(content_type), body).decision {
+                Decision::Allow => 0,
+                Decision::Deny(_) => 1,
+                Decision::Escalate(_) => 2,
+            }
+        }
         None => -1,
     })
 }

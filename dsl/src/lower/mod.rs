@@ -25,9 +25,9 @@ use crate::load::Loaded;
 
 use template::{template, Context};
 use values::{
-    blank_keyword, check_cluster, check_deny_regex, check_header_name, check_header_value,
-    check_keyword, check_path_prefix, lower_duration, lower_endpoint, lower_host, lower_on_error,
-    regex_diag,
+    blank_keyword, check_cluster, check_deny_regex, check_except_regex, check_header_name,
+    check_header_value, check_keyword, check_path_prefix, lower_duration, lower_endpoint,
+    lower_host, lower_on_error, regex_diag,
 };
 
 /// A program and what lowering remembers about its source.
@@ -67,10 +67,13 @@ pub(crate) fn lower<'a>(
         rules: Vec::new(),
         regexes: Vec::new(),
     };
+    // Per policy: its name's span and the header names it sets or removes, with their spans.
+    let mut header_sites: Vec<(Span, Vec<(String, Span)>)> = Vec::new();
     for file in files {
         for item in &file.items {
             if let ast::Item::Policy(policy) = item {
                 let (ir, regexes) = lowerer.policy(policy, &judge_index);
+                header_sites.push((policy.name.span, header_spans(policy)));
                 let spans = policy.stmts.iter().filter_map(|s| match s {
                     PolicyStmt::Rule(r) => Some(r.keyword),
                     _ => None,
@@ -83,7 +86,68 @@ pub(crate) fn lower<'a>(
             }
         }
     }
+    conflicting_headers(&lowered.program, &header_sites, lowerer.diags);
     lowered
+}
+
+fn header_spans(policy: &ast::Policy) -> Vec<(String, Span)> {
+    policy
+        .stmts
+        .iter()
+        .filter_map(|s| match s {
+            PolicyStmt::Inject { name, .. } | PolicyStmt::Remove { name } => {
+                Some((name.value.to_ascii_lowercase(), name.span))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every policy that selects a request applies (v1), so two policies that can select the same
+/// request must not both set or remove one header: which value would the upstream get? Reported
+/// once per pair of policies, at the later one's header, naming a host they share.
+fn conflicting_headers(
+    program: &Program,
+    sites: &[(Span, Vec<(String, Span)>)],
+    diags: &mut Vec<Diag>,
+) {
+    for (j, later) in program.policies.iter().enumerate() {
+        for (i, earlier) in program.policies.iter().enumerate().take(j) {
+            let (Some((_, earlier_headers)), Some((_, later_headers))) =
+                (sites.get(i), sites.get(j))
+            else {
+                continue;
+            };
+            let shared = later_headers.iter().find_map(|(name, span)| {
+                earlier_headers
+                    .iter()
+                    .find(|(other, _)| other == name)
+                    .map(|(_, first)| (name, *span, *first))
+            });
+            let Some((name, span, first)) = shared else {
+                continue;
+            };
+            let Some(host) = earlier.shares_requests_with(later) else {
+                continue;
+            };
+            diags.push(
+                Diag::new(
+                    Code::ConflictingHeaders,
+                    format!(
+                        "policies `{}` and `{}` both set or remove header `{name}` on `{host}`",
+                        earlier.name, later.name
+                    ),
+                )
+                .at(span, format!("policy `{}` changes it here", later.name))
+                .also(first, format!("policy `{}` changes it here", earlier.name))
+                .help(
+                    "every policy that selects a request applies, so one request would get both \
+                     changes; keep the header in one of them, or make their hosts or path \
+                     prefixes disjoint",
+                ),
+            );
+        }
+    }
 }
 
 /// Builds the bundle; regex errors the engine finds (a DFA over its budget) point at the regex.
@@ -174,8 +238,20 @@ impl Lowerer<'_> {
         };
         let mut regexes = Vec::new();
         let mut header_names: HashMap<String, Span> = HashMap::new();
+        // The policy's `mode` is the default of every rule in it, wherever the line stands.
+        let mut policy_mode = Mode::Enforce;
+        for stmt in &policy.stmts {
+            if let PolicyStmt::Mode { value, .. } = stmt {
+                match values::mode(value) {
+                    Ok(mode) => policy_mode = mode,
+                    Err(d) => self.report(*d),
+                }
+                break;
+            }
+        }
         for stmt in &policy.stmts {
             match stmt {
+                PolicyStmt::Mode { .. } => {}
                 PolicyStmt::MatchHost { hosts, .. } => {
                     for host in hosts {
                         match lower_host(host) {
@@ -208,7 +284,7 @@ impl Lowerer<'_> {
                     });
                 }
                 PolicyStmt::Rule(rule) => {
-                    let (r, literals) = self.rule(rule, judges);
+                    let (r, literals) = self.rule(rule, judges, policy_mode);
                     ir.rules.push(r);
                     regexes.push(literals);
                 }
@@ -243,6 +319,7 @@ impl Lowerer<'_> {
         &mut self,
         rule: &'a ast::Rule,
         judges: &HashMap<&str, u32>,
+        policy_mode: Mode,
     ) -> (Rule, Vec<&'a Str>) {
         let ignore_case = rule
             .stmts
@@ -254,14 +331,74 @@ impl Lowerer<'_> {
                 .stmts
                 .iter()
                 .any(|s| matches!(s, RuleStmt::NormalizeOff { .. })),
+            whole_words: rule
+                .stmts
+                .iter()
+                .any(|s| matches!(s, RuleStmt::WholeWords { .. })),
             ..Patterns::default()
         };
         let mut literals = Vec::new();
         let mut reason = None;
         let mut escalate = None;
         let mut denies = false;
+        let mut mode = policy_mode;
+        let mut has_when = false;
         for stmt in &rule.stmts {
             match stmt {
+                RuleStmt::When { patterns: list, .. } => {
+                    has_when = true;
+                    // A `when` line holds the same patterns a `deny` line does; which of the two
+                    // the rule has decides what its patterns mean (check.rs refuses both).
+                    match list {
+                        ast::PatternList::Keywords(keywords) => {
+                            for keyword in keywords {
+                                if let Err(d) = check_keyword(keyword, !patterns.skip_normalization)
+                                {
+                                    self.report(*d);
+                                }
+                                patterns.keywords.push(keyword.value.clone());
+                            }
+                        }
+                        ast::PatternList::Regexes(regexes) => {
+                            for regex in regexes {
+                                if let Err(d) = check_deny_regex(regex, ignore_case) {
+                                    self.report(*d);
+                                }
+                                patterns.regexes.push(regex.value.clone());
+                                literals.push(regex);
+                            }
+                        }
+                    }
+                }
+                RuleStmt::Except { patterns: list, .. } => match list {
+                    ast::PatternList::Keywords(keywords) => {
+                        for keyword in keywords {
+                            if let Err(d) = check_keyword(keyword, !patterns.skip_normalization) {
+                                self.report(*d);
+                            }
+                            patterns.except.keywords.push(keyword.value.clone());
+                        }
+                    }
+                    ast::PatternList::Regexes(regexes) => {
+                        for regex in regexes {
+                            if let Err(d) = check_except_regex(regex, ignore_case) {
+                                self.report(*d);
+                            }
+                            patterns.except.regexes.push(regex.value.clone());
+                        }
+                    }
+                },
+                RuleStmt::Validate { name, .. } => match values::validator(name) {
+                    Ok(v) => {
+                        patterns.validator.get_or_insert(v);
+                    }
+                    Err(d) => self.report(*d),
+                },
+                RuleStmt::Mode { value, .. } => match values::mode(value) {
+                    Ok(m) => mode = m,
+                    Err(d) => self.report(*d),
+                },
+                RuleStmt::WholeWords { .. } => {}
                 RuleStmt::DenyKeyword { keywords, .. } => {
                     denies = true;
                     for keyword in keywords {
@@ -306,13 +443,16 @@ impl Lowerer<'_> {
             }
         }
         let action = match (denies, escalate) {
-            (false, Some(judge)) => RuleAction::Escalate { judge, when: None },
+            (false, Some(judge)) => RuleAction::Escalate {
+                judge,
+                when: has_when.then_some(patterns),
+            },
             _ => RuleAction::Deny(patterns),
         };
         let ir = Rule {
             id: rule.name.value.clone(),
             reason,
-            mode: Mode::Enforce,
+            mode,
             action,
         };
         (ir, literals)

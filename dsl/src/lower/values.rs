@@ -5,7 +5,7 @@
 
 use std::ops::Range;
 
-use guard_engine::ir::{Endpoint, HostPattern, OnError, Template, TemplatePart};
+use guard_engine::ir::{Endpoint, HostPattern, Mode, OnError, Template, TemplatePart, Validator};
 use guard_engine::{check_regex, RegexError, RegexErrorKind};
 
 use crate::ast::{Str, Word};
@@ -524,6 +524,60 @@ pub(crate) fn lower_on_error(word: &Word) -> Result<OnError, Box<Diag>> {
     }
 }
 
+/// `mode monitor` or `mode enforce`.
+pub(crate) fn mode(word: &Word) -> Result<Mode, Box<Diag>> {
+    match word.text.as_str() {
+        "monitor" => Ok(Mode::Monitor),
+        "enforce" => Ok(Mode::Enforce),
+        other => {
+            let help = match closest(other, &["monitor", "enforce"]) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "`monitor` records what the rules match and lets the request through; \
+                         `enforce` (the default) acts on it"
+                    .into(),
+            };
+            Err(Box::new(
+                Diag::new(
+                    Code::BadMode,
+                    format!("`mode` must be `monitor` or `enforce`, not `{other}`"),
+                )
+                .at(word.span, "expected `monitor` or `enforce`")
+                .help(help),
+            ))
+        }
+    }
+}
+
+/// `validate NAME`, one of the engine's validators.
+pub(crate) fn validator(word: &Word) -> Result<Validator, Box<Diag>> {
+    if let Some(v) = Validator::from_name(&word.text) {
+        return Ok(v);
+    }
+    let names: Vec<&str> = Validator::ALL.iter().map(|v| v.name()).collect();
+    let list: Vec<String> = Validator::ALL
+        .iter()
+        .map(|v| format!("`{}` ({})", v.name(), v.meaning()))
+        .collect();
+    let help = match closest(&word.text, &names) {
+        Some(s) => format!("did you mean `{s}`? the validators are {}", list.join("; ")),
+        None => format!("the validators are {}", list.join("; ")),
+    };
+    Err(Box::new(
+        Diag::new(
+            Code::UnknownValidator,
+            format!("unknown validator `{}`", word.text),
+        )
+        .at(word.span, "no validator has this name")
+        .help(help),
+    ))
+}
+
+/// An `except regex` the engine can run as a DFA (it may match the empty string: an empty
+/// exception holds no match, so it excuses nothing).
+pub(crate) fn check_except_regex(regex: &Str, ignore_case: bool) -> Result<(), Box<Diag>> {
+    check_regex(&regex.value, ignore_case).map_err(|err| Box::new(regex_diag(regex, &err)))
+}
+
 /// A deny regex the engine can run as a DFA and that cannot match the empty string.
 pub(crate) fn check_deny_regex(regex: &Str, ignore_case: bool) -> Result<(), Box<Diag>> {
     if let Err(err) = check_regex(&regex.value, ignore_case) {
@@ -561,7 +615,8 @@ pub(crate) fn regex_diag(literal: &Str, err: &RegexError) -> Diag {
             } else {
                 "guard runs regexes as DFAs, which scan in linear time and cannot look ahead or \
                  behind; match the surrounding text as part of the pattern (`foo(?=bar)` → \
-                 `foobar`), use `(?-u:\\b)` for a word boundary, or split the check into rules"
+                 `foobar`), use `whole words` on a keyword rule for a word boundary, or split the \
+                 check into rules"
             };
             Diag::new(Code::UnsupportedRegex, format!("unsupported regex: {}", err.message))
                 .at(span, "a DFA cannot do this")
@@ -573,8 +628,10 @@ pub(crate) fn regex_diag(literal: &Str, err: &RegexError) -> Diag {
             Diag::new(Code::UnicodeWordBoundary, "a DFA cannot match a Unicode word boundary")
                 .at(span, "Unicode word boundary")
                 .help(format!(
-                    "use the ASCII word boundary `{ascii}`, which a DFA can match (letters outside \
-                     ASCII then count as non-word characters)"
+                    "for a word of a keyword list, use a `deny keyword` line with `whole words`, \
+                     which also keeps CJK keywords matching inside running text; in a regex, the \
+                     ASCII boundary `{ascii}` is what a DFA can match, but letters outside ASCII \
+                     then count as non-word characters, so it never matches next to CJK text"
                 ))
         }
         RegexErrorKind::TooLarge { limit } => Diag::new(

@@ -97,6 +97,7 @@ fn expected_words(r: Rule) -> Cow<'static, str> {
         Rule::string | Rule::string_list | Rule::plain_string | Rule::triple_string => "a string",
         Rule::duration => "a duration such as `250ms`, `3s` or `1m`",
         Rule::on_error_value => "`deny` or `allow`",
+        Rule::name_value => "a name such as `monitor` or `luhn`",
         Rule::lbrace => "`{`",
         Rule::rbrace => "`}`",
         Rule::comma => "`,`",

@@ -84,7 +84,7 @@ impl Builder {
                         parts.strings.push(s);
                     }
                 }
-                Rule::duration | Rule::on_error_value => {
+                Rule::duration | Rule::on_error_value | Rule::name_value => {
                     parts.word = Some(Word {
                         text: p.as_str().to_string(),
                         span: self.span(&p),
@@ -150,6 +150,7 @@ impl Builder {
                 head,
                 keywords,
                 strings,
+                word,
                 ..
             } = self.parts(block);
             let mut strings = strings.into_iter();
@@ -168,6 +169,7 @@ impl Builder {
                     _ => None,
                 },
                 Rule::remove => strings.next().map(|name| ast::PolicyStmt::Remove { name }),
+                Rule::mode => word.map(|value| ast::PolicyStmt::Mode { head, value }),
                 _ => None,
             };
             match stmt {
@@ -193,8 +195,16 @@ impl Builder {
                 head,
                 keywords,
                 strings,
+                word,
                 ..
             } = self.parts(block);
+            let list = |strings: Vec<Str>| {
+                if keywords.contains(&Rule::kw_keyword) {
+                    ast::PatternList::Keywords(strings)
+                } else {
+                    ast::PatternList::Regexes(strings)
+                }
+            };
             let stmt = match r {
                 Rule::deny if keywords.contains(&Rule::kw_file) => strings
                     .into_iter()
@@ -220,6 +230,17 @@ impl Builder {
                     .into_iter()
                     .next()
                     .map(|judge| ast::RuleStmt::Escalate { head, judge }),
+                Rule::when => Some(ast::RuleStmt::When {
+                    head,
+                    patterns: list(strings),
+                }),
+                Rule::except => Some(ast::RuleStmt::Except {
+                    head,
+                    patterns: list(strings),
+                }),
+                Rule::validate => word.map(|name| ast::RuleStmt::Validate { head, name }),
+                Rule::whole_words => Some(ast::RuleStmt::WholeWords { head }),
+                Rule::mode => word.map(|value| ast::RuleStmt::Mode { head, value }),
                 _ => None,
             };
             match stmt {

@@ -375,7 +375,7 @@ fn find<A: Automaton>(forward: &A, reverse: &A, text: &[u8]) -> Option<(usize, R
 #[cfg(test)]
 mod screen_tests {
     use crate::ir::{HostPattern, Patterns, Policy, Program, Rule, RuleAction};
-    use crate::{compile, CompileOptions, Inspection, Ruleset};
+    use crate::{compile, CompileOptions, Decision, Ruleset};
 
     fn rule(id: &str, keywords: &[&str], regexes: &[&str], ignore_case: bool) -> Rule {
         Rule {
@@ -394,8 +394,11 @@ mod screen_tests {
 
     fn denied_by(ruleset: &Ruleset, text: &str) -> Option<(String, std::ops::Range<usize>)> {
         let policy = ruleset.select("h", "/")?;
-        match ruleset.inspect(policy, Some("text/plain"), text.as_bytes()) {
-            Inspection::Deny(d) => Some((
+        match ruleset
+            .inspect(&policy, Some("text/plain"), text.as_bytes())
+            .decision
+        {
+            Decision::Deny(d) => Some((
                 d.rule.unwrap_or_default(),
                 d.matched.map(|m| m.byte_span).unwrap_or(0..0),
             )),
@@ -475,7 +478,7 @@ mod screen_tests {
 #[cfg(test)]
 mod separator_tests {
     use crate::ir::{HostPattern, Patterns, Policy, Program, Rule, RuleAction};
-    use crate::{compile, CompileOptions, Inspection, Ruleset};
+    use crate::{compile, CompileOptions, Decision, Ruleset};
 
     fn ruleset(rules: Vec<(&str, Vec<&str>, Vec<&str>, bool)>) -> Ruleset {
         let program = Program {
@@ -508,8 +511,11 @@ mod separator_tests {
 
     fn denied(ruleset: &Ruleset, text: &str) -> Option<(String, String)> {
         let policy = ruleset.select("h", "/")?;
-        match ruleset.inspect(policy, Some("text/plain"), text.as_bytes()) {
-            Inspection::Deny(d) => {
+        match ruleset
+            .inspect(&policy, Some("text/plain"), text.as_bytes())
+            .decision
+        {
+            Decision::Deny(d) => {
                 let span = d.matched.map(|m| m.byte_span).unwrap_or(0..0);
                 Some((d.rule.unwrap_or_default(), text[span].to_string()))
             }

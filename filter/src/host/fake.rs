@@ -25,6 +25,7 @@ pub(crate) enum Event {
         body: String,
     },
     Count(Counter),
+    CountRule(String),
 }
 
 #[derive(Debug, Default)]
@@ -173,5 +174,9 @@ impl Host for FakeHost {
 
     fn count(&self, counter: Counter) {
         self.record(Event::Count(counter));
+    }
+
+    fn count_rule(&self, rule: &str) {
+        self.record(Event::CountRule(rule.to_owned()));
     }
 }

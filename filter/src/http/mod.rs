@@ -26,8 +26,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use guard_engine::{
-    read_reply, Code, Denial, Escalation, HeadVerdict, HeaderPlan, Inspection, JudgeReply, Outcome,
-    PolicyId, RequestHead, DEFAULT_MAX_BODY_BYTES, MAX_ANSWER_BYTES,
+    read_reply, Code, Decision, Denial, Escalation, Finding, HeadVerdict, HeaderPlan, JudgeReply,
+    Outcome, RequestHead, Selection, DEFAULT_MAX_BODY_BYTES, MAX_ANSWER_BYTES,
 };
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, LogLevel};
@@ -82,7 +82,8 @@ pub(crate) struct Request<H: Host = Envoy> {
     context_id: u32,
     active: Option<Rc<Active>>,
     phase: Phase,
-    policy: Option<PolicyId>,
+    /// The policies that selected the request (all of them apply).
+    selection: Option<Selection>,
     content_type: Option<String>,
     content_encoding: Option<String>,
     request_id: Option<String>,
@@ -101,7 +102,7 @@ impl<H: Host> Request<H> {
             context_id,
             active,
             phase: Phase::Untouched,
-            policy: None,
+            selection: None,
             content_type: None,
             content_encoding: None,
             request_id: None,
@@ -140,13 +141,13 @@ impl<H: Host> Request<H> {
             }
             HeadVerdict::Selected(policy) => policy,
         };
-        self.policy = Some(policy);
+        self.selection = Some(policy.clone());
         // Kept before the plan runs: the body is read by its content type, and a policy that
         // removes a header must not change how we read the body.
         self.content_type = headers.get("content-type").map(str::to_string);
         let encoding = headers.get("content-encoding").map(str::to_string);
 
-        match active.ruleset.headers(policy, &active.secrets) {
+        match active.ruleset.headers(&policy, &active.secrets) {
             Ok(plan) => self.plan = Some(plan),
             Err(missing) => {
                 // on_configure checked every secret, so this is a bug, not a client error.
@@ -154,7 +155,7 @@ impl<H: Host> Request<H> {
                     LogLevel::Error,
                     &format!("guard: {missing} request_id={}", self.request_label()),
                 );
-                let policy_name = active.ruleset.policy_name(policy).to_string();
+                let policy_name = active.ruleset.selection_name(&policy);
                 self.reply(&Denial::refusal(
                     &policy_name,
                     500,
@@ -178,7 +179,7 @@ impl<H: Host> Request<H> {
                 self.context_id,
                 Held {
                     since: self.host.now_nanos(),
-                    policy: active.ruleset.policy_name(policy).to_string(),
+                    policy: active.ruleset.selection_name(&policy),
                     label: self.request_label(),
                 },
             );
@@ -245,8 +246,8 @@ impl<H: Host> Request<H> {
                 self.request_label()
             ),
         );
-        let policy_name = match (&self.active, self.policy) {
-            (Some(active), Some(policy)) => active.ruleset.policy_name(policy).to_string(),
+        let policy_name = match (&self.active, &self.selection) {
+            (Some(active), Some(selection)) => active.ruleset.selection_name(selection),
             _ => String::new(),
         };
         self.reply(&Denial::refusal(
@@ -259,24 +260,25 @@ impl<H: Host> Request<H> {
 
     /// The whole body is ours (or past the limit): inspect it.
     fn on_body_complete(&mut self) -> Step {
-        let (Some(active), Some(policy)) = (self.active.clone(), self.policy) else {
+        let (Some(active), Some(policy)) = (self.active.clone(), self.selection.clone()) else {
             return Step::Forward;
         };
         // A body past the limit is refused by the engine on its length alone, with the error
         // `guardc test` gives.
         let inspection = active.ruleset.inspect_encoded(
-            policy,
+            &policy,
             self.content_type.as_deref(),
             self.content_encoding.as_deref(),
             &self.body,
         );
-        match inspection {
-            Inspection::Allow => match self.restore_body() {
+        self.record_monitored(&inspection.monitored);
+        match inspection.decision {
+            Decision::Allow => match self.restore_body() {
                 Step::Forward => self.approve(),
                 step => step,
             },
-            Inspection::Deny(denial) => self.reply(&denial),
-            Inspection::Escalate(escalation) => {
+            Decision::Deny(denial) => self.reply(&denial),
+            Decision::Escalate(escalation) => {
                 self.host.count(Counter::Escalated);
                 // The body goes back now, inside a body callback, not when the judge answers:
                 // a write past the listener's buffer limit makes Envoy answer its own 413 on the
@@ -328,8 +330,9 @@ impl<H: Host> Request<H> {
                         &format!("guard: {missing} request_id={}", self.request_label()),
                     );
                     let policy_name = self
-                        .policy
-                        .map(|p| active.ruleset.policy_name(p).to_string())
+                        .selection
+                        .as_ref()
+                        .map(|p| active.ruleset.selection_name(p))
                         .unwrap_or_default();
                     return self.reply(&Denial::refusal(
                         &policy_name,
@@ -373,7 +376,8 @@ impl<H: Host> Request<H> {
                             self.request_label()
                         ),
                     );
-                    if let Some(outcome) = escalation.settle(&active.ruleset, JudgeReply::Failed) {
+                    if let Some(outcome) = self.settle(active, &mut escalation, JudgeReply::Failed)
+                    {
                         return self.finish(outcome);
                     }
                 }
@@ -431,7 +435,7 @@ impl<H: Host> Request<H> {
                 ),
             );
         }
-        let step = match escalation.settle(&active.ruleset, reply) {
+        let step = match self.settle(&active, &mut escalation, reply) {
             Some(outcome) => self.finish(outcome),
             None => self.ask(&active, escalation),
         };
@@ -445,6 +449,46 @@ impl<H: Host> Request<H> {
                     ),
                 );
             }
+        }
+    }
+
+    /// Hands a judge's reply to the escalation, recording a monitored judge's answer.
+    fn settle(
+        &mut self,
+        active: &Active,
+        escalation: &mut Escalation,
+        reply: JudgeReply<'_>,
+    ) -> Option<Outcome> {
+        let before = escalation.monitored().len();
+        let outcome = escalation.settle(&active.ruleset, reply);
+        let new = escalation
+            .monitored()
+            .get(before..)
+            .unwrap_or_default()
+            .to_vec();
+        self.record_monitored(&new);
+        outcome
+    }
+
+    /// Monitored matches change nothing for the request: a log line and the rule's counter,
+    /// names and codes only.
+    fn record_monitored(&self, findings: &[Finding]) {
+        for finding in findings {
+            self.host.count_rule(&finding.rule);
+            let (would, code) = match &finding.would_deny {
+                Some(denial) => ("deny", denial.code),
+                None => ("allow", "-"),
+            };
+            self.host.log(
+                LogLevel::Info,
+                &format!(
+                    "guard: monitored policy={} rule={} mode=monitor judge={} would={would} code={code} request_id={}",
+                    finding.policy,
+                    finding.rule,
+                    finding.judge.as_deref().unwrap_or("-"),
+                    self.request_label()
+                ),
+            );
         }
     }
 
@@ -491,6 +535,9 @@ impl<H: Host> Request<H> {
         self.body = Vec::new();
         held::release(self.context_id);
         self.host.count(Counter::Denied);
+        if let Some(rule) = &denial.rule {
+            self.host.count_rule(rule);
+        }
         log_denial(&self.host, denial, &self.request_label());
         if let Err(status) = self
             .host
@@ -519,7 +566,7 @@ pub(crate) fn log_denial(host: &impl Host, denial: &Denial, request: &str) {
     host.log(
         LogLevel::Info,
         &format!(
-            "guard: denied policy={} rule={} judge={} code={} status={} request_id={request}",
+            "guard: denied policy={} rule={} mode=enforce judge={} code={} status={} request_id={request}",
             denial.policy,
             denial.rule.as_deref().unwrap_or("-"),
             denial.judge.as_deref().unwrap_or("-"),

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use guard_engine::{HeadVerdict, Inspection, Origin, Ruleset};
+use guard_engine::ir::{Mode, RuleAction};
+use guard_engine::{Decision, HeadVerdict, JudgeReply, Origin, Ruleset, Selection};
 
 use super::args::PolicyArgs;
 use super::compilation::compile;
@@ -101,10 +102,22 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
         }
         HeadVerdict::Selected(policy) => policy,
     };
-    println!("policy: {}", ruleset.policy_name(policy));
+    if policy.policies().len() == 1 {
+        println!("policy: {}", ruleset.selection_name(&policy));
+    } else {
+        println!(
+            "policies: {} (every policy that selects a request applies)",
+            ruleset.selection_name(&policy)
+        );
+    }
     let content_type = fixture.header("content-type");
     let content_encoding = fixture.header("content-encoding");
-    match ruleset.explain(policy, content_type, content_encoding, &fixture.body) {
+    let explained = ruleset.explain(&policy, content_type, content_encoding, &fixture.body);
+    let matched: Vec<String> = explained
+        .as_ref()
+        .map(|e| e.hits.iter().map(|(rule, _)| rule.clone()).collect())
+        .unwrap_or_default();
+    match explained {
         Err(err) => println!("body: cannot be scanned: {err}"),
         Ok(explanation) => {
             let count = |origin: Origin| {
@@ -144,7 +157,16 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
                 println!("deny rules: none matched");
             }
             for (rule, site) in &explanation.hits {
-                println!("rule `{rule}` matched: {}", run::describe_site(site));
+                let what = match rule_of(&ruleset, rule) {
+                    Some(r) if matches!(r.action, RuleAction::Escalate { .. }) => {
+                        format!("rule `{rule}`'s `when` matched")
+                    }
+                    Some(r) if r.mode == Mode::Monitor => {
+                        format!("rule `{rule}` (mode monitor) matched")
+                    }
+                    _ => format!("rule `{rule}` matched"),
+                };
+                println!("{what}: {}", run::describe_site(site));
                 if let Some(segment) = explanation.segments.iter().find(|s| s.path == site.segment)
                 {
                     print!("{}", excerpt(&segment.text, site.byte_span.clone()));
@@ -152,16 +174,10 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
             }
         }
     }
-    if let Inspection::Escalate(escalation) =
-        ruleset.inspect_encoded(policy, content_type, content_encoding, &fixture.body)
-    {
-        if let Ok(Some(call)) = escalation.next_call(&ruleset, &secrets, 0) {
-            println!(
-                "escalates: rule `{}` asks judge `{}` (cluster `{}`)",
-                call.rule, call.judge, call.cluster
-            );
-        }
-    }
+    let decision = ruleset
+        .inspect_encoded(&policy, content_type, content_encoding, &fixture.body)
+        .decision;
+    explain_judges(&ruleset, &policy, &decision, &matched, &secrets);
     match run::run(&ruleset, &fixture, &secrets) {
         Ok(run) => {
             println!("verdict:");
@@ -209,5 +225,70 @@ fn char_width(c: char) -> usize {
         2
     } else {
         1
+    }
+}
+
+fn rule_of<'r>(ruleset: &'r Ruleset, id: &str) -> Option<&'r guard_engine::ir::Rule> {
+    ruleset
+        .program()
+        .policies
+        .iter()
+        .flat_map(|p| p.rules.iter())
+        .find(|r| r.id == id)
+}
+
+/// Why each escalate rule of the selected policies asks its judge or not, and each question as it
+/// would be sent (secrets as `<secret:NAME>`; later judges as if the earlier ones allowed).
+fn explain_judges(
+    ruleset: &Ruleset,
+    selection: &Selection,
+    decision: &Decision,
+    matched: &[String],
+    secrets: &guard_engine::Secrets,
+) {
+    let escalations = selection
+        .policies()
+        .iter()
+        .filter_map(|&p| ruleset.program().policies.get(p))
+        .flat_map(|p| p.rules.iter())
+        .filter_map(|r| match &r.action {
+            RuleAction::Escalate { judge, when } => Some((r, *judge, when.is_some())),
+            RuleAction::Deny(_) => None,
+        });
+    for (rule, judge, has_when) in escalations {
+        let judge = ruleset
+            .program()
+            .judges
+            .get(judge as usize)
+            .map_or("", |j| j.name.as_str());
+        let why_not = match decision {
+            Decision::Deny(_) => Some("a deny rule decided first"),
+            _ if has_when && !matched.contains(&rule.id) => Some("its `when` matched nothing"),
+            Decision::Allow => Some("the body has no text to ask about"),
+            _ => None,
+        };
+        if let Some(why) = why_not {
+            println!("judge `{judge}` is not asked by rule `{}`: {why}", rule.id);
+        }
+    }
+    let Decision::Escalate(escalation) = decision else {
+        return;
+    };
+    let mut escalation = escalation.clone();
+    let allow =
+        br#"{"choices":[{"message":{"role":"assistant","content":"{\"result\":\"allow\"}"}}]}"#;
+    while let Ok(Some(call)) = escalation.next_call(ruleset, secrets, 0) {
+        println!(
+            "escalates: rule `{}` asks judge `{}` (cluster `{}`)",
+            call.rule, call.judge, call.cluster
+        );
+        println!("  question: {}", String::from_utf8_lossy(&call.body));
+        let reply = JudgeReply::Response {
+            status: 200,
+            body: allow,
+        };
+        if escalation.settle(ruleset, reply).is_some() {
+            break;
+        }
     }
 }
