@@ -14,7 +14,9 @@
 //!
 //! 2. Matchers: exactly one per rule with patterns (`RuleAction::patterns`: a deny rule, an
 //!    escalate rule with `when`), in (policy, rule) order, so none for an escalate rule without
-//!    `when` and none for a rule that does not exist.
+//!    `when` and none for a rule that does not exist; exception matchers (automaton keywords,
+//!    DFA groups) only for a rule with `except`, `whole words` or `validate` (one whose filters
+//!    the scanner runs).
 //! 3. Every pattern a matcher references exists in its rule: its keywords and its groups'
 //!    patterns among the rule's patterns, its exception keywords and its exception groups'
 //!    patterns among the rule's `except` patterns.
@@ -23,10 +25,9 @@
 //!    searches the normalised text: a keyword of zero-width characters would otherwise match at
 //!    every position of every text).
 //! 5. Every DFA a group (of a rule or of its exceptions) or screen references is a blob that
-//!    exists and lies inside the bundle,
-//!    deserialises (`DFA::from_bytes` checks every transition and start state), and has no
-//!    start state that is a match state ([`check_start_states`]).
-//! 6. Every regex group has patterns, and its DFAs fit it: as many DFA patterns as group
+//!    exists and lies inside the bundle, deserialises (`DFA::from_bytes` checks every transition
+//!    and start state), and has no start state that is a match state ([`check_start_states`]).
+//! 6. Every regex group (of a rule or of its exceptions) has patterns, and its DFAs fit it: as many DFA patterns as group
 //!    patterns (so a DFA pattern id names a group pattern), an unanchored group's forward DFA
 //!    runs unanchored and its reverse DFA anchored, an anchored group's DFA runs anchored.
 //! 7. Every screen belongs to a policy that exists; a literal screen has literals, none of them

@@ -11,7 +11,6 @@
 //! Where a filter cannot decide (a span that is not on character boundaries, a DFA search that
 //! fails), it decides for the match: a guard that cannot check a candidate does not let it by.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 
 use super::separators::Collapsed;
@@ -52,10 +51,34 @@ impl ViewText<'_> {
 }
 
 /// The exception matches found so far, by (rule, segment): computed the first time a rule has
-/// a candidate in a segment, then reused by its later candidates there.
+/// a candidate in a segment, then reused by its later candidates there. A list, not a map: it
+/// holds an entry per filtered rule and segment with a candidate, a handful, and a map would
+/// add its code to the filter's module.
 #[derive(Default)]
 pub(super) struct Excused {
-    spans: BTreeMap<(usize, usize), Vec<Range<usize>>>,
+    spans: Vec<(RuleSegment, Vec<Range<usize>>)>,
+}
+
+/// (rule, segment).
+type RuleSegment = (usize, usize);
+
+impl Excused {
+    fn spans(
+        &mut self,
+        key: RuleSegment,
+        find: impl FnOnce() -> Vec<Range<usize>>,
+    ) -> &[Range<usize>] {
+        let at = match self.spans.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                self.spans.push((key, find()));
+                self.spans.len() - 1
+            }
+        };
+        self.spans
+            .get(at)
+            .map_or(&[], |(_, spans)| spans.as_slice())
+    }
 }
 
 impl<S: AsRef<[u32]>> RuleFilter<S> {
@@ -90,10 +113,9 @@ impl<S: AsRef<[u32]>> RuleFilter<S> {
         if self.except.is_empty() {
             return true;
         }
-        let spans = excused
-            .spans
-            .entry((candidate.rule, candidate.segment))
-            .or_insert_with(|| self.except.matches(view));
+        let spans = excused.spans((candidate.rule, candidate.segment), || {
+            self.except.matches(view)
+        });
         !spans
             .iter()
             .any(|e| e.start <= span.start && span.end <= e.end)

@@ -265,7 +265,14 @@ impl<S: AsRef<[u32]>> FilterParts<S> {
             let automaton = AhoCorasickBuilder::new()
                 .match_kind(AcMatchKind::Standard)
                 .ascii_case_insensitive(self.ignore_case)
-                .build(&self.except_keywords)
+                // A slice of byte strings, as the policy's automaton is built from: one
+                // instantiation of the builder in the filter's module.
+                .build(
+                    self.except_keywords
+                        .iter()
+                        .map(String::as_bytes)
+                        .collect::<Vec<&[u8]>>(),
+                )
                 .map_err(|e| LoadError::Keywords(e.to_string()))?;
             Some(automaton)
         };
