@@ -12,16 +12,22 @@
 //!
 //! Then by [`parts`], which also loads the DFAs:
 //!
-//! 2. Matchers: exactly one per deny rule, in (policy, rule) order, so none for an escalate rule
-//!    and none for a rule that does not exist.
-//! 3. Every pattern a matcher references (its keywords, its groups' patterns) exists in its rule.
-//! 4. Every keyword the keyword automaton searches is non-empty as it is searched (normalised
-//!    when its rule searches the normalised text: a keyword of zero-width characters would
-//!    otherwise match at every position of every text).
-//! 5. Every DFA a group or screen references is a blob that exists and lies inside the bundle,
-//!    deserialises (`DFA::from_bytes` checks every transition and start state), and has no
-//!    start state that is a match state ([`check_start_states`]).
-//! 6. Every regex group has patterns, and its DFAs fit it: as many DFA patterns as group
+//! 2. Matchers: exactly one per rule with patterns (`RuleAction::patterns`: a deny rule, an
+//!    escalate rule with `when`), in (policy, rule) order, so none for an escalate rule without
+//!    `when` and none for a rule that does not exist; exception matchers (automaton keywords,
+//!    DFA groups) only for a rule with `except`, `whole words` or `validate` (one whose filters
+//!    the scanner runs).
+//! 3. Every pattern a matcher references exists in its rule: its keywords and its groups'
+//!    patterns among the rule's patterns, its exception keywords and its exception groups'
+//!    patterns among the rule's `except` patterns.
+//! 4. Every keyword the keyword automaton searches, and every exception keyword its rule's
+//!    exception automaton searches, is non-empty as it is searched (normalised when its rule
+//!    searches the normalised text: a keyword of zero-width characters would otherwise match at
+//!    every position of every text).
+//! 5. Every DFA a group (of a rule or of its exceptions) or screen references is a blob that
+//!    exists and lies inside the bundle, deserialises (`DFA::from_bytes` checks every transition
+//!    and start state), and has no start state that is a match state ([`check_start_states`]).
+//! 6. Every regex group (of a rule or of its exceptions) has patterns, and its DFAs fit it: as many DFA patterns as group
 //!    patterns (so a DFA pattern id names a group pattern), an unanchored group's forward DFA
 //!    runs unanchored and its reverse DFA anchored, an anchored group's DFA runs anchored.
 //! 7. Every screen belongs to a policy that exists; a literal screen has literals, none of them
@@ -41,10 +47,12 @@
 use regex_automata::dfa::{dense, Automaton, StartKind};
 use regex_automata::Anchored;
 
-use crate::ir::{HeaderOp, Program, RuleAction};
+use crate::ir::{HeaderOp, Mode, Program, RuleAction};
 use crate::normalize::normalize_keyword;
-use crate::scan::{collapse_stable, DfaGroup, DfaLoader, ScannerParts};
-use crate::wire::{CompiledMatcher, Decoded, GroupSearch, LoadError, PatternRef, ScreenKind};
+use crate::scan::{collapse_stable, DfaGroup, DfaLoader, FilterParts, ScannerParts};
+use crate::wire::{
+    CompiledMatcher, CompiledRegexGroup, Decoded, GroupSearch, LoadError, PatternRef, ScreenKind,
+};
 
 /// Checks properties 2 to 7 (see the module) and gathers each policy's parts, in policy order,
 /// with their DFAs loaded by `load_dfa`.
@@ -59,7 +67,13 @@ pub(crate) fn parts<S: AsRef<[u32]>>(
         .map(|_| ScannerParts::default())
         .collect();
 
-    let deny_rules: Vec<(usize, usize)> = program
+    for (policy, parts) in program.policies.iter().zip(&mut builders) {
+        for rule in &policy.rules {
+            let decisive = rule.mode == Mode::Enforce && matches!(rule.action, RuleAction::Deny(_));
+            parts.rule_kind(decisive);
+        }
+    }
+    let searched_rules: Vec<(usize, usize)> = program
         .policies
         .iter()
         .enumerate()
@@ -68,19 +82,19 @@ pub(crate) fn parts<S: AsRef<[u32]>>(
                 .rules
                 .iter()
                 .enumerate()
-                .filter(|(_, rule)| matches!(rule.action, RuleAction::Deny(_)))
+                .filter(|(_, rule)| rule.action.patterns().is_some())
                 .map(move |(r, _)| (p, r))
         })
         .collect();
     let matchers = &decoded.meta.matchers;
-    if matchers.len() != deny_rules.len() {
+    if matchers.len() != searched_rules.len() {
         return Err(LoadError::Invalid(format!(
-            "{} matchers for {} deny rules",
+            "{} matchers for {} rules with patterns",
             matchers.len(),
-            deny_rules.len()
+            searched_rules.len()
         )));
     }
-    for (matcher, &(p, r)) in matchers.iter().zip(&deny_rules) {
+    for (matcher, &(p, r)) in matchers.iter().zip(&searched_rules) {
         if (matcher.policy as usize, matcher.rule as usize) != (p, r) {
             return Err(LoadError::Invalid("matchers are out of order".into()));
         }
@@ -119,8 +133,8 @@ pub(crate) fn parts<S: AsRef<[u32]>>(
     Ok(builders)
 }
 
-/// Checks one matcher against its rule and adds its keywords and DFA groups to the policy's
-/// parts.
+/// Checks one matcher against its rule and adds its keywords, DFA groups and filters to the
+/// policy's parts.
 fn matcher_parts<S: AsRef<[u32]>>(
     program: &Program,
     matcher: &CompiledMatcher,
@@ -128,23 +142,19 @@ fn matcher_parts<S: AsRef<[u32]>>(
     parts: &mut ScannerParts<S>,
 ) -> Result<(), LoadError> {
     let (p, r) = (matcher.policy as usize, matcher.rule as usize);
-    let patterns = match program
+    let rule = program
         .policies
         .get(p)
         .and_then(|policy| policy.rules.get(r))
-    {
-        Some(rule) => match &rule.action {
-            RuleAction::Deny(patterns) => patterns,
-            RuleAction::Escalate { .. } => {
-                return Err(LoadError::Invalid("matcher for an escalate rule".into()))
-            }
-        },
-        None => return Err(LoadError::Invalid("matcher rule out of range".into())),
-    };
-    let check = |pattern: PatternRef| -> Result<(), LoadError> {
+        .ok_or_else(|| LoadError::Invalid("matcher rule out of range".into()))?;
+    let patterns = rule
+        .action
+        .patterns()
+        .ok_or_else(|| LoadError::Invalid("matcher for a rule without patterns".into()))?;
+    let in_range = |pattern: PatternRef, keywords: &[String], regexes: &[String]| {
         let ok = match pattern {
-            PatternRef::Keyword(k) => (k as usize) < patterns.keywords.len(),
-            PatternRef::Regex(x) => (x as usize) < patterns.regexes.len(),
+            PatternRef::Keyword(k) => (k as usize) < keywords.len(),
+            PatternRef::Regex(x) => (x as usize) < regexes.len(),
         };
         if ok {
             Ok(())
@@ -152,30 +162,70 @@ fn matcher_parts<S: AsRef<[u32]>>(
             Err(LoadError::Invalid("pattern reference out of range".into()))
         }
     };
+    let own = |pattern: PatternRef| in_range(pattern, &patterns.keywords, &patterns.regexes);
+    let except = |pattern: PatternRef| {
+        in_range(pattern, &patterns.except.keywords, &patterns.except.regexes)
+    };
+    let normalized = !patterns.skip_normalization;
     for &k in &matcher.keywords {
-        check(PatternRef::Keyword(k))?;
-        let keyword = patterns
-            .keywords
-            .get(k as usize)
-            .cloned()
-            .unwrap_or_default();
-        let normalized = !patterns.skip_normalization;
-        // Keywords are normalised like the text they are searched in, white space runs to one
-        // space.
-        let keyword = if normalized {
-            normalize_keyword(&keyword)
-        } else {
-            keyword
-        };
-        // Checked after normalising: a keyword of only zero-width characters would otherwise
-        // become empty and match at every position of every text.
-        if keyword.is_empty() {
-            return Err(LoadError::Invalid("empty keyword".into()));
-        }
+        own(PatternRef::Keyword(k))?;
+        let keyword = searched_keyword(&patterns.keywords, k, normalized)?;
         parts.keyword(keyword, r, k, patterns.ignore_case, normalized);
     }
+    let groups = load_groups(&matcher.regex_groups, &own, load_dfa)?;
+    parts.rule(r, normalized, groups);
+    let mut except_keywords = Vec::new();
+    for &k in &matcher.except_keywords {
+        except(PatternRef::Keyword(k))?;
+        except_keywords.push(searched_keyword(&patterns.except.keywords, k, normalized)?);
+    }
+    let except_groups = load_groups(&matcher.except_groups, &except, load_dfa)?;
+    if patterns.filters_matches() {
+        parts.filter(
+            r,
+            FilterParts {
+                normalized,
+                ignore_case: patterns.ignore_case,
+                whole_words: patterns.whole_words,
+                validator: patterns.validator,
+                except_keywords,
+                except_groups,
+            },
+        );
+    } else if !except_keywords.is_empty() || !except_groups.is_empty() {
+        return Err(LoadError::Invalid(
+            "exception matchers for a rule without exceptions".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Keyword `k` of `keywords` as an automaton searches it: normalised like the text it is
+/// searched in, white space runs to one space, and never empty.
+fn searched_keyword(keywords: &[String], k: u32, normalized: bool) -> Result<String, LoadError> {
+    let keyword = keywords.get(k as usize).cloned().unwrap_or_default();
+    let keyword = if normalized {
+        normalize_keyword(&keyword)
+    } else {
+        keyword
+    };
+    // Checked after normalising: a keyword of only zero-width characters would otherwise
+    // become empty and match at every position of every text.
+    if keyword.is_empty() {
+        return Err(LoadError::Invalid("empty keyword".into()));
+    }
+    Ok(keyword)
+}
+
+/// Loads and checks DFA groups (properties 5 and 6); `check` says whether a group pattern
+/// exists (property 3).
+fn load_groups<S: AsRef<[u32]>>(
+    compiled: &[CompiledRegexGroup],
+    check: &dyn Fn(PatternRef) -> Result<(), LoadError>,
+    load_dfa: &DfaLoader<'_, S>,
+) -> Result<Vec<DfaGroup<S>>, LoadError> {
     let mut groups = Vec::new();
-    for group in &matcher.regex_groups {
+    for group in compiled {
         for &pattern in &group.patterns {
             check(pattern)?;
         }
@@ -210,8 +260,7 @@ fn matcher_parts<S: AsRef<[u32]>>(
         }
         groups.push(loaded);
     }
-    parts.rule(r, !patterns.skip_normalization, groups);
-    Ok(())
+    Ok(groups)
 }
 
 /// Loads a DFA from an aligned copy of its bytes (property 5).

@@ -33,7 +33,8 @@ const BLOB_ALIGN: usize = 8;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct BundleMeta {
     pub program: Program,
-    /// One per deny rule, in (policy, rule) order.
+    /// One per rule with patterns (a deny rule, an escalation with `when`), in (policy, rule)
+    /// order.
     pub matchers: Vec<CompiledMatcher>,
     /// Per policy and text view (normalised or as sent), screens for the regexes of the
     /// policy's rules that search that view: literals found in the keyword pass and a few
@@ -52,6 +53,13 @@ pub(crate) struct CompiledMatcher {
     /// Indices into the rule's keywords that the keyword automaton searches.
     pub keywords: Vec<u32>,
     pub regex_groups: Vec<CompiledRegexGroup>,
+    /// Indices into the rule's `except.keywords` that the rule's exception automaton searches
+    /// (built on load); the others, which need Unicode case folding, are in `except_groups`.
+    pub except_keywords: Vec<u32>,
+    /// The DFA groups of the rule's exceptions: group patterns index `except.keywords` and
+    /// `except.regexes`, not the rule's own patterns. Searched only in the segments where the
+    /// rule had a candidate match.
+    pub except_groups: Vec<CompiledRegexGroup>,
 }
 
 /// One group of a rule's patterns and its DFAs; DFA pattern id `i` is `patterns[i]` of the rule.

@@ -11,7 +11,7 @@ use regex_syntax::hir::Hir;
 
 use super::regex::{dfa_hirs, parse, Flags};
 use super::{index, CompileOptions, GroupSize, RegexError, RegexErrorKind};
-use crate::wire::{CompiledMatcher, CompiledRegexGroup, GroupSearch, PatternRef};
+use crate::wire::{CompiledRegexGroup, GroupSearch, PatternRef};
 
 /// Behind a screen, the largest unanchored DFA (forward or reverse) a group may have before a
 /// bounded pattern is run anchored at candidate positions instead.
@@ -230,14 +230,15 @@ fn build_anchored(
     })
 }
 
+/// Writes a built group's blobs and records its size; returns the group as the bundle
+/// describes it.
 pub(super) fn push_group(
-    matcher: &mut CompiledMatcher,
     blobs: &mut Vec<Vec<u8>>,
     sizes: &mut Vec<GroupSize>,
     policy: usize,
     rule: usize,
     built: BuiltGroup,
-) {
+) -> CompiledRegexGroup {
     sizes.push(GroupSize {
         policy,
         rule,
@@ -256,9 +257,9 @@ pub(super) fn push_group(
         }
         None => GroupSearch::AnchoredAtCandidates,
     };
-    matcher.regex_groups.push(CompiledRegexGroup {
+    CompiledRegexGroup {
         patterns: built.patterns,
         forward,
         search,
-    });
+    }
 }

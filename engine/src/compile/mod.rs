@@ -14,7 +14,7 @@
 
 use std::ops::Range;
 
-use crate::ir::{Program, RuleAction};
+use crate::ir::{Patterns, Program};
 use crate::wire::{self, CompiledMatcher, CompiledScreen, PatternRef, ScreenKind};
 
 mod groups;
@@ -22,7 +22,9 @@ mod regex;
 mod screens;
 
 use groups::{push_group, rule_groups, SCREENED_UNANCHORED_LIMIT};
-use regex::{ascii_folding_suffices, dfa_inputs, syntax_error, word_boundary_span, Flags};
+use regex::{
+    ascii_folding_suffices, dfa_inputs, except_dfa_inputs, syntax_error, word_boundary_span, Flags,
+};
 use screens::{view_screens, without_extensions, ViewScreens};
 
 /// Limits for compilation.
@@ -70,7 +72,11 @@ pub struct RegexError {
 pub struct PatternError {
     pub policy: usize,
     pub rule: usize,
+    /// Indexes the rule's patterns, or with `except` its exceptions' (`except.keywords`,
+    /// `except.regexes`).
     pub pattern: PatternRef,
+    /// The pattern is one of the rule's `except` patterns.
+    pub except: bool,
     pub error: RegexError,
 }
 
@@ -127,7 +133,8 @@ pub fn check_regex(pattern: &str, ignore_case: bool) -> Result<(), RegexError> {
     Ok(())
 }
 
-/// Compiles every deny rule's patterns and writes the bundle.
+/// Compiles the patterns of every rule that has them (a deny's, an escalation's `when`), with
+/// their exceptions, and writes the bundle.
 ///
 /// All pattern errors of the program are returned together, so a policy author sees every
 /// problem in one run.
@@ -190,7 +197,7 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
             }
         }
         for (r, rule) in policy.rules.iter().enumerate() {
-            let RuleAction::Deny(patterns) = &rule.action else {
+            let Some(patterns) = rule.action.patterns() else {
                 continue;
             };
             let has_screen = screened
@@ -209,43 +216,36 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                 rule: index(r),
                 keywords: Vec::new(),
                 regex_groups: Vec::new(),
+                except_keywords: Vec::new(),
+                except_groups: Vec::new(),
             };
-            // Each DFA input is a pattern with where it came from.
-            let dfa_inputs = dfa_inputs(patterns);
             for (k, keyword) in patterns.keywords.iter().enumerate() {
                 if !patterns.ignore_case || ascii_folding_suffices(keyword) {
                     matcher.keywords.push(index(k));
                     keywords += 1;
                 }
             }
-            let mut ok = true;
-            for (x, regex) in patterns.regexes.iter().enumerate() {
-                if let Err(error) = check_regex(regex, patterns.ignore_case) {
-                    errors.push(PatternError {
-                        policy: p,
-                        rule: r,
-                        pattern: PatternRef::Regex(index(x)),
-                        error,
-                    });
-                    ok = false;
+            for (k, keyword) in patterns.except.keywords.iter().enumerate() {
+                if !patterns.ignore_case || ascii_folding_suffices(keyword) {
+                    matcher.except_keywords.push(index(k));
                 }
             }
-            if !ok || dfa_inputs.is_empty() {
-                matchers.push(matcher);
-                continue;
-            }
-            let flags = Flags::of(patterns);
-            for built in rule_groups(&dfa_inputs, flags, unanchored_limit, options) {
-                match built {
-                    Ok(built) => push_group(&mut matcher, &mut blobs, &mut groups, p, r, built),
-                    Err((pattern, error)) => errors.push(PatternError {
-                        policy: p,
-                        rule: r,
-                        pattern,
-                        error,
-                    }),
-                }
-            }
+            let mut sink = Sink {
+                errors: &mut errors,
+                blobs: &mut blobs,
+                sizes: &mut groups,
+                policy: p,
+                rule: r,
+            };
+            matcher.regex_groups = sink.groups(patterns, false, unanchored_limit, options);
+            // Exceptions are searched only in segments where the rule had a candidate, rarer
+            // than a screened segment: the same small limit applies.
+            matcher.except_groups = sink.groups(
+                patterns,
+                true,
+                options.dfa_size_limit.min(SCREENED_UNANCHORED_LIMIT),
+                options,
+            );
             matchers.push(matcher);
         }
     }
@@ -259,6 +259,71 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
         keywords,
         screens: screen_sizes,
     })
+}
+
+/// Where a rule's groups and errors go while it is compiled.
+struct Sink<'a> {
+    errors: &'a mut Vec<PatternError>,
+    blobs: &'a mut Vec<Vec<u8>>,
+    sizes: &'a mut Vec<GroupSize>,
+    policy: usize,
+    rule: usize,
+}
+
+impl Sink<'_> {
+    /// The DFA groups of a rule's own patterns or (`except`) of its exceptions, their blobs
+    /// written; every pattern that cannot be built is an error, and the rule then gets no groups
+    /// of that kind (the errors fail the whole compilation).
+    fn groups(
+        &mut self,
+        patterns: &Patterns,
+        except: bool,
+        unanchored_limit: usize,
+        options: &CompileOptions,
+    ) -> Vec<wire::CompiledRegexGroup> {
+        let (regexes, inputs) = if except {
+            (&patterns.except.regexes, except_dfa_inputs(patterns))
+        } else {
+            (&patterns.regexes, dfa_inputs(patterns))
+        };
+        let mut ok = true;
+        for (x, regex) in regexes.iter().enumerate() {
+            if let Err(error) = check_regex(regex, patterns.ignore_case) {
+                self.errors.push(PatternError {
+                    policy: self.policy,
+                    rule: self.rule,
+                    pattern: PatternRef::Regex(index(x)),
+                    except,
+                    error,
+                });
+                ok = false;
+            }
+        }
+        let mut built_groups = Vec::new();
+        if !ok || inputs.is_empty() {
+            return built_groups;
+        }
+        let flags = Flags::of(patterns);
+        for built in rule_groups(&inputs, flags, unanchored_limit, options) {
+            match built {
+                Ok(built) => built_groups.push(push_group(
+                    self.blobs,
+                    self.sizes,
+                    self.policy,
+                    self.rule,
+                    built,
+                )),
+                Err((pattern, error)) => self.errors.push(PatternError {
+                    policy: self.policy,
+                    rule: self.rule,
+                    pattern,
+                    except,
+                    error,
+                }),
+            }
+        }
+        built_groups
+    }
 }
 
 fn index(i: usize) -> u32 {

@@ -63,10 +63,28 @@ pub(super) fn word_boundary_span(pattern: &str) -> Option<Range<usize>> {
 /// only; a keyword with cased non-ASCII letters goes into the rule's DFA, where Unicode simple
 /// case folding applies).
 pub(super) fn dfa_inputs(patterns: &Patterns) -> Vec<(String, PatternRef)> {
+    inputs_of(&patterns.keywords, &patterns.regexes, patterns)
+}
+
+/// The patterns of a rule's exceptions that their DFAs search, chosen as [`dfa_inputs`] chooses
+/// the rule's own (same `ignore case`, same view); their references index the `except` lists.
+pub(super) fn except_dfa_inputs(patterns: &Patterns) -> Vec<(String, PatternRef)> {
+    inputs_of(
+        &patterns.except.keywords,
+        &patterns.except.regexes,
+        patterns,
+    )
+}
+
+fn inputs_of(
+    keywords: &[String],
+    regexes: &[String],
+    flags: &Patterns,
+) -> Vec<(String, PatternRef)> {
     let mut inputs = Vec::new();
-    for (k, keyword) in patterns.keywords.iter().enumerate() {
-        if patterns.ignore_case && !ascii_folding_suffices(keyword) {
-            let pattern = if patterns.skip_normalization {
+    for (k, keyword) in keywords.iter().enumerate() {
+        if flags.ignore_case && !ascii_folding_suffices(keyword) {
+            let pattern = if flags.skip_normalization {
                 regex_syntax::escape(keyword)
             } else {
                 // A space of a normalised keyword matches any run of separators, as in the
@@ -80,8 +98,8 @@ pub(super) fn dfa_inputs(patterns: &Patterns) -> Vec<(String, PatternRef)> {
             inputs.push((pattern, PatternRef::Keyword(index(k))));
         }
     }
-    for (x, regex) in patterns.regexes.iter().enumerate() {
-        if check_regex(regex, patterns.ignore_case).is_ok() {
+    for (x, regex) in regexes.iter().enumerate() {
+        if check_regex(regex, flags.ignore_case).is_ok() {
             inputs.push((regex.clone(), PatternRef::Regex(index(x))));
         }
     }

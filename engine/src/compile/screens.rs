@@ -13,7 +13,7 @@ use regex_syntax::hir::{Hir, HirKind, Repetition};
 use super::groups::serialize_dfa;
 use super::regex::dfa_inputs;
 use super::CompileOptions;
-use crate::ir::{Policy, RuleAction};
+use crate::ir::Policy;
 
 /// A policy's screens for one text view, before they are written to the bundle.
 pub(super) struct ViewScreens {
@@ -37,11 +37,11 @@ pub(super) fn view_screens(
     let inputs: Vec<(String, bool)> = policy
         .rules
         .iter()
-        .filter_map(|rule| match &rule.action {
-            RuleAction::Deny(patterns) if patterns.skip_normalization != normalized => {
-                Some(patterns)
-            }
-            _ => None,
+        .filter_map(|rule| {
+            // A deny's patterns and an escalation's `when` are searched alike.
+            rule.action
+                .patterns()
+                .filter(|patterns| patterns.skip_normalization != normalized)
         })
         .flat_map(|patterns| {
             dfa_inputs(patterns)

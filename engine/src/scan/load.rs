@@ -8,7 +8,11 @@ use aho_corasick::{AhoCorasickBuilder, AhoCorasickKind, MatchKind as AcMatchKind
 use regex_automata::dfa::{dense, Automaton};
 use regex_automata::Anchored;
 
-use super::{DfaGroup, JoinedKeywords, KeywordSet, PolicyScanner, RuleRegexes, Screen, Search};
+use super::{
+    DfaGroup, Exceptions, JoinedKeywords, KeywordSet, PolicyScanner, RuleFilter, RuleInfo,
+    RuleRegexes, Screen, Search,
+};
+use crate::validators::Validator;
 use crate::wire::{LoadError, PatternRef};
 
 /// Builds the scanner of every policy from its validated parts, in policy order. The only
@@ -29,6 +33,24 @@ pub(crate) struct ScannerParts<S: AsRef<[u32]>> {
     screens: Vec<Screen<S>>,
     /// Screen literals per view (as sent, normalised).
     screen_literals: [Vec<Vec<u8>>; 2],
+    /// Per rule of the policy, whether it is decisive (an enforced deny).
+    decisive: Vec<bool>,
+    /// The filters of the rules that have them, by rule index.
+    filters: Vec<(usize, FilterParts<S>)>,
+}
+
+/// A rule's `whole words`, `validate` and `except`, as the bundle gives them: the exception
+/// automaton is built on load.
+#[derive(Debug)]
+pub(crate) struct FilterParts<S: AsRef<[u32]>> {
+    pub normalized: bool,
+    pub ignore_case: bool,
+    pub whole_words: bool,
+    pub validator: Option<Validator>,
+    /// The exception keywords for the automaton, as they are searched (normalised when the rule
+    /// searches the normalised text).
+    pub except_keywords: Vec<String>,
+    pub except_groups: Vec<DfaGroup<S>>,
 }
 
 impl<S: AsRef<[u32]>> Default for ScannerParts<S> {
@@ -38,6 +60,8 @@ impl<S: AsRef<[u32]>> Default for ScannerParts<S> {
             regexes: Vec::new(),
             screens: Vec::new(),
             screen_literals: Default::default(),
+            decisive: Vec::new(),
+            filters: Vec::new(),
         }
     }
 }
@@ -71,6 +95,16 @@ impl<S: AsRef<[u32]>> ScannerParts<S> {
                 groups,
             });
         }
+    }
+
+    /// The next rule of the policy (rules come in order): whether its hit decides the verdict.
+    pub(crate) fn rule_kind(&mut self, decisive: bool) {
+        self.decisive.push(decisive);
+    }
+
+    /// The filters of rule `rule`.
+    pub(crate) fn filter(&mut self, rule: usize, filter: FilterParts<S>) {
+        self.filters.push((rule, filter));
     }
 
     /// Screen literals of a view; they join the view's keyword automaton.
@@ -196,11 +230,61 @@ impl<S: AsRef<[u32]>> ScannerParts<S> {
                 keyword_sets.push(set);
             }
         }
+        let mut rules: Vec<RuleInfo<S>> = self
+            .decisive
+            .into_iter()
+            .map(|decisive| RuleInfo {
+                decisive,
+                filter: None,
+            })
+            .collect();
+        for (rule, parts) in self.filters {
+            let filter = parts.finish()?;
+            if let Some(info) = rules.get_mut(rule) {
+                info.filter = Some(Box::new(filter));
+            }
+        }
         Ok(PolicyScanner {
+            rules,
             keyword_sets,
             regexes: self.regexes,
             screens: self.screens,
             joined,
+        })
+    }
+}
+
+impl<S: AsRef<[u32]>> FilterParts<S> {
+    fn finish(self) -> Result<RuleFilter<S>, LoadError> {
+        let spaced = self.except_keywords.iter().any(|k| k.contains(' '));
+        let keywords = if self.except_keywords.is_empty() {
+            None
+        } else {
+            // Every occurrence of an exception counts (overlapping ones too): a candidate inside
+            // any of them is excused.
+            let automaton = AhoCorasickBuilder::new()
+                .match_kind(AcMatchKind::Standard)
+                .ascii_case_insensitive(self.ignore_case)
+                // A slice of byte strings, as the policy's automaton is built from: one
+                // instantiation of the builder in the filter's module.
+                .build(
+                    self.except_keywords
+                        .iter()
+                        .map(String::as_bytes)
+                        .collect::<Vec<&[u8]>>(),
+                )
+                .map_err(|e| LoadError::Keywords(e.to_string()))?;
+            Some(automaton)
+        };
+        Ok(RuleFilter {
+            normalized: self.normalized,
+            whole_words: self.whole_words,
+            validator: self.validator,
+            except: Exceptions {
+                keywords,
+                spaced,
+                groups: self.except_groups,
+            },
         })
     }
 }

@@ -1,9 +1,17 @@
-//! Searching extracted text with a policy's deny rules.
+//! Searching extracted text with the patterns of a policy's rules: a deny's, an escalation's
+//! `when`.
 //!
-//! Per policy there is one keyword automaton for exact keywords and one for ASCII-case-folded
+//! Per policy and text view there is one keyword automaton for exact and ASCII-case-folded
 //! keywords, so all keywords of a policy cost one pass over the text. Regexes run as the DFA
-//! groups the compiler built, per rule in file order, and only for rules earlier than the
-//! earliest keyword hit: the verdict reports the earliest rule in file order.
+//! groups the compiler built, per rule in file order. An enforced deny decides the verdict, so
+//! among those only the earliest rule's hit is wanted and a rule after it is not searched; every
+//! other rule with patterns (a monitored deny, an escalation's `when`) is searched whatever its
+//! position, since its hit is recorded or asks a judge and does not end the evaluation.
+//!
+//! A rule with `whole words`, `validate` or `except` filters its candidates (see [`filter`]):
+//! a rejected candidate never hides a later one, so its regexes are searched for the standard
+//! leftmost-first matches one after another, where a rule without filters needs only to know
+//! that, and where, something matched (the earliest end, then a reverse search for the start).
 //!
 //! `load` builds the scanners from the parts of a validated bundle (see [`crate::validate`]),
 //! `search` runs them, and `separators` makes the texts that let a keyword's space match any
@@ -20,11 +28,14 @@ use std::sync::OnceLock;
 use aho_corasick::AhoCorasick;
 use regex_automata::dfa::dense;
 
+mod filter;
+#[cfg(test)]
+mod filter_tests;
 mod load;
 mod search;
 mod separators;
 
-pub(crate) use load::{load, ScannerParts};
+pub(crate) use load::{load, FilterParts, ScannerParts};
 pub(crate) use separators::collapse_stable;
 #[cfg_attr(
     not(feature = "build"),
@@ -35,9 +46,10 @@ pub(crate) use separators::collapse_stable;
 )]
 pub(crate) use separators::MARK;
 
+use crate::validators::Validator;
 use crate::wire::{LoadError, PatternRef};
 
-/// One place where a deny rule matched.
+/// One place where a rule's patterns matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hit {
     /// Index of the rule in its policy.
@@ -116,9 +128,49 @@ struct Screen<S: AsRef<[u32]>> {
     dfa: dense::DFA<S>,
 }
 
+/// What the scanner needs to know of a rule beyond its patterns.
+#[derive(Debug)]
+struct RuleInfo<S: AsRef<[u32]>> {
+    /// An enforced deny: its hit denies the request, so with [`Want::First`] no later decisive
+    /// rule needs searching.
+    decisive: bool,
+    /// What a candidate match must pass; `None` when every candidate counts.
+    filter: Option<Box<RuleFilter<S>>>,
+}
+
+/// The checks of a rule with `whole words`, `validate` or `except` (see [`filter`]).
+#[derive(Debug)]
+struct RuleFilter<S: AsRef<[u32]>> {
+    /// The rule searches the normalised text; its exceptions search the same view.
+    normalized: bool,
+    whole_words: bool,
+    validator: Option<Validator>,
+    except: Exceptions<S>,
+}
+
+/// A rule's `except` patterns, searched only in segments where the rule had a candidate.
+#[derive(Debug)]
+struct Exceptions<S: AsRef<[u32]>> {
+    /// The exception keywords ASCII folding can match (folded with `ignore case`); `None` when
+    /// there are none.
+    keywords: Option<AhoCorasick>,
+    /// Some exception keyword has a space, which matches any run of white space.
+    spaced: bool,
+    /// The exception regexes, and keywords that need Unicode case folding.
+    groups: Vec<DfaGroup<S>>,
+}
+
+impl<S: AsRef<[u32]>> Exceptions<S> {
+    fn is_empty(&self) -> bool {
+        self.keywords.is_none() && self.groups.is_empty()
+    }
+}
+
 /// Everything needed to scan text for one policy.
 #[derive(Debug)]
 pub(crate) struct PolicyScanner<S: AsRef<[u32]>> {
+    /// Every rule of the policy, by index.
+    rules: Vec<RuleInfo<S>>,
     /// At most two: on normalised or raw text.
     keyword_sets: Vec<KeywordSet>,
     /// In rule order.
@@ -154,10 +206,13 @@ impl Scanners {
     }
 }
 
-/// How much to find.
+/// How much to find. Either way the hits are sorted by rule, at most one per rule, and a hit is
+/// the first candidate of its rule that passed the rule's filters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Want {
-    /// Only the hit of the earliest rule, for a verdict.
+    /// For a verdict: the hit of the earliest decisive rule (an enforced deny), and the hit of
+    /// every other rule with patterns (monitored denies, escalations' `when`), whatever its
+    /// position.
     First,
     /// The first hit of every rule that matches, for `explain`.
     Every,

@@ -7,6 +7,7 @@ use std::ops::Range;
 use regex_automata::dfa::Automaton;
 use regex_automata::{Anchored, Input};
 
+use super::filter::{Candidate, Excused, ViewText};
 use super::separators::{marked, unmarked_offset, Collapsed, Joined};
 use super::{Hit, KeywordSet, PolicyScanner, RuleRegexes, Screen, Search, Want};
 use crate::normalize::{normalize_marked, original_span, Normalized};
@@ -25,9 +26,44 @@ impl KeywordSet {
     }
 }
 
+/// The hits found so far, sorted by rule, at most one per rule.
+struct Found {
+    hits: Vec<Hit>,
+    /// The earliest decisive rule with a hit (`usize::MAX`: none yet).
+    earliest_decisive: usize,
+}
+
+impl Found {
+    fn new() -> Found {
+        Found {
+            hits: Vec::new(),
+            earliest_decisive: usize::MAX,
+        }
+    }
+
+    /// Whether a hit of `rule` would still be kept: the rule has none yet and, with
+    /// [`Want::First`], a decisive rule comes before every decisive rule with a hit. (A rule that
+    /// decides nothing is wanted wherever it is.)
+    fn wanted(&self, rule: usize, decisive: bool, want: Want) -> bool {
+        if want == Want::First && decisive && rule >= self.earliest_decisive {
+            return false;
+        }
+        self.hits.binary_search_by_key(&rule, |h| h.rule).is_err()
+    }
+
+    fn record(&mut self, hit: Hit, decisive: bool) {
+        if let Err(at) = self.hits.binary_search_by_key(&hit.rule, |h| h.rule) {
+            if decisive {
+                self.earliest_decisive = self.earliest_decisive.min(hit.rule);
+            }
+            self.hits.insert(at, hit);
+        }
+    }
+}
+
 impl<S: AsRef<[u32]>> PolicyScanner<S> {
-    /// Finds hits in the texts. With [`Want::First`] the result has at most one hit: that of the
-    /// earliest rule in file order. Spans are always in the texts as given.
+    /// Finds hits in the texts, sorted by rule, at most one per rule (see [`Want`]). Spans are
+    /// always in the texts as given.
     pub(crate) fn scan(&self, texts: &[&str], want: Want) -> Vec<Hit> {
         let any_normalized = self.keyword_sets.iter().any(|s| s.normalized)
             || self.regexes.iter().any(|r| r.normalized);
@@ -44,8 +80,15 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
             }
         };
         // The marked texts the normalised view's DFAs search (see `separators`); `None` for a
-        // segment without marks, where that is the normalised text itself.
-        let marked_texts: Vec<Option<Vec<u8>>> = if self.regexes.iter().any(|r| r.normalized) {
+        // segment without marks, where that is the normalised text itself. Exception DFAs
+        // search them too.
+        let needs_marked = self.regexes.iter().any(|r| r.normalized)
+            || self.rules.iter().any(|r| {
+                r.filter
+                    .as_ref()
+                    .is_some_and(|f| f.normalized && !f.except.groups.is_empty())
+            });
+        let marked_texts: Vec<Option<Vec<u8>>> = if needs_marked {
             normalized
                 .iter()
                 .map(|n| marked(&n.text, &n.marks))
@@ -60,15 +103,44 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                 _ => view(normalized_view, segment).map(str::as_bytes),
             }
         };
-        // Sorted by rule, at most one hit per rule.
-        let mut hits: Vec<Hit> = Vec::new();
-        let record =
-            |hit: Hit, hits: &mut Vec<Hit>| match hits.iter().position(|h| h.rule >= hit.rule) {
-                Some(i) if hits.get(i).is_some_and(|h| h.rule == hit.rule) => {}
-                Some(i) => hits.insert(i, hit),
-                None => hits.push(hit),
+        // A segment as a rule's filters read it.
+        let filter_view = |normalized_view: bool, segment: usize| -> Option<ViewText<'_>> {
+            let marks = match normalized.get(segment) {
+                Some(n) if normalized_view => n.marks.as_slice(),
+                _ => &[],
             };
-        let earliest = |hits: &Vec<Hit>| hits.first().map_or(usize::MAX, |h| h.rule);
+            Some(ViewText {
+                text: view(normalized_view, segment)?,
+                marks,
+                marked: normalized_view && has_marks(segment),
+                searched: dfa_view(normalized_view, segment)?,
+            })
+        };
+        let decisive = |rule: usize| self.rules.get(rule).is_none_or(|r| r.decisive);
+        // Whether a candidate (a span of the rule's view text) passes its rule's filters; a
+        // rule without filters takes every candidate.
+        let accepted = |rule: usize,
+                        pattern: PatternRef,
+                        segment: usize,
+                        span: &Range<usize>,
+                        excused: &mut Excused|
+         -> bool {
+            let Some(filter) = self.rules.get(rule).and_then(|r| r.filter.as_deref()) else {
+                return true;
+            };
+            let Some(view) = filter_view(filter.normalized, segment) else {
+                return true;
+            };
+            let candidate = Candidate {
+                rule,
+                segment,
+                pattern,
+                span: span.clone(),
+            };
+            filter.accepts(&candidate, &view, excused)
+        };
+        let mut found = Found::new();
+        let mut excused = Excused::default();
         // Per view, the segments where a screen literal occurs.
         let mut literal_hits: [Vec<bool>; 2] = [Vec::new(), Vec::new()];
 
@@ -96,6 +168,7 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                 if !set.automaton.is_match(text) {
                     continue;
                 }
+                // Overlapping matches, so a candidate a filter rejects never hides a later one.
                 for m in set.automaton.find_overlapping_iter(text) {
                     let id = m.pattern().as_usize();
                     if id >= set.sites.len() {
@@ -110,21 +183,26 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                     let Some((rule, k)) = set.confirm(id, text, m.start()..m.end()) else {
                         continue;
                     };
-                    if want == Want::First && rule >= earliest(&hits) {
+                    let decisive = decisive(rule);
+                    if !found.wanted(rule, decisive, want) {
                         continue;
                     }
                     let span = match collapsed {
                         Some(collapsed) => collapsed.span(m.start()..m.end()),
                         None => m.start()..m.end(),
                     };
-                    record(
+                    let pattern = PatternRef::Keyword(k);
+                    if !accepted(rule, pattern, segment, &span, &mut excused) {
+                        continue;
+                    }
+                    found.record(
                         Hit {
                             rule,
-                            pattern: PatternRef::Keyword(k),
+                            pattern,
                             segment,
                             span,
                         },
-                        &mut hits,
+                        decisive,
                     );
                 }
             }
@@ -141,14 +219,14 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                     if let Some((rule, k)) = joined.first_rule() {
                         let span = 0..n.text.len();
                         let pattern = PatternRef::Keyword(k);
-                        record(
+                        found.record(
                             Hit {
                                 rule,
                                 pattern,
                                 segment,
                                 span,
                             },
-                            &mut hits,
+                            decisive(rule),
                         );
                     }
                     continue;
@@ -162,7 +240,8 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                     let Some((rule, k)) = set.confirm(id, &text.text, m.start()..m.end()) else {
                         continue;
                     };
-                    if want == Want::First && rule >= earliest(&hits) {
+                    let decisive = decisive(rule);
+                    if !found.wanted(rule, decisive, want) {
                         continue;
                     }
                     let Some(span) = joined
@@ -172,14 +251,18 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                     else {
                         continue;
                     };
-                    record(
+                    let pattern = PatternRef::Keyword(k);
+                    if !accepted(rule, pattern, segment, &span, &mut excused) {
+                        continue;
+                    }
+                    found.record(
                         Hit {
                             rule,
-                            pattern: PatternRef::Keyword(k),
+                            pattern,
                             segment,
                             span,
                         },
-                        &mut hits,
+                        decisive,
                     );
                 }
             }
@@ -187,8 +270,9 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
         // Per view, the segments its screen matched (`None`: no screen, every segment).
         let mut screened: [Option<Option<Vec<bool>>>; 2] = [None, None];
         for rule in &self.regexes {
-            if want == Want::First && rule.rule >= earliest(&hits) {
-                break;
+            let decisive = decisive(rule.rule);
+            if !found.wanted(rule.rule, decisive, want) {
+                continue;
             }
             let slot = screened.get_mut(usize::from(rule.normalized));
             let passed = match slot {
@@ -226,32 +310,46 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                     .as_deref(),
                 None => None,
             };
-            let found = (0..texts.len()).find_map(|segment| {
+            // A span of the marked text, as a span of the normalised text.
+            let unmarked = |segment: usize, span: Range<usize>| match normalized.get(segment) {
+                Some(n) if rule.normalized && !n.marks.is_empty() => {
+                    unmarked_offset(&n.marks, span.start)..unmarked_offset(&n.marks, span.end)
+                }
+                _ => span,
+            };
+            let filtered = self
+                .rules
+                .get(rule.rule)
+                .is_some_and(|r| r.filter.is_some());
+            let hit = (0..texts.len()).find_map(|segment| {
                 if passed.is_some_and(|passed| !passed.get(segment).copied().unwrap_or(true)) {
                     return None;
                 }
                 let text = dfa_view(rule.normalized, segment)?;
-                let (pattern, span) = rule.first_hit(text)?;
-                // A span of the marked text, as a span of the normalised text.
-                let span = match normalized.get(segment) {
-                    Some(n) if rule.normalized && !n.marks.is_empty() => {
-                        unmarked_offset(&n.marks, span.start)..unmarked_offset(&n.marks, span.end)
-                    }
-                    _ => span,
+                let (pattern, span) = if filtered {
+                    rule.first_accepted(text, |pattern, span| {
+                        let span = unmarked(segment, span.clone());
+                        accepted(rule.rule, pattern, segment, &span, &mut excused)
+                    })?
+                } else {
+                    rule.first_hit(text)?
                 };
                 Some(Hit {
                     rule: rule.rule,
                     pattern,
                     segment,
-                    span,
+                    span: unmarked(segment, span),
                 })
             });
-            if let Some(hit) = found {
-                record(hit, &mut hits);
+            if let Some(hit) = hit {
+                found.record(hit, decisive);
             }
         }
+        let mut hits = found.hits;
         if want == Want::First {
-            hits.truncate(1);
+            // Decisive rules found before an earlier one was are not wanted.
+            let earliest = found.earliest_decisive;
+            hits.retain(|hit| !decisive(hit.rule) || hit.rule == earliest);
         }
         // Report every span in the original text.
         for hit in &mut hits {
@@ -348,6 +446,86 @@ impl<S: AsRef<[u32]>> RuleRegexes<S> {
         }
         None
     }
+}
+
+impl<S: AsRef<[u32]>> RuleRegexes<S> {
+    /// The first candidate `accept` takes, over the groups in order, each group's standard
+    /// leftmost-first matches one after another: for a rule with filters, where a rejected
+    /// candidate must not hide a later one.
+    fn first_accepted(
+        &self,
+        text: &[u8],
+        mut accept: impl FnMut(PatternRef, &Range<usize>) -> bool,
+    ) -> Option<(PatternRef, Range<usize>)> {
+        for group in &self.groups {
+            for found in group.matches(text) {
+                match found {
+                    Ok((pattern, span)) => {
+                        if accept(pattern, &span) {
+                            return Some((pattern, span));
+                        }
+                    }
+                    // Fail closed: a text the guard cannot search is not a text it lets through.
+                    Err(failed) => return Some((group.pattern(0), failed.at..failed.at)),
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The leftmost-first match of a forward/reverse pair that starts at or after `at`, found as
+/// regex-automata's own DFA regex finds it: the forward DFA (not stopping at the earliest end)
+/// gives the end, the anchored reverse DFA the start. `Err` for a search error.
+pub(super) fn leftmost<A: Automaton>(
+    forward: &A,
+    reverse: &A,
+    text: &[u8],
+    at: usize,
+) -> Result<Option<(usize, Range<usize>)>, ()> {
+    if at > text.len() {
+        return Ok(None);
+    }
+    let input = Input::new(text).range(at..);
+    let end = match forward.try_search_fwd(&input) {
+        Ok(Some(end)) => end,
+        Ok(None) => return Ok(None),
+        Err(_) => return Err(()),
+    };
+    let end_at = end.offset().clamp(at, text.len());
+    let rev_input = Input::new(text)
+        .range(at..end_at)
+        .anchored(Anchored::Yes)
+        .earliest(false);
+    let start = match reverse.try_search_rev(&rev_input) {
+        Ok(Some(start)) if start.offset() <= end_at => start.offset(),
+        // The reverse DFA finds every match the forward one does; a bundle where it does not
+        // gets the widest span.
+        Ok(_) => at,
+        Err(_) => return Err(()),
+    };
+    Ok(Some((end.pattern().as_usize(), start..end_at)))
+}
+
+/// The leftmost-first match of an anchored DFA started at each candidate position from `at`.
+pub(super) fn leftmost_anchored<A: Automaton>(
+    dfa: &A,
+    starts: &[bool; 256],
+    text: &[u8],
+    at: usize,
+) -> Result<Option<(usize, Range<usize>)>, ()> {
+    for (start, byte) in text.iter().enumerate().skip(at) {
+        if !starts.get(usize::from(*byte)).copied().unwrap_or(true) {
+            continue;
+        }
+        let input = Input::new(text).range(start..).anchored(Anchored::Yes);
+        match dfa.try_search_fwd(&input) {
+            Ok(Some(end)) => return Ok(Some((end.pattern().as_usize(), start..end.offset()))),
+            Ok(None) => {}
+            Err(_) => return Err(()),
+        }
+    }
+    Ok(None)
 }
 
 /// The earliest match of any pattern of a forward/reverse pair: (DFA pattern id, byte span).
