@@ -37,6 +37,8 @@ pub(crate) struct Lowered<'a> {
     pub rules: Vec<(String, String, Span)>,
     /// `regexes[p][r][x]`: the literal of `program.policies[p].rules[r]`'s regex `x`.
     regexes: Vec<Vec<Vec<&'a Str>>>,
+    /// `except_regexes[p][r][x]`: the literal of that rule's `except regex` `x`.
+    except_regexes: Vec<Vec<Vec<&'a Str>>>,
 }
 
 /// Lowers the parsed files, in order, with the files they name as `load` read them.
@@ -66,13 +68,14 @@ pub(crate) fn lower<'a>(
         },
         rules: Vec::new(),
         regexes: Vec::new(),
+        except_regexes: Vec::new(),
     };
     // Per policy: its name's span and the header names it sets or removes, with their spans.
     let mut header_sites: Vec<(Span, Vec<(String, Span)>)> = Vec::new();
     for file in files {
         for item in &file.items {
             if let ast::Item::Policy(policy) = item {
-                let (ir, regexes) = lowerer.policy(policy, &judge_index);
+                let (ir, regexes, except_regexes) = lowerer.policy(policy, &judge_index);
                 header_sites.push((policy.name.span, header_spans(policy)));
                 let spans = policy.stmts.iter().filter_map(|s| match s {
                     PolicyStmt::Rule(r) => Some(r.keyword),
@@ -83,6 +86,7 @@ pub(crate) fn lower<'a>(
                 }
                 lowered.program.policies.push(ir);
                 lowered.regexes.push(regexes);
+                lowered.except_regexes.push(except_regexes);
             }
         }
     }
@@ -160,8 +164,12 @@ pub(crate) fn compile(
             .iter()
             .map(|e| match e.pattern {
                 PatternRef::Regex(x) => {
-                    let literal = lowered
-                        .regexes
+                    let literals = if e.except {
+                        &lowered.except_regexes
+                    } else {
+                        &lowered.regexes
+                    };
+                    let literal = literals
                         .get(e.policy)
                         .and_then(|rules| rules.get(e.rule))
                         .and_then(|regexes| regexes.get(x as usize));
@@ -173,7 +181,7 @@ pub(crate) fn compile(
                         ),
                     }
                 }
-                PatternRef::Keyword(k) => keyword_too_large(lowered, e.policy, e.rule, k),
+                PatternRef::Keyword(k) => keyword_too_large(lowered, e.policy, e.rule, k, e.except),
             })
             .collect()
     })
@@ -181,16 +189,28 @@ pub(crate) fn compile(
 
 /// An `ignore case` keyword beyond ASCII folding whose DFA alone passes the budget (keywords may
 /// come from files, so the diagnostic points at the rule).
-fn keyword_too_large(lowered: &Lowered<'_>, policy: usize, rule: usize, keyword: u32) -> Diag {
+fn keyword_too_large(
+    lowered: &Lowered<'_>,
+    policy: usize,
+    rule: usize,
+    keyword: u32,
+    except: bool,
+) -> Diag {
     let ir_rule = lowered
         .program
         .policies
         .get(policy)
         .and_then(|p| p.rules.get(rule));
-    let keyword = match ir_rule.map(|r| &r.action) {
-        Some(RuleAction::Deny(patterns)) => patterns.keywords.get(keyword as usize),
-        _ => None,
-    };
+    let keyword = ir_rule
+        .and_then(|r| r.action.patterns())
+        .and_then(|patterns| {
+            let keywords = if except {
+                &patterns.except.keywords
+            } else {
+                &patterns.keywords
+            };
+            keywords.get(keyword as usize)
+        });
     let start: usize = lowered
         .program
         .policies
@@ -228,7 +248,7 @@ impl Lowerer<'_> {
         &mut self,
         policy: &'a ast::Policy,
         judges: &HashMap<&str, u32>,
-    ) -> (Policy, Vec<Vec<&'a Str>>) {
+    ) -> (Policy, Vec<Vec<&'a Str>>, Vec<Vec<&'a Str>>) {
         let mut ir = Policy {
             name: policy.name.value.clone(),
             hosts: Vec::new(),
@@ -237,6 +257,7 @@ impl Lowerer<'_> {
             rules: Vec::new(),
         };
         let mut regexes = Vec::new();
+        let mut except_regexes = Vec::new();
         let mut header_names: HashMap<String, Span> = HashMap::new();
         // The policy's `mode` is the default of every rule in it, wherever the line stands.
         let mut policy_mode = Mode::Enforce;
@@ -284,13 +305,14 @@ impl Lowerer<'_> {
                     });
                 }
                 PolicyStmt::Rule(rule) => {
-                    let (r, literals) = self.rule(rule, judges, policy_mode);
+                    let (r, literals, except_literals) = self.rule(rule, judges, policy_mode);
                     ir.rules.push(r);
                     regexes.push(literals);
+                    except_regexes.push(except_literals);
                 }
             }
         }
-        (ir, regexes)
+        (ir, regexes, except_regexes)
     }
 
     fn header_name(&mut self, name: &Str, policy: &str, seen: &mut HashMap<String, Span>) {
@@ -320,7 +342,7 @@ impl Lowerer<'_> {
         rule: &'a ast::Rule,
         judges: &HashMap<&str, u32>,
         policy_mode: Mode,
-    ) -> (Rule, Vec<&'a Str>) {
+    ) -> (Rule, Vec<&'a Str>, Vec<&'a Str>) {
         let ignore_case = rule
             .stmts
             .iter()
@@ -338,6 +360,7 @@ impl Lowerer<'_> {
             ..Patterns::default()
         };
         let mut literals = Vec::new();
+        let mut except_literals = Vec::new();
         let mut reason = None;
         let mut escalate = None;
         let mut denies = false;
@@ -385,6 +408,7 @@ impl Lowerer<'_> {
                                 self.report(*d);
                             }
                             patterns.except.regexes.push(regex.value.clone());
+                            except_literals.push(regex);
                         }
                     }
                 },
@@ -455,7 +479,7 @@ impl Lowerer<'_> {
             mode,
             action,
         };
-        (ir, literals)
+        (ir, literals, except_literals)
     }
 
     /// The keywords of a keyword file `load` read: one per line; blank lines and lines starting

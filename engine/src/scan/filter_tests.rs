@@ -9,7 +9,7 @@ use crate::ir::{
     Endpoint, Exceptions, HostPattern, Judge, Mode, OnError, Patterns, Policy, Program, Rule,
     RuleAction, Template, Validator,
 };
-use crate::{compile, CompileOptions, Inspection, Ruleset};
+use crate::{compile, CompileOptions, Decision, Ruleset};
 
 fn patterns(keywords: &[&str], regexes: &[&str]) -> Patterns {
     Patterns {
@@ -96,7 +96,7 @@ fn scanner(rules: Vec<Rule>) -> PolicyScanner<Vec<u32>> {
 fn explained(ruleset: &Ruleset, text: &str) -> Vec<(String, String)> {
     let policy = ruleset.select("h", "/").unwrap();
     let explanation = ruleset
-        .explain(policy, Some("text/plain"), None, text.as_bytes())
+        .explain(&policy, Some("text/plain"), None, text.as_bytes())
         .unwrap();
     explanation
         .hits
@@ -108,8 +108,11 @@ fn explained(ruleset: &Ruleset, text: &str) -> Vec<(String, String)> {
 /// The enforced deny that decides the verdict: (rule id, matched text).
 fn denied(ruleset: &Ruleset, text: &str) -> Option<(String, String)> {
     let policy = ruleset.select("h", "/")?;
-    match ruleset.inspect(policy, Some("text/plain"), text.as_bytes()) {
-        Inspection::Deny(d) => {
+    match ruleset
+        .inspect(&policy, Some("text/plain"), text.as_bytes())
+        .decision
+    {
+        Decision::Deny(d) => {
             let span = d.matched.map(|m| m.byte_span).unwrap_or(0..0);
             Some((d.rule.unwrap_or_default(), text[span].to_string()))
         }
