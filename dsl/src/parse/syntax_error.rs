@@ -257,13 +257,18 @@ pub(crate) fn syntax_error(file: FileId, text: &str, err: &pest::error::Error<Ru
             .into_iter()
             .find(|b| *b != block && b.words().contains(&word));
         if let Some(home) = other {
-            let mut help = format!("`{word}` belongs {}", home.home());
+            // A statement of keywords only is named whole (`whole words`, not `whole`).
+            let statement = home
+                .statements()
+                .find(|s| s.keyword() == word)
+                .map_or_else(|| word.to_string(), |s| s.hint());
+            let mut help = format!("`{statement}` belongs {}", home.home());
             if home == Block::Top && block != Block::Top {
                 help.push_str("; is a `}` missing before it?");
             }
             return Diag::new(
                 Code::MisplacedStatement,
-                format!("`{word}` is not allowed {}", block.inside()),
+                format!("`{statement}` is not allowed {}", block.inside()),
             )
             .at(span, format!("expected {}", block.expected()))
             .help(help);

@@ -282,6 +282,9 @@ fn explain_judges(
             "escalates: rule `{}` asks judge `{}` (cluster `{}`)",
             call.rule, call.judge, call.cluster
         );
+        for (name, value) in &call.headers {
+            println!("  header: {name}: {value}");
+        }
         println!("  question: {}", String::from_utf8_lossy(&call.body));
         let reply = JudgeReply::Response {
             status: 200,
