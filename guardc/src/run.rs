@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 
 use guard_engine::{
-    Denial, HeadVerdict, HeaderPlan, Inspection, JudgeReply, MatchedPattern, Outcome, RequestHead,
-    Ruleset, Secrets,
+    Denial, ErrorShape, HeadVerdict, HeaderPlan, Inspection, JudgeReply, MatchedPattern, Outcome,
+    RequestHead, Ruleset, Secrets,
 };
 
 use crate::fixture::{Fixture, JudgeMock};
@@ -34,6 +34,8 @@ pub struct Run {
     /// Judges asked, in order, with the mocked answer.
     pub judges: Vec<(String, JudgeMock)>,
     pub outcome: Outcome,
+    /// The error shape of the request's API, which a denial's body takes (as in the filter).
+    pub shape: ErrorShape,
     /// (policy, rule) of every rule this request exercised, for coverage.
     pub exercised: BTreeSet<(String, String)>,
 }
@@ -59,6 +61,7 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
         headers: HeaderPlan::default(),
         judges: Vec::new(),
         outcome: Outcome::Allow,
+        shape: ErrorShape::for_request(&fixture.authority, &fixture.path_and_query),
         exercised: BTreeSet::new(),
     };
     // The headers phase, as the filter runs it: the head checks (odd authorities, upgrades)
@@ -196,7 +199,7 @@ pub fn to_json(run: &Run) -> serde_json::Value {
             "rule": d.rule,
             "judge": d.judge,
             "reason": d.reason,
-            "body": String::from_utf8_lossy(&d.body()),
+            "body": String::from_utf8_lossy(&d.body_in(run.shape)),
             "matched": d.matched.as_ref().map(describe_site),
         })
     };
