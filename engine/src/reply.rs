@@ -24,8 +24,6 @@
 //! No shape quotes request text: the message is guard's sentence about the policy, the rule and
 //! the reason, which are the author's words (or the judge's reason).
 
-use serde_json::{json, Value};
-
 use crate::eval::{normalize_host, Denial};
 
 /// The error body format of an LLM API.
@@ -64,20 +62,31 @@ impl ErrorShape {
     /// The error shape for a request to `authority` and `path` (with or without a query): the
     /// table in this module's documentation, path first, host as the tiebreak.
     pub fn for_request(authority: &str, path: &str) -> ErrorShape {
-        let path = path.split(['?', '#']).next().unwrap_or_default();
-        if path.ends_with("/v1/messages") || path.contains("/v1/messages/") {
+        // Byte loops, not `str` patterns: a path is short, and the pattern searchers would be
+        // kilobytes of new code in the filter's module.
+        let path = path.as_bytes();
+        let end = path
+            .iter()
+            .position(|&b| b == b'?' || b == b'#')
+            .unwrap_or(path.len());
+        let path = path.get(..end).unwrap_or_default();
+        if path.ends_with(b"/v1/messages") || holds(path, b"/v1/messages/") {
             return ErrorShape::Anthropic;
         }
         if is_gemini_method(path) {
             return ErrorShape::Gemini;
         }
-        if DASHSCOPE_ROOTS.iter().any(|root| path.starts_with(root)) {
+        if DASHSCOPE_ROOTS
+            .iter()
+            .any(|root| path.starts_with(root.as_bytes()))
+        {
             return ErrorShape::DashScope;
         }
-        if path
-            .split('/')
-            .any(|segment| OPENAI_COMPATIBLE_SEGMENTS.contains(&segment))
-        {
+        if path.split(|&b| b == b'/').any(|segment| {
+            OPENAI_COMPATIBLE_SEGMENTS
+                .iter()
+                .any(|s| s.as_bytes() == segment)
+        }) {
             return ErrorShape::OpenAi;
         }
         match normalize_host(authority).as_deref() {
@@ -88,83 +97,98 @@ impl ErrorShape {
     }
 }
 
+/// Whether `needle` occurs in `haystack`.
+fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 /// Whether the last segment is `NAME:METHOD` (the colon possibly percent-encoded, which Google's
 /// front end decodes) with a Gemini method.
-fn is_gemini_method(path: &str) -> bool {
-    let last = path.rsplit('/').next().unwrap_or_default();
-    let method = match last.rsplit_once(':') {
-        Some((_, method)) => method,
-        None => match last.to_ascii_lowercase().rfind("%3a") {
-            Some(at) => last.get(at + 3..).unwrap_or_default(),
-            None => return false,
-        },
+fn is_gemini_method(path: &[u8]) -> bool {
+    let start = path.iter().rposition(|&b| b == b'/').map_or(0, |at| at + 1);
+    let last = path.get(start..).unwrap_or_default();
+    let method = match last.iter().rposition(|&b| b == b':') {
+        Some(at) => last.get(at + 1..),
+        None => last
+            .windows(3)
+            .rposition(|w| w.eq_ignore_ascii_case(b"%3a"))
+            .and_then(|at| last.get(at + 3..)),
     };
-    GEMINI_METHODS.contains(&method)
+    method.is_some_and(|method| GEMINI_METHODS.iter().any(|m| m.as_bytes() == method))
 }
 
 impl Denial {
     /// The client's response body in `shape`.
     pub fn body_in(&self, shape: ErrorShape) -> Vec<u8> {
+        use Json::{Null, Num, Obj, Str};
         let message = self.message();
+        let rule = || self.rule.as_deref().map_or(Null, Str);
         let body = match shape {
-            ErrorShape::OpenAi => json!({
-                "error": {
-                    "message": message,
-                    "type": openai_type(self.status),
-                    "code": self.code,
-                    "param": null,
-                    "policy": self.policy,
-                    "rule": self.rule,
-                    "reason": self.reason,
-                }
-            }),
+            ErrorShape::OpenAi => Obj(vec![(
+                "error",
+                Obj(vec![
+                    ("message", Str(&message)),
+                    ("type", Str(openai_type(self.status))),
+                    ("code", Str(self.code)),
+                    ("param", Null),
+                    ("policy", Str(&self.policy)),
+                    ("rule", rule()),
+                    ("reason", Str(&self.reason)),
+                ]),
+            )]),
             // `details.error_code` is where the Anthropic SDK reads a stable code from
             // (`APIStatusError.error_code`); `code` beside it is the name the other shapes use.
-            ErrorShape::Anthropic => json!({
-                "type": "error",
-                "error": {
-                    "type": anthropic_type(self.status),
-                    "message": message,
-                    "details": {"error_code": self.code},
-                    "code": self.code,
-                    "policy": self.policy,
-                    "rule": self.rule,
-                    "reason": self.reason,
-                }
-            }),
+            ErrorShape::Anthropic => Obj(vec![
+                ("type", Str("error")),
+                (
+                    "error",
+                    Obj(vec![
+                        ("type", Str(anthropic_type(self.status))),
+                        ("message", Str(&message)),
+                        ("details", Obj(vec![("error_code", Str(self.code))])),
+                        ("code", Str(self.code)),
+                        ("policy", Str(&self.policy)),
+                        ("rule", rule()),
+                        ("reason", Str(&self.reason)),
+                    ]),
+                ),
+            ]),
             ErrorShape::Gemini => {
                 // ErrorInfo's metadata is a map of strings: a missing rule is left out, not null.
-                let mut metadata = serde_json::Map::new();
-                metadata.insert("policy".into(), Value::from(self.policy.as_str()));
+                let mut metadata = vec![("policy", Str(&self.policy))];
                 if let Some(rule) = &self.rule {
-                    metadata.insert("rule".into(), Value::from(rule.as_str()));
+                    metadata.push(("rule", Str(rule)));
                 }
-                json!({
-                    "error": {
-                        "code": self.status,
-                        "message": message,
-                        "status": google_status(self.status),
-                        "details": [{
-                            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                            "reason": self.code,
-                            "domain": "guard",
-                            "metadata": metadata,
-                        }],
-                    }
-                })
+                let info = Obj(vec![
+                    ("@type", Str("type.googleapis.com/google.rpc.ErrorInfo")),
+                    ("reason", Str(self.code)),
+                    ("domain", Str("guard")),
+                    ("metadata", Obj(metadata)),
+                ]);
+                Obj(vec![(
+                    "error",
+                    Obj(vec![
+                        ("code", Num(self.status)),
+                        ("message", Str(&message)),
+                        ("status", Str(google_status(self.status))),
+                        ("details", Json::Arr(vec![info])),
+                    ]),
+                )])
             }
             // The DashScope SDK surfaces only `code`, `message` and `request_id` of an error, so
             // guard's code is the `code` itself. No request id: the body must be what `guardc
             // test` predicts, and the proxy's x-request-id names the request in guard's log.
-            ErrorShape::DashScope => json!({
-                "code": self.code,
-                "message": message,
-                "policy": self.policy,
-                "rule": self.rule,
-                "reason": self.reason,
-            }),
+            ErrorShape::DashScope => Obj(vec![
+                ("code", Str(self.code)),
+                ("message", Str(&message)),
+                ("policy", Str(&self.policy)),
+                ("rule", rule()),
+                ("reason", Str(&self.reason)),
+            ]),
         };
-        serde_json::to_vec(&body).unwrap_or_default()
+        let mut out = String::new();
+        body.write(&mut out);
+        out.into_bytes()
     }
 
     /// One sentence for every shape's message: what denied the request and why.
@@ -179,6 +203,65 @@ impl Denial {
             self.policy, self.reason
         )
     }
+}
+
+/// A JSON value written in field order. Smaller in the filter's module than a
+/// `serde_json::Value` built with `json!`, where every key is an allocation and a map insert.
+enum Json<'a> {
+    Str(&'a str),
+    Num(u16),
+    Null,
+    Obj(Vec<(&'a str, Json<'a>)>),
+    Arr(Vec<Json<'a>>),
+}
+
+impl Json<'_> {
+    fn write(&self, out: &mut String) {
+        match self {
+            Json::Str(text) => write_str(out, text),
+            Json::Num(n) => out.push_str(&n.to_string()),
+            Json::Null => out.push_str("null"),
+            Json::Obj(fields) => {
+                out.push('{');
+                for (n, (key, value)) in fields.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    write_str(out, key);
+                    out.push(':');
+                    value.write(out);
+                }
+                out.push('}');
+            }
+            Json::Arr(items) => {
+                out.push('[');
+                for (n, item) in items.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    item.write(out);
+                }
+                out.push(']');
+            }
+        }
+    }
+}
+
+/// A JSON string: quotes, backslashes and control characters escaped, the rest as it is.
+fn write_str(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 /// OpenAI's error `type`: guard's own kind for a policy's deny, the server's for an outage.
@@ -231,6 +314,7 @@ fn google_status(status: u16) -> &'static str {
 mod tests {
     use super::*;
     use crate::Code;
+    use serde_json::{json, Value};
 
     #[test]
     fn the_shape_follows_the_path_then_the_host() {
@@ -546,5 +630,26 @@ mod tests {
             })
         );
         assert_eq!(body(&malformed(), shape)["code"], "guard.malformed_json");
+    }
+
+    #[test]
+    fn strings_are_escaped_as_json() {
+        let denial = Denial::refusal(
+            "p\"q",
+            400,
+            Code::MalformedJson.as_str(),
+            "a\\b\n\u{1}\tc «d»",
+        );
+        for shape in [
+            ErrorShape::OpenAi,
+            ErrorShape::Anthropic,
+            ErrorShape::Gemini,
+            ErrorShape::DashScope,
+        ] {
+            // Parsed back, the message is the one written, control characters and all.
+            let body = body(&denial, shape);
+            let message = body.pointer("/error/message").or(body.get("message"));
+            assert_eq!(message, Some(&json!(denial.message())), "{shape:?}");
+        }
     }
 }
