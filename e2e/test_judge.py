@@ -86,7 +86,7 @@ def test_fence_differs_per_request_and_content_is_not_a_template(reference_envoy
 def test_judge_without_a_verdict_denies_on_error_deny(reference_envoy, mock_upstream, mock_judge, settings, fault):
     mock_judge.next(**settings)
     response = chat(reference_envoy, MEETING)
-    error = assert_denied(response, "confidential", code="guard.judge_unavailable")
+    error = assert_denied(response, "confidential", code="guard.judge_unavailable", status=503)
     assert f"({fault})" in error["reason"]
     assert_upstream_got_no_body(mock_upstream)
 
@@ -96,7 +96,7 @@ def test_judge_timeout_denies(reference_envoy, mock_upstream, mock_judge):
     started = time.monotonic()
     response = chat(reference_envoy, MEETING)
     elapsed = time.monotonic() - started
-    error = assert_denied(response, "confidential", code="guard.judge_unavailable")
+    error = assert_denied(response, "confidential", code="guard.judge_unavailable", status=503)
     assert "(timeout)" in error["reason"]
     # The policy's 3 s timeout, not the judge's 6 s delay nor the route's 15 s.
     assert 2.5 <= elapsed < 5.5, elapsed
@@ -106,7 +106,7 @@ def test_judge_timeout_denies(reference_envoy, mock_upstream, mock_judge):
 def test_judge_down_denies_on_error_deny(start_envoy, reference_plugin, mock_upstream):
     envoy = start_envoy(reference_plugin, {"secrets": SECRETS}, {REFERENCE_JUDGE: closed_port()})
     response = chat(envoy, MEETING)
-    error = assert_denied(response, "confidential", code="guard.judge_unavailable")
+    error = assert_denied(response, "confidential", code="guard.judge_unavailable", status=503)
     assert "(unreachable)" in error["reason"]
     assert_upstream_got_no_body(mock_upstream)
     # Rules still decide without the judge.
@@ -118,7 +118,7 @@ def test_judge_call_that_cannot_be_sent_counts_as_failed(start_envoy, reference_
     # guard settles the escalation there and then, by the judge's on_error.
     envoy = start_envoy(reference_plugin, {"secrets": SECRETS}, {})
     response = chat(envoy, MEETING, headers=[("x-request-id", "no-cluster-1")])
-    error = assert_denied(response, "confidential", code="guard.judge_unavailable")
+    error = assert_denied(response, "confidential", code="guard.judge_unavailable", status=503)
     assert "(unreachable)" in error["reason"]
     assert_upstream_got_no_body(mock_upstream)
     envoy.wait_for_log(f"guard: judge `privacy` call to cluster `{REFERENCE_JUDGE}` could not be sent")

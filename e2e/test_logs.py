@@ -26,9 +26,9 @@ def test_logs_hold_no_prompt_text_and_no_secret(reference_envoy, mock_upstream, 
     counters = ["allowed", "denied", "escalated", "judge_errors"]
     before = {name: reference_envoy.stat(f"wasmcustom.guard.{name}") for name in counters}
     statuses = {kind: chat(reference_envoy, text, headers=[("x-request-id", f"log-test-{kind}")]).status for kind, text in PROMPTS.items()}
-    assert statuses == {"allowed": 200, "keyword": 403, "regex": 403, "judge-deny": 403, "judge-garbage": 403}
+    assert statuses == {"allowed": 200, "keyword": 403, "regex": 403, "judge-deny": 403, "judge-garbage": 503}
     # The last line this test causes; Envoy writes its log asynchronously.
-    log = reference_envoy.wait_for_log("code=guard.judge_unavailable status=403 request_id=log-test-judge-garbage")
+    log = reference_envoy.wait_for_log("code=guard.judge_unavailable status=503 request_id=log-test-judge-garbage")
 
     for marker in MARKERS:
         assert marker not in log, f"prompt text {marker!r} in the Envoy log"
@@ -40,7 +40,7 @@ def test_logs_hold_no_prompt_text_and_no_secret(reference_envoy, mock_upstream, 
         "keyword": r"guard: denied policy=dashscope-egress rule=account-keyword mode=enforce judge=- code=guard.rule_denied status=403 request_id=log-test-keyword",
         "regex": r"guard: denied policy=dashscope-egress rule=cn-mobile mode=enforce judge=- code=guard.rule_denied status=403 request_id=log-test-regex",
         "judge-deny": r"guard: denied policy=dashscope-egress rule=confidential mode=enforce judge=privacy code=guard.judge_denied status=403 request_id=log-test-judge-deny",
-        "judge-garbage": r"guard: denied policy=dashscope-egress rule=confidential mode=enforce judge=privacy code=guard.judge_unavailable status=403 request_id=log-test-judge-garbage",
+        "judge-garbage": r"guard: denied policy=dashscope-egress rule=confidential mode=enforce judge=privacy code=guard.judge_unavailable status=503 request_id=log-test-judge-garbage",
     }
     for kind, line in denials.items():
         assert len(re.findall(re.escape(line), log)) == 1, f"{kind}: {line!r} not logged exactly once"

@@ -492,7 +492,12 @@ impl Escalation {
             return Some(Outcome::Allow);
         };
         let denial = |code: &'static str, reason: String| Denial {
-            status: 403,
+            // A judge that could not decide is an outage the client may retry; a deny is final.
+            status: if code == Code::JudgeUnavailable.as_str() {
+                503
+            } else {
+                403
+            },
             code,
             policy: policy.name.clone(),
             rule: Some(rule.id.clone()),
@@ -592,31 +597,6 @@ impl Denial {
             reason: reason.to_string(),
             matched: None,
         }
-    }
-
-    /// The client's response body, in the OpenAI error shape.
-    pub fn body(&self) -> Vec<u8> {
-        let subject = match (&self.rule, &self.judge) {
-            (Some(rule), Some(judge)) => format!("rule `{rule}` (judge `{judge}`)"),
-            (Some(rule), None) => format!("rule `{rule}`"),
-            _ => "request checks".to_string(),
-        };
-        let message = format!(
-            "request denied by guard policy `{}`, {subject}: {}",
-            self.policy, self.reason
-        );
-        let body = serde_json::json!({
-            "error": {
-                "message": message,
-                "type": if self.status == 403 { "policy_violation" } else { "invalid_request_error" },
-                "code": self.code,
-                "param": null,
-                "policy": self.policy,
-                "rule": self.rule,
-                "reason": self.reason,
-            }
-        });
-        serde_json::to_vec(&body).unwrap_or_default()
     }
 }
 

@@ -21,6 +21,7 @@ mod extract;
 mod head;
 mod judge;
 mod normalize;
+mod reply;
 mod scan;
 mod template;
 mod validate;
@@ -46,5 +47,6 @@ pub use judge::{
     read_reply, read_verdict, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict, MAX_ANSWER_BYTES,
 };
 pub use normalize::normalize;
+pub use reply::ErrorShape;
 pub use template::{MissingSecret, Secrets};
 pub use wire::{LoadError, PatternRef, FORMAT_VERSION, REGEX_AUTOMATA_VERSION};

@@ -28,6 +28,8 @@ pub(crate) struct Held {
     pub since: u64,
     pub policy: String,
     pub label: String,
+    /// The error shape of the request's API, for the refusal.
+    pub shape: guard_engine::ErrorShape,
 }
 
 thread_local! {
@@ -70,6 +72,7 @@ mod tests {
             since,
             policy: "p".into(),
             label: "r".into(),
+            shape: guard_engine::ErrorShape::default(),
         };
         hold(1, held(0));
         hold(2, held(4_000_000_000));

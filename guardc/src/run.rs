@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 
 use guard_engine::{
-    Decision, Denial, Finding, HeadVerdict, HeaderPlan, JudgeReply, MatchedPattern, Outcome,
-    RequestHead, Ruleset, Secrets,
+    Decision, Denial, ErrorShape, Finding, HeadVerdict, HeaderPlan, JudgeReply, MatchedPattern,
+    Outcome, RequestHead, Ruleset, Secrets,
 };
 
 use crate::fixture::{Fixture, JudgeMock};
@@ -37,6 +37,8 @@ pub struct Run {
     pub outcome: Outcome,
     /// What monitored rules matched and monitored judges answered, in file order.
     pub monitored: Vec<Finding>,
+    /// The error shape of the request's API, which a denial's body takes (as in the filter).
+    pub shape: ErrorShape,
     /// (policy, rule) of every rule this request exercised, for coverage.
     pub exercised: BTreeSet<(String, String)>,
 }
@@ -63,6 +65,7 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
         judges: Vec::new(),
         outcome: Outcome::Allow,
         monitored: Vec::new(),
+        shape: ErrorShape::for_request(&fixture.authority, &fixture.path_and_query),
         exercised: BTreeSet::new(),
     };
     // The headers phase, as the filter runs it: the head checks (odd authorities, upgrades)
@@ -233,7 +236,7 @@ pub fn to_json(run: &Run) -> serde_json::Value {
             "rule": d.rule,
             "judge": d.judge,
             "reason": d.reason,
-            "body": String::from_utf8_lossy(&d.body()),
+            "body": String::from_utf8_lossy(&d.body_in(run.shape)),
             "matched": d.matched.as_ref().map(describe_site),
         })
     };

@@ -26,8 +26,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use guard_engine::{
-    read_reply, Code, Decision, Denial, Escalation, Finding, HeadVerdict, HeaderPlan, JudgeReply,
-    Outcome, RequestHead, Selection, DEFAULT_MAX_BODY_BYTES, MAX_ANSWER_BYTES,
+    read_reply, Code, Decision, Denial, ErrorShape, Escalation, Finding, HeadVerdict, HeaderPlan,
+    JudgeReply, Outcome, RequestHead, Selection, DEFAULT_MAX_BODY_BYTES, MAX_ANSWER_BYTES,
 };
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, LogLevel};
@@ -87,6 +87,9 @@ pub(crate) struct Request<H: Host = Envoy> {
     content_type: Option<String>,
     content_encoding: Option<String>,
     request_id: Option<String>,
+    /// The error shape of the API the request is sent to, from its head: every local reply of
+    /// the request takes it, so the client's SDK reads guard's answers as its API's errors.
+    shape: ErrorShape,
     /// The header plan still to apply (held heads get it only on approval).
     plan: Option<HeaderPlan>,
     /// The body so far, moved out of Envoy's buffer; at most one byte past the limit.
@@ -106,6 +109,7 @@ impl<H: Host> Request<H> {
             content_type: None,
             content_encoding: None,
             request_id: None,
+            shape: ErrorShape::default(),
             plan: None,
             body: Vec::new(),
             too_large: false,
@@ -133,6 +137,8 @@ impl<H: Host> Request<H> {
             path: headers.get(":path").unwrap_or_default(),
             headers: &pairs,
         };
+        // Before the head checks: a refused head is answered in its API's shape too.
+        self.shape = ErrorShape::for_request(head.authority, head.path);
         let policy = match active.ruleset.check_head(&head) {
             HeadVerdict::Untouched => return Action::Continue,
             HeadVerdict::Refuse(denial) => {
@@ -181,6 +187,7 @@ impl<H: Host> Request<H> {
                     since: self.host.now_nanos(),
                     policy: active.ruleset.selection_name(&policy),
                     label: self.request_label(),
+                    shape: self.shape,
                 },
             );
             return Action::Pause;
@@ -539,9 +546,9 @@ impl<H: Host> Request<H> {
             self.host.count_rule(rule);
         }
         log_denial(&self.host, denial, &self.request_label());
-        if let Err(status) = self
-            .host
-            .send_json(denial.status, denial.code, &denial.body())
+        if let Err(status) =
+            self.host
+                .send_json(denial.status, denial.code, &denial.body_in(self.shape))
         {
             self.host.log(
                 LogLevel::Error,
@@ -600,7 +607,7 @@ pub(crate) fn refuse_stalled(host: &impl Host, context_id: u32, stalled: &Held) 
     );
     host.count(Counter::Denied);
     log_denial(host, &denial, &stalled.label);
-    let _ = host.send_json(denial.status, denial.code, &denial.body());
+    let _ = host.send_json(denial.status, denial.code, &denial.body_in(stalled.shape));
 }
 
 fn action(step: Step) -> Action {

@@ -411,7 +411,7 @@ fn a_judge_that_answers_no_verdict_fails_closed() {
         let events = request.host.events();
         assert_eq!(
             replies(&events),
-            [(403, Code::JudgeUnavailable.as_str().to_owned())],
+            [(503, Code::JudgeUnavailable.as_str().to_owned())],
             "{status}: {events:?}"
         );
         assert_eq!(resumes(&events), 0);
@@ -439,7 +439,7 @@ fn a_judge_call_that_cannot_be_sent_fails_closed_at_once() {
     let events = request.host.events();
     assert_eq!(
         replies(&events),
-        [(403, Code::JudgeUnavailable.as_str().to_owned())],
+        [(503, Code::JudgeUnavailable.as_str().to_owned())],
         "{events:?}"
     );
     assert_eq!(resumes(&events), 0);
@@ -460,4 +460,70 @@ fn a_deny_rule_wins_before_the_judge_is_asked() {
         .events()
         .iter()
         .any(|e| matches!(e, Event::Dispatch { .. })));
+}
+
+/// The body of the one local reply of `request`.
+fn reply_body(request: &Request<FakeHost>) -> serde_json::Value {
+    let events = request.host.events();
+    let Some(Event::Reply { body, .. }) = events.iter().find(|e| matches!(e, Event::Reply { .. }))
+    else {
+        panic!("no reply: {events:?}");
+    };
+    serde_json::from_str(body).unwrap()
+}
+
+fn post_to(host: &str, path: &str) -> FakeHost {
+    let mut fake = post(host);
+    for (name, value) in &mut fake.headers {
+        if name == ":path" {
+            *value = path.to_owned();
+        }
+    }
+    fake
+}
+
+#[test]
+fn every_reply_takes_the_error_shape_of_the_requests_api() {
+    // A rule's deny on Anthropic's path.
+    let mut r = request(post_to(PLAIN, "/v1/messages"), true);
+    assert_eq!(r.on_headers(false), Action::Pause);
+    send_body(&mut r, &chat("Project Atlas"), 1);
+    let body = reply_body(&r);
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "permission_error");
+    assert_eq!(body["error"]["code"], Code::RuleDenied.as_str());
+
+    // A refused head on Gemini's path: shaped before any policy work.
+    let mut host = post_to(PLAIN, "/v1beta/models/g:generateContent");
+    host.headers
+        .extend([("upgrade".to_owned(), "websocket".to_owned())]);
+    let mut r = request(host, true);
+    assert_eq!(r.on_headers(false), Action::Pause);
+    let body = reply_body(&r);
+    assert_eq!(body["error"]["code"], 400);
+    assert_eq!(body["error"]["status"], "INVALID_ARGUMENT");
+    assert_eq!(
+        body["error"]["details"][0]["reason"],
+        Code::UpgradeRefused.as_str()
+    );
+
+    // A judge outage on DashScope's native path: 503, guard's code as DashScope's `code`.
+    let mut r = request(
+        post_to(JUDGED, "/api/v1/services/aigc/text-generation/generation"),
+        true,
+    );
+    r.host.dispatch_fails.set(true);
+    assert_eq!(r.on_headers(false), Action::Pause);
+    send_body(&mut r, &chat("question"), 1);
+    assert_eq!(
+        replies(&r.host.events()),
+        [(503, Code::JudgeUnavailable.as_str().to_owned())]
+    );
+    assert_eq!(reply_body(&r)["code"], Code::JudgeUnavailable.as_str());
+
+    // OpenAI's shape for everything else.
+    let mut r = request(post(PLAIN), true);
+    assert_eq!(r.on_headers(false), Action::Pause);
+    send_body(&mut r, &chat("Project Atlas"), 1);
+    assert_eq!(reply_body(&r)["error"]["type"], "policy_violation");
 }
