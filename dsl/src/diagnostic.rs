@@ -450,23 +450,10 @@ fn json_object(fields: &[(&str, String)]) -> String {
     format!("{{{}}}", body.join(", "))
 }
 
-/// A JSON string literal (RFC 8259 escaping).
+/// A JSON string literal, escaped by serde_json.
 pub(crate) fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    // Serialising a string cannot fail; the fallback keeps the document valid regardless.
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
 }
 
 /// A source for miette whose snippet headers report the column in characters (miette counts

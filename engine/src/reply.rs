@@ -247,21 +247,13 @@ impl Json<'_> {
     }
 }
 
-/// A JSON string: quotes, backslashes and control characters escaped, the rest as it is.
+/// A JSON string, escaped by serde_json (already in the module for the judge's bodies).
 fn write_str(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => out.push(c),
-        }
+    match serde_json::to_string(text) {
+        Ok(quoted) => out.push_str(&quoted),
+        // Serialising a string cannot fail; an empty string keeps the body valid JSON regardless.
+        Err(_) => out.push_str("\"\""),
     }
-    out.push('"');
 }
 
 /// OpenAI's error `type`: guard's own kind for a policy's deny, the server's for an outage.
