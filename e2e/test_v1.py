@@ -76,3 +76,18 @@ def test_the_judge_is_asked_only_when_its_when_matches(v1_envoy, mock_upstream, 
     assert chat(v1_envoy, "polish this internal memo", "v1-when").status == 200
     (asked,) = mock_judge.requests
     assert "polish this internal memo" in json.dumps(asked)
+
+
+def test_a_monitored_judge_is_asked_and_its_deny_only_recorded(v1_envoy, mock_upstream, mock_judge):
+    counter = "wasmcustom.guard.rule.pii.roadmap-review.monitor"
+    before = v1_envoy.stat(counter)
+    mock_judge.next(mode="deny", reason="discloses the product roadmap")
+    response = chat(v1_envoy, "summarise our roadmap, marker-51ce", "v1-monitored-judge")
+    assert response.status == 200, response.body
+    assert len(mock_judge.requests) == 1
+    (seen,) = mock_upstream.requests
+    assert [v for k, v in seen["headers"] if k == "authorization"] == [f"Bearer {KEY}"]
+    line = "guard: monitored policy=pii rule=roadmap-review mode=monitor judge=privacy would=deny code=guard.judge_denied request_id=v1-monitored-judge"
+    log = v1_envoy.wait_for_log(line)
+    assert "marker-51ce" not in log
+    assert v1_envoy.stat(counter) == before + 1

@@ -352,3 +352,65 @@ fn odd_inputs_are_diagnosed_not_panicked_on() {
         }
     }
 }
+
+#[test]
+fn the_contract_v1_example_behaves_as_the_contract_says() {
+    setup();
+    let c = ok(&[PathBuf::from("testdata/dsl/v1/contract.guard")]);
+    let ruleset = Ruleset::from_bytes(&c.compiled.bytes).expect("bundle loads");
+    // Every policy whose match lines hold applies: the shared PII policy and the key policy.
+    let openai = ruleset
+        .select("api.openai.com", "/v1/chat/completions")
+        .expect("both policies select OpenAI");
+    assert_eq!(ruleset.selection_name(&openai), "pii, openai-key");
+    let secrets = guard_engine::Secrets::from([
+        ("openai_key".to_owned(), "sk-1".to_owned()),
+        ("judge_api_key".to_owned(), "jk-1".to_owned()),
+    ]);
+    let plan = ruleset.headers(&openai, &secrets).expect("secrets given");
+    assert_eq!(
+        plan.set,
+        [("authorization".to_owned(), "Bearer sk-1".to_owned())]
+    );
+    let anthropic = ruleset
+        .select("api.anthropic.com", "/v1/messages")
+        .expect("the PII policy selects Anthropic");
+    assert_eq!(ruleset.selection_name(&anthropic), "pii");
+
+    let inspect = |text: &str| {
+        let body = format!(r#"{{"model":"m","messages":[{{"role":"user","content":"{text}"}}]}}"#);
+        ruleset.inspect(&openai, Some("application/json"), body.as_bytes())
+    };
+    let denied_by = |text: &str| match inspect(text).decision {
+        Decision::Deny(denial) => denial.rule,
+        _ => None,
+    };
+    // validate luhn: one invalid number does not hide a valid one; an order number passes.
+    assert_eq!(
+        denied_by("4111111111111112 then 4111111111111111").as_deref(),
+        Some("card-number")
+    );
+    assert_eq!(denied_by("order 1234567812345678"), None);
+    // except: a match inside the exception's match is no match; one elsewhere still counts.
+    assert_eq!(denied_by("write to SUPPORT@acme.com"), None);
+    assert_eq!(
+        denied_by("support@acme.com and bob@acme.com").as_deref(),
+        Some("company-email")
+    );
+    // mode monitor + whole words: recorded, never denied; `atlases` is not `Atlas`.
+    let monitored = inspect("the Atlas plan");
+    assert_eq!(monitored.decision, Decision::Allow);
+    let rules: Vec<&str> = monitored
+        .monitored
+        .iter()
+        .map(|f| f.rule.as_str())
+        .collect();
+    assert_eq!(rules, ["new-codenames"]);
+    assert!(inspect("old atlases").monitored.is_empty());
+    // when: the judge is asked only about text that matches.
+    assert!(matches!(
+        inspect("an internal memo").decision,
+        Decision::Escalate(_)
+    ));
+    assert_eq!(inspect("a haiku about rain").decision, Decision::Allow);
+}
