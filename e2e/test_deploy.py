@@ -384,8 +384,9 @@ def test_two_builds_are_identical(builds: tuple[Build, Build]) -> None:
     assert sorted(a) == sorted(b)
     different = [name for name in a if a[name] != b[name]]
     assert different == [], f"differ between two builds: {different}"
-    # index.json, oci-layout, config, layer, manifest; plugin.wasm; the two manifests files.
-    assert len(a) == 8, sorted(a)
+    # index.json, oci-layout, config, layer, manifest; plugin.wasm; the two manifests files; the
+    # metric labels' configuration for Istio and for a plain Envoy.
+    assert len(a) == 10, sorted(a)
 
 
 def free_port() -> int:

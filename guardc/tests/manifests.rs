@@ -511,3 +511,31 @@ fn deployment_summary_tells_what_to_do_next() {
     assert!(dir.path().join("manifests.yaml").is_file());
     assert!(dir.path().join("oci/index.json").is_file());
 }
+
+/// The labels' configuration: the Istio ConfigMap and the plain Envoy fragment, as written.
+#[test]
+fn telemetry_configuration() {
+    let (opts, _) = options(&reference_program(), &reference_args());
+    insta::assert_snapshot!(
+        "telemetry",
+        guardc::manifests::telemetry::istio_telemetry_yaml(&opts)
+    );
+    insta::assert_snapshot!(
+        "envoy_stats",
+        guardc::manifests::telemetry::envoy_stats_yaml()
+    );
+    // The ConfigMap's bootstrap is JSON Envoy reads: every label has its specifier.
+    let yaml: serde_json::Value = {
+        let text = guardc::manifests::telemetry::istio_telemetry_yaml(&opts);
+        let start = text.find("custom_bootstrap.json: ").unwrap() + "custom_bootstrap.json: ".len();
+        let quoted = text[start..].lines().next().unwrap();
+        let json: String = serde_json::from_str(quoted).unwrap();
+        serde_json::from_str(&json).unwrap()
+    };
+    let tags = yaml["stats_config"]["stats_tags"].as_array().unwrap();
+    let names: Vec<&str> = tags
+        .iter()
+        .map(|t| t["tag_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, guardc::manifests::telemetry::LABELS);
+}

@@ -39,6 +39,7 @@
 
 mod documents;
 mod names;
+pub mod telemetry;
 mod yaml;
 
 use std::collections::BTreeMap;
@@ -57,6 +58,10 @@ use names::{check_dns_label, check_dns_subdomain, check_label, dns_label};
 pub const FILE_NAME: &str = "manifests.yaml";
 /// The alternative for meshes without `EnvoyFilter` for Wasm: a `WasmPlugin`, heads first.
 pub const WASMPLUGIN_FILE_NAME: &str = "manifests-wasmplugin.yaml";
+/// Istio: the bootstrap override that makes guard's metric names Prometheus labels.
+pub const TELEMETRY_FILE_NAME: &str = "telemetry.yaml";
+/// The same tags as a plain Envoy bootstrap fragment.
+pub const ENVOY_STATS_FILE_NAME: &str = "envoy-stats.yaml";
 /// The largest body guard scans and forwards; larger ones get guard's JSON 413.
 pub const BODY_LIMIT: usize = guard_engine::DEFAULT_MAX_BODY_BYTES;
 /// The listener buffer limit the manifests set: guard's body limit and 1 MiB for the rest of
@@ -167,6 +172,10 @@ pub struct Deployment {
     pub manifests: PathBuf,
     /// The `WasmPlugin` variant (`manifests-wasmplugin.yaml`).
     pub wasmplugin_manifests: PathBuf,
+    /// Istio: the ConfigMap that turns guard's metric names into labels (`telemetry.yaml`).
+    pub telemetry: PathBuf,
+    /// A plain Envoy's bootstrap fragment with the same tags (`envoy-stats.yaml`).
+    pub envoy_stats: PathBuf,
     /// Secret name → placeholder variable, sorted by secret name.
     pub secrets: Vec<(String, String)>,
     /// Things the operator must know: placeholder image, skipped hosts.
@@ -236,6 +245,19 @@ pub fn write_deployment(
     }
     let wasmplugin_manifests = written.pop().unwrap_or_default();
     let manifests = written.pop().unwrap_or_default();
+    let write = |file: &str, text: String| -> Result<PathBuf, DeployError> {
+        let path = out.join(file);
+        std::fs::write(&path, text).map_err(|source| DeployError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    };
+    let telemetry = write(
+        TELEMETRY_FILE_NAME,
+        telemetry::istio_telemetry_yaml(&options),
+    )?;
+    let envoy_stats = write(ENVOY_STATS_FILE_NAME, telemetry::envoy_stats_yaml())?;
 
     let mut warnings = Vec::new();
     if options.image_is_placeholder {
@@ -253,6 +275,8 @@ pub fn write_deployment(
         options,
         manifests,
         wasmplugin_manifests,
+        telemetry,
+        envoy_stats,
         secrets: secret_placeholders(program),
         warnings,
     })
@@ -284,6 +308,17 @@ impl fmt::Display for Deployment {
         writeln!(
             f,
             "body limit: {BODY_LIMIT} bytes (the listener buffer limit is raised to {BUFFER_LIMIT})"
+        )?;
+        let annotations: Vec<String> = telemetry::pod_annotations(&self.options)
+            .into_iter()
+            .map(|(key, value)| format!("{key}: '{value}'"))
+            .collect();
+        writeln!(
+            f,
+            "metrics: apply {} and annotate the selected pods with {} (labels for Prometheus; plain Envoy: {})",
+            self.telemetry.display(),
+            annotations.join(", "),
+            self.envoy_stats.display()
         )?;
         if !self.secrets.is_empty() {
             let vars: Vec<&str> = self.secrets.iter().map(|(_, var)| var.as_str()).collect();
