@@ -53,10 +53,25 @@ def _cluster(name: str, port: int, timeout: str = "1s") -> dict[str, Any]:
     }
 
 
-def bootstrap(work: Path, upstream_port: int, judge_clusters: dict[str, int]) -> dict[str, Any]:
+def shipped_stats_config(wasm: Path) -> dict[str, Any] | None:
+    """The `stats_config` `guardc build` wrote beside this plugin (`envoy-stats.yaml`), if any:
+    the metric labels users get, so the tests scrape what a deployment would."""
+    path = wasm.parent / "envoy-stats.yaml"
+    if not path.exists():
+        return None
+    import yaml  # PyYAML, from scripts/requirements.txt
+
+    return yaml.safe_load(path.read_text())["stats_config"]
+
+
+# What the access log line of each request shows: the guard's field beside Envoy's own.
+ACCESS_LOG_FORMAT = "%REQ(X-REQUEST-ID)% %REQ(:AUTHORITY)% %RESPONSE_CODE% guard=[%FILTER_STATE(wasm.guard:PLAIN)%]\n"
+
+
+def bootstrap(work: Path, upstream_port: int, judge_clusters: dict[str, int], stats_config: dict[str, Any] | None = None) -> dict[str, Any]:
     clusters = [_cluster(UPSTREAM_CLUSTER, upstream_port)]
     clusters += [_cluster(name, port) for name, port in judge_clusters.items()]
-    return {
+    document = {
         # LDS from a file needs a node identity.
         "node": {"id": "guard-e2e", "cluster": "guard-e2e"},
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": 0}}},
@@ -68,6 +83,9 @@ def bootstrap(work: Path, upstream_port: int, judge_clusters: dict[str, int]) ->
         },
         "static_resources": {"clusters": clusters},
     }
+    if stats_config is not None:
+        document["stats_config"] = stats_config
+    return document
 
 
 def listener(
@@ -78,6 +96,7 @@ def listener(
     allow_on_headers_stop_iteration: bool = True,
     buffer_limit: int | None = GUARD_BUFFER_LIMIT,
     wasm_config: dict[str, Any] | None = None,
+    access_log: Path | None = None,
 ) -> dict[str, Any]:
     """The guard's listener; `code` replaces the default `{"local": {"filename": wasm}}`.
 
@@ -128,6 +147,17 @@ def listener(
         },
         "http_filters": [wasm_filter, router],
     }
+    if access_log is not None:
+        manager["access_log"] = [
+            {
+                "name": "envoy.access_loggers.file",
+                "typed_config": {
+                    "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+                    "path": str(access_log),
+                    "log_format": {"text_format_source": {"inline_string": ACCESS_LOG_FORMAT}},
+                },
+            }
+        ]
     document = {
         "@type": "type.googleapis.com/envoy.config.listener.v3.Listener",
         "name": "guard",
@@ -163,6 +193,28 @@ class Envoy:
     def log_path(self) -> Path:
         return self.work / "envoy.log"
 
+    @property
+    def access_log_path(self) -> Path:
+        return self.work / "access.log"
+
+    def access_log(self) -> str:
+        return self.access_log_path.read_text(errors="replace") if self.access_log_path.exists() else ""
+
+    def wait_for_access_log(self, text: str, timeout: float = 10.0) -> str:
+        """The access log, once it contains `text`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self.access_log()
+            if text in log:
+                return log
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not in the access log:\n{self.access_log()[-3000:]}")
+
+    def prometheus(self) -> str:
+        """Envoy's `/stats/prometheus`, as a scraper reads it."""
+        with urllib.request.urlopen(self.admin + "/stats/prometheus", timeout=5) as r:
+            return r.read().decode()
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
@@ -178,7 +230,7 @@ class Envoy:
 
     def _write_lds(self, plugin_config: Any) -> None:
         self.version += 1
-        document = {"version_info": str(self.version), "resources": [listener(self.port, self.wasm, plugin_config, self.code, self.allow_on_headers_stop_iteration, self.buffer_limit, self.wasm_config)]}
+        document = {"version_info": str(self.version), "resources": [listener(self.port, self.wasm, plugin_config, self.code, self.allow_on_headers_stop_iteration, self.buffer_limit, self.wasm_config, self.access_log_path)]}
         staging = self.work / "lds.json.new"
         staging.write_text(json.dumps(document, indent=1))
         # Envoy watches the directory for a rename onto the file (how Kubernetes swaps ConfigMaps).
@@ -187,7 +239,7 @@ class Envoy:
     def start(self, expect_listener: bool = True, timeout: float = 30.0) -> "Envoy":
         self.work.mkdir(parents=True, exist_ok=True)
         (self.work / "bootstrap.json").write_text(
-            json.dumps(bootstrap(self.work, self.upstream_port, self.judge_clusters), indent=1)
+            json.dumps(bootstrap(self.work, self.upstream_port, self.judge_clusters, shipped_stats_config(self.wasm)), indent=1)
         )
         self._write_lds(self.plugin_config)
         admin_path = self.work / "admin.address"
