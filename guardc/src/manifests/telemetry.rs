@@ -21,13 +21,19 @@ pub const LABELS: [&str; 8] = [
     "policy", "rule", "action", "mode", "judge", "outcome", "code", "bundle",
 ];
 
-/// What Istio's `proxyStatsMatcher` must include for guard's metrics to be exported.
-pub const STATS_INCLUSION_REGEX: &str = r"wasmcustom\.guard\..*";
+/// What Istio's `proxyStatsMatcher` must include: guard's metrics, and Envoy's counters of
+/// rejected filter configurations (ECDS), which the config-rejected alert reads.
+pub const STATS_INCLUSION_REGEXES: [&str; 2] = [
+    r"wasmcustom\.guard\..*",
+    r"extension_config_discovery\.http_filter\..*",
+];
 
 /// The annotation value that mounts the bootstrap override.
 pub const BOOTSTRAP_OVERRIDE_ANNOTATION: &str = "sidecar.istio.io/bootstrapOverride";
 /// The annotation that lets guard's metrics through Istio's stats matcher.
 pub const PROXY_CONFIG_ANNOTATION: &str = "proxy.istio.io/config";
+/// The annotation that sets the sidecar's log level for Wasm filters.
+pub const LOG_LEVEL_ANNOTATION: &str = "sidecar.istio.io/componentLogLevel";
 
 /// The tag extraction regex of `label`: the `.label=value` segment anywhere after the metric's
 /// name (the first group, removed from the name) and its value (the second group).
@@ -84,7 +90,7 @@ pub fn configmap_name(options: &ManifestOptions) -> String {
 /// The pod annotations that use the override and include guard's metrics.
 pub fn pod_annotations(options: &ManifestOptions) -> Vec<(String, String)> {
     let proxy_config = serde_json::json!({
-        "proxyStatsMatcher": {"inclusionRegexps": [STATS_INCLUSION_REGEX]}
+        "proxyStatsMatcher": {"inclusionRegexps": STATS_INCLUSION_REGEXES}
     });
     vec![
         (
@@ -92,6 +98,9 @@ pub fn pod_annotations(options: &ManifestOptions) -> Vec<(String, String)> {
             configmap_name(options),
         ),
         (PROXY_CONFIG_ANNOTATION.to_owned(), proxy_config.to_string()),
+        // Istio's sidecars log at `warning`; the guard's denial, monitored and configuration
+        // lines are `info` (the audit lines `debug`).
+        (LOG_LEVEL_ANNOTATION.to_owned(), "wasm:info".to_owned()),
     ]
 }
 
