@@ -701,9 +701,8 @@ impl<H: Host> Request<H> {
             .last_judge
             .as_ref()
             .filter(|last| denial.judge.as_deref() == Some(last.judge.as_str()));
-        let policy = self
-            .selected_policies()
-            .unwrap_or_else(|| policy_list(&denial.policy));
+        // The denial's policy: the rule's, or (a refusal) every selected one.
+        let policy = policy_list(&denial.policy);
         let audit = Audit {
             request_id: self.request_id.as_deref(),
             bundle: self.bundle(),
