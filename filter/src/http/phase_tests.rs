@@ -815,3 +815,41 @@ fn every_series_is_defined_from_the_bundle() {
         );
     }
 }
+
+#[test]
+fn a_stalled_held_request_is_counted_as_a_refusal() {
+    let host = FakeHost::new(&[]);
+    let stalled = crate::held::Held {
+        since: 0,
+        policy: "plain".to_owned(),
+        label: "s-1".to_owned(),
+        shape: guard_engine::ErrorShape::default(),
+        request_id: Some("s-1".to_owned()),
+        bundle: "0123456789ab".to_owned(),
+    };
+    super::refuse_stalled(&host, 7, &stalled);
+    assert_eq!(
+        *host.metrics.borrow(),
+        ["guard.refusals.code=hold_unsupported"]
+    );
+    assert_eq!(
+        *host.property.borrow(),
+        ["verdict=refuse policy=plain rule=- mode=- code=guard.hold_unsupported"]
+    );
+    let events = host.events();
+    let Some(Event::Reply {
+        status,
+        body,
+        request_id,
+        ..
+    }) = events.iter().find(|e| matches!(e, Event::Reply { .. }))
+    else {
+        panic!("no reply: {events:?}");
+    };
+    assert_eq!(*status, 500);
+    assert_eq!(request_id.as_deref(), Some("s-1"));
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["error"]["bundle"], "0123456789ab");
+    assert!(host.logs.borrow().iter().any(|(level, line)| *level == LogLevel::Debug
+        && line.starts_with("guard-audit v=1 request_id=s-1 bundle=0123456789ab verdict=refuse policy=plain rule=- action=- mode=- code=guard.hold_unsupported status=500 ")));
+}
