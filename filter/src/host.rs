@@ -386,7 +386,9 @@ impl Metric<'_> {
     pub(crate) fn name(&self) -> String {
         let mut out = String::with_capacity(96);
         let mut label = |key: &str, value: &str| {
-            out.push('.');
+            if !out.is_empty() {
+                out.push('.');
+            }
             out.push_str(key);
             out.push('=');
             push_clean(&mut out, value);
@@ -416,8 +418,6 @@ impl Metric<'_> {
             Metric::RequestsPassed { policy } => label("guard.requests_passed.policy", policy),
             Metric::BundleInfo { bundle } => label("guard.bundle_info.bundle", bundle),
         }
-        // Every name starts with the label closure's leading dot.
-        out.remove(0);
         out
     }
 
