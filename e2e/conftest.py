@@ -139,6 +139,7 @@ def start_envoy(tmp_path_factory: pytest.TempPathFactory, upstream: MockUpstream
         allow_on_headers_stop_iteration: bool = True,
         buffer_limit: int | None = GUARD_BUFFER_LIMIT,
         wasm_config: dict[str, Any] | None = None,
+        wasm_log_level: str = "info",
     ) -> Envoy:
         envoy = Envoy(
             work=tmp_path_factory.mktemp("envoy"),
@@ -150,6 +151,7 @@ def start_envoy(tmp_path_factory: pytest.TempPathFactory, upstream: MockUpstream
             allow_on_headers_stop_iteration=allow_on_headers_stop_iteration,
             buffer_limit=buffer_limit,
             wasm_config=wasm_config,
+            wasm_log_level=wasm_log_level,
         )
         started.append(envoy)
         return envoy.start(expect_listener=expect_listener)

@@ -184,6 +184,8 @@ class Envoy:
     allow_on_headers_stop_iteration: bool = True
     buffer_limit: int | None = GUARD_BUFFER_LIMIT
     wasm_config: dict[str, Any] | None = None
+    # Opt-in: "debug" shows the plugin's audit lines (`guard-audit ...`).
+    wasm_log_level: str = "info"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     admin: str = ""
@@ -250,7 +252,7 @@ class Envoy:
             "--concurrency", "2",
             "-l", "warning",
             # The plugin's own lines (denials, configuration) are logged at info.
-            "--component-log-level", "wasm:info",
+            "--component-log-level", f"wasm:{self.wasm_log_level}",
             "--log-path", str(self.log_path),
             # Flush the log file often (default: every 10 s), so tests can read what just happened.
             "--file-flush-interval-msec", "50",

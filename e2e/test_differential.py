@@ -66,6 +66,22 @@ def suites(guardc: Path, build_plugin: Callable[..., Path], start_envoy: Callabl
     return get
 
 
+def with_request_id(body: str, request_id: str | None) -> str:
+    """guardc's error body with the request id Envoy gave the request (the local reply's
+    `x-request-id`). A fixture with its own `x-request-id` already has it (Envoy keeps it); one
+    without has `null` there (or, in Gemini's metadata, no entry before `bundle`), which becomes
+    the id Envoy generated. Nothing else of the body changes, so any other difference fails."""
+    assert request_id, "a local reply without x-request-id"
+    doc = json.loads(body)
+    quoted = json.dumps(request_id)
+    if '"request_id":null' in body:
+        return body.replace('"request_id":null', f'"request_id":{quoted}', 1)
+    metadata = ((doc.get("error") or {}).get("details") or [{}])[0].get("metadata") if isinstance(doc.get("error"), dict) else None
+    if isinstance(metadata, dict) and "request_id" not in metadata:
+        return body.replace('"bundle":', f'"request_id":{quoted},"bundle":', 1)
+    return body
+
+
 def cases() -> list[tuple[Path, str]]:
     return [(suite, str(p.relative_to(ROOT))) for suite in SUITES for p in sorted(suite.rglob("*.http"))]
 
@@ -99,7 +115,9 @@ def test_fixture_behaves_in_envoy_as_guardc_test_says(suite: Path, name: str, su
     if outcome["verdict"] == "deny":
         deny = outcome["deny"]
         assert response.status == deny["status"], response.body
-        assert response.body == deny["body"].encode(), "the client's error differs from guardc test's"
+        expected = with_request_id(deny["body"], response.headers.get("x-request-id"))
+        assert json.loads(response.body) == json.loads(expected), "the client's error differs from guardc test's"
+        assert response.body == expected.encode(), "the client's error differs from guardc test's (bytes)"
         assert mock_upstream.requests == [], "a denied request reached the upstream"
         for partial in mock_upstream.partial:
             assert not partial.get("body"), "a denied request's body reached the upstream"

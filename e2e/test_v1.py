@@ -41,7 +41,7 @@ def chat(envoy: Envoy, text: str, request_id: str):
 
 
 def test_a_monitored_match_goes_upstream_with_the_key_and_is_counted_and_logged(v1_envoy, mock_upstream, mock_judge):
-    counter = "wasmcustom.guard.rule.pii.new-codenames.monitor"
+    counter = "wasmcustom.guard.rule_matches.policy=pii.rule=new-codenames.action=deny.mode=monitor"
     before = v1_envoy.stat(counter)
     response = chat(v1_envoy, "the Atlas plan, marker-8d2f", "v1-monitored")
     assert response.status == 200, response.body
@@ -56,7 +56,7 @@ def test_a_monitored_match_goes_upstream_with_the_key_and_is_counted_and_logged(
 
 
 def test_an_enforced_deny_is_counted_per_rule(v1_envoy, mock_upstream):
-    counter = "wasmcustom.guard.rule.pii.card-number.enforce"
+    counter = "wasmcustom.guard.rule_matches.policy=pii.rule=card-number.action=deny.mode=enforce"
     before = v1_envoy.stat(counter)
     # An order number that fails the Luhn check passes; the card beside it does not.
     assert chat(v1_envoy, "order 1234567812345678", "v1-order").status == 200
@@ -79,7 +79,7 @@ def test_the_judge_is_asked_only_when_its_when_matches(v1_envoy, mock_upstream, 
 
 
 def test_a_monitored_judge_is_asked_and_its_deny_only_recorded(v1_envoy, mock_upstream, mock_judge):
-    counter = "wasmcustom.guard.rule.pii.roadmap-review.monitor"
+    counter = "wasmcustom.guard.rule_matches.policy=pii.rule=roadmap-review.action=escalate.mode=monitor"
     before = v1_envoy.stat(counter)
     mock_judge.next(mode="deny", reason="discloses the product roadmap")
     response = chat(v1_envoy, "summarise our roadmap, marker-51ce", "v1-monitored-judge")

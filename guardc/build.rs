@@ -9,6 +9,11 @@
 //! the lock the outer cargo holds on its build directory, and a clean environment, so the outer
 //! build's flags (coverage instrumentation, clippy's wrapper, a host `--target`) do not leak into
 //! the Wasm build. It shares the outer cargo's jobserver, so `-j` still bounds the whole build.
+//!
+//! The module is built without its `name` section (`strip = "symbols"` for this build only): the
+//! function names are 80 KB that no host reads, and `plugin.wasm` must stay under 1 MiB. A trap's
+//! backtrace in Envoy's log then shows code offsets, which a build of the same commit with
+//! `CARGO_PROFILE_RELEASE_STRIP=debuginfo` (the workspace's profile) names.
 
 use std::env;
 use std::ffi::OsString;
@@ -76,6 +81,8 @@ fn main() {
             }
         }
     }
+    // No `name` section in the deployed module (see the module comment).
+    command.env("CARGO_PROFILE_RELEASE_STRIP", "symbols");
     let output = command.output().unwrap_or_else(|e| {
         fail(&format!(
             "could not run cargo to build the guard filter: {e}"

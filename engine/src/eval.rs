@@ -31,6 +31,8 @@ use crate::wire::{self, LoadError, PatternRef};
 #[derive(Debug)]
 pub struct Ruleset {
     program: Program,
+    /// The bundle's SHA-256, 64 lowercase hex digits.
+    digest: String,
     scanners: Scanners,
     limits: Limits,
     max_body_bytes: usize,
@@ -169,7 +171,11 @@ impl Ruleset {
                 .blob(index)
                 .and_then(|blob| validate::dfa_copied(blob, index))
         })?;
-        Ruleset::new(decoded.meta.program, Scanners::Copied(scanners))
+        Ruleset::new(
+            decoded.meta.program,
+            &decoded.digest,
+            Scanners::Copied(scanners),
+        )
     }
 
     /// Loads a bundle that lives for the whole program (embedded in the Wasm module), searching
@@ -185,12 +191,17 @@ impl Ruleset {
                 .blob(index)
                 .and_then(|blob| validate::dfa_in_place(blob, index))
         })?;
-        Ruleset::new(decoded.meta.program, Scanners::InPlace(scanners))
+        Ruleset::new(
+            decoded.meta.program,
+            &decoded.digest,
+            Scanners::InPlace(scanners),
+        )
     }
 
-    fn new(program: Program, scanners: Scanners) -> Result<Ruleset, LoadError> {
+    fn new(program: Program, digest: &[u8], scanners: Scanners) -> Result<Ruleset, LoadError> {
         Ok(Ruleset {
             program,
+            digest: wire::hex(digest),
             scanners,
             limits: Limits::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -200,6 +211,18 @@ impl Ruleset {
     /// The program this ruleset was compiled from.
     pub fn program(&self) -> &Program {
         &self.program
+    }
+
+    /// The bundle's digest (SHA-256 of its payload, written by the compiler): 64 lowercase hex
+    /// digits. Logs, metrics and error bodies name the bundle by its first 12.
+    pub fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// The first 12 hex digits of [`Ruleset::digest`]: how logs, metrics and error bodies name
+    /// the bundle.
+    pub fn digest12(&self) -> &str {
+        self.digest.get(..12).unwrap_or(&self.digest)
     }
 
     /// Names of every secret a template references.

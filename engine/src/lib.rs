@@ -47,6 +47,6 @@ pub use judge::{
     read_reply, read_verdict, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict, MAX_ANSWER_BYTES,
 };
 pub use normalize::normalize;
-pub use reply::ErrorShape;
+pub use reply::{sanitize_request_id, ErrorShape, ReplyContext, MAX_REQUEST_ID};
 pub use template::{MissingSecret, Secrets};
 pub use wire::{LoadError, PatternRef, FORMAT_VERSION, REGEX_AUTOMATA_VERSION};

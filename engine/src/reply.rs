@@ -23,6 +23,11 @@
 //!
 //! No shape quotes request text: the message is guard's sentence about the policy, the rule and
 //! the reason, which are the author's words (or the judge's reason).
+//!
+//! Every shape also names the request and the bundle ([`ReplyContext`]): `request_id`, the
+//! request's `x-request-id` sanitised by [`sanitize_request_id`] (JSON null without one), and
+//! `bundle`, the first 12 hex digits of the bundle's digest, so a client's error report leads the
+//! on-call to the log line and the compiled policy that answered.
 
 use crate::eval::{normalize_host, Denial};
 
@@ -117,12 +122,35 @@ fn is_gemini_method(path: &[u8]) -> bool {
     method.is_some_and(|method| GEMINI_METHODS.iter().any(|m| m.as_bytes() == method))
 }
 
+/// The longest request id an error body or a log line carries.
+pub const MAX_REQUEST_ID: usize = 64;
+
+/// A request id is client-supplied: keep it to one short token, safe inside a log line, a
+/// header and a JSON string (ASCII letters, digits and `-_.:`, at most [`MAX_REQUEST_ID`]).
+pub fn sanitize_request_id(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+        .take(MAX_REQUEST_ID)
+        .collect()
+}
+
+/// What names the request and the bundle in an error body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReplyContext<'a> {
+    /// The request's `x-request-id`, already sanitised ([`sanitize_request_id`]).
+    pub request_id: Option<&'a str>,
+    /// The bundle's digest, first 12 hex digits (`Ruleset::digest12`).
+    pub bundle: &'a str,
+}
+
 impl Denial {
-    /// The client's response body in `shape`.
-    pub fn body_in(&self, shape: ErrorShape) -> Vec<u8> {
+    /// The client's response body in `shape`, naming the request and the bundle of `context`.
+    pub fn body_in(&self, shape: ErrorShape, context: &ReplyContext<'_>) -> Vec<u8> {
         use Json::{Null, Num, Obj, Str};
         let message = self.message();
         let rule = || self.rule.as_deref().map_or(Null, Str);
+        let request_id = || context.request_id.map_or(Null, Str);
+        let bundle = || Str(context.bundle);
         let body = match shape {
             ErrorShape::OpenAi => Obj(vec![(
                 "error",
@@ -134,6 +162,8 @@ impl Denial {
                     ("policy", Str(&self.policy)),
                     ("rule", rule()),
                     ("reason", Str(&self.reason)),
+                    ("request_id", request_id()),
+                    ("bundle", bundle()),
                 ]),
             )]),
             // `details.error_code` is where the Anthropic SDK reads a stable code from
@@ -150,15 +180,22 @@ impl Denial {
                         ("policy", Str(&self.policy)),
                         ("rule", rule()),
                         ("reason", Str(&self.reason)),
+                        ("request_id", request_id()),
+                        ("bundle", bundle()),
                     ]),
                 ),
             ]),
             ErrorShape::Gemini => {
-                // ErrorInfo's metadata is a map of strings: a missing rule is left out, not null.
+                // ErrorInfo's metadata is a map of strings: a missing rule or request id is left
+                // out, not null.
                 let mut metadata = vec![("policy", Str(&self.policy))];
                 if let Some(rule) = &self.rule {
                     metadata.push(("rule", Str(rule)));
                 }
+                if let Some(id) = context.request_id {
+                    metadata.push(("request_id", Str(id)));
+                }
+                metadata.push(("bundle", bundle()));
                 let info = Obj(vec![
                     ("@type", Str("type.googleapis.com/google.rpc.ErrorInfo")),
                     ("reason", Str(self.code)),
@@ -176,14 +213,15 @@ impl Denial {
                 )])
             }
             // The DashScope SDK surfaces only `code`, `message` and `request_id` of an error, so
-            // guard's code is the `code` itself. No request id: the body must be what `guardc
-            // test` predicts, and the proxy's x-request-id names the request in guard's log.
+            // guard's code is the `code` itself and the proxy's x-request-id its `request_id`.
             ErrorShape::DashScope => Obj(vec![
                 ("code", Str(self.code)),
                 ("message", Str(&message)),
                 ("policy", Str(&self.policy)),
                 ("rule", rule()),
                 ("reason", Str(&self.reason)),
+                ("request_id", request_id()),
+                ("bundle", bundle()),
             ]),
         };
         let mut out = String::new();
@@ -447,8 +485,63 @@ mod tests {
         )
     }
 
+    const BUNDLE: &str = "0123456789ab";
+
+    /// Where a shape keeps guard's names: the object `request_id` and `bundle` sit in.
+    fn names(body: &mut Value, shape: ErrorShape) -> &mut serde_json::Map<String, Value> {
+        let at = match shape {
+            ErrorShape::OpenAi | ErrorShape::Anthropic => "/error",
+            ErrorShape::Gemini => "/error/details/0/metadata",
+            ErrorShape::DashScope => "",
+        };
+        body.pointer_mut(at).unwrap().as_object_mut().unwrap()
+    }
+
+    /// The body with request id `req-1`; its request id and bundle are checked and taken out, so
+    /// the tests below compare the rest.
     fn body(denial: &Denial, shape: ErrorShape) -> Value {
-        serde_json::from_slice(&denial.body_in(shape)).unwrap()
+        let context = ReplyContext {
+            request_id: Some("req-1"),
+            bundle: BUNDLE,
+        };
+        let mut body: Value = serde_json::from_slice(&denial.body_in(shape, &context)).unwrap();
+        let names = names(&mut body, shape);
+        assert_eq!(
+            names.remove("request_id"),
+            Some(json!("req-1")),
+            "{shape:?}"
+        );
+        assert_eq!(names.remove("bundle"), Some(json!(BUNDLE)), "{shape:?}");
+        body
+    }
+
+    #[test]
+    fn a_request_without_an_id_has_a_null_one() {
+        let context = ReplyContext {
+            request_id: None,
+            bundle: BUNDLE,
+        };
+        for shape in [
+            ErrorShape::OpenAi,
+            ErrorShape::Anthropic,
+            ErrorShape::Gemini,
+            ErrorShape::DashScope,
+        ] {
+            let mut body: Value =
+                serde_json::from_slice(&rule_deny().body_in(shape, &context)).unwrap();
+            let names = names(&mut body, shape);
+            // Gemini's metadata is a map of strings: the id is left out there.
+            let expected = (shape != ErrorShape::Gemini).then_some(Value::Null);
+            assert_eq!(names.get("request_id").cloned(), expected, "{shape:?}");
+            assert_eq!(names.get("bundle"), Some(&json!(BUNDLE)), "{shape:?}");
+        }
+    }
+
+    #[test]
+    fn request_ids_are_sanitised() {
+        assert_eq!(sanitize_request_id("abc-123_x.y:z"), "abc-123_x.y:z");
+        assert_eq!(sanitize_request_id("a b\"c\u{7f}d=e"), "abcde");
+        assert_eq!(sanitize_request_id(&"x".repeat(500)).len(), MAX_REQUEST_ID);
     }
 
     const RULE_MESSAGE: &str = "request denied by guard policy `egress`, rule `account`: account identifiers must not leave the mesh";

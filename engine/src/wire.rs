@@ -4,13 +4,19 @@
 //! offset  size  field
 //!      0     8  magic  89 'G' 'R' 'D' '\r' '\n' 1a '\n'   (PNG-style: catches text-mode mangling)
 //!      8     4  format version, u32 LE                     (FORMAT_VERSION)
-//!     12     4  header size, u32 LE                        (64)
+//!     12     4  header size, u32 LE                        (96)
 //!     16    32  regex-automata version, ASCII, NUL-padded  (DFAs are only readable by the same one)
 //!     48     8  payload size, u64 LE
-//!     56     4  CRC-32 of the payload
+//!     56     4  CRC-32 of bytes 64.. (the digest, then the payload)
 //!     60     4  zero
-//!     64     …  payload: meta size (u32 LE), meta (postcard), zero padding to 8, DFA blobs
+//!     64    32  SHA-256 of the payload                     (the bundle's digest; never all zero)
+//!     96     …  payload: meta size (u32 LE), meta (postcard), zero padding to 8, DFA blobs
 //! ```
+//!
+//! The digest names the bundle in logs, metrics and error bodies (`Ruleset::digest`), so an
+//! on-call engineer can tell which compiled policy answered. The compiler computes it (feature
+//! `build`: the filter does not link a SHA-256); the loader checks that it is there and, through
+//! the CRC-32 that covers it, that it was not damaged, but does not recompute it.
 //!
 //! Every DFA blob starts at a multiple of 8 from the start of the bundle, so a bundle that is
 //! itself 4-aligned in memory can be searched in place (`DFA::from_bytes` needs u32 alignment).
@@ -23,10 +29,14 @@ use crate::ir::Program;
 
 pub(crate) const MAGIC: [u8; 8] = [0x89, b'G', b'R', b'D', b'\r', b'\n', 0x1a, b'\n'];
 /// The bundle layout version this engine reads and writes.
-pub const FORMAT_VERSION: u32 = 7;
+pub const FORMAT_VERSION: u32 = 8;
 /// The regex-automata release whose DFA serialisation the bundle carries (pinned in Cargo.toml).
 pub const REGEX_AUTOMATA_VERSION: &str = "regex-automata 0.4.13";
-pub(crate) const HEADER_SIZE: usize = 64;
+pub(crate) const HEADER_SIZE: usize = 96;
+/// Where the digest starts; the CRC-32 covers the bundle from here.
+const DIGEST_AT: usize = 64;
+/// The SHA-256 digest's length.
+pub(crate) const DIGEST_LEN: usize = 32;
 const BLOB_ALIGN: usize = 8;
 
 /// The bundle's structured part.
@@ -144,10 +154,8 @@ pub enum LoadError {
     Keywords(String),
 }
 
-#[cfg_attr(
-    not(feature = "build"),
-    allow(dead_code, reason = "only the compiler writes bundles")
-)]
+/// Writes a bundle. Only the compiler writes bundles, and only it links SHA-256.
+#[cfg(feature = "build")]
 pub(crate) fn encode(
     program: &Program,
     matchers: Vec<CompiledMatcher>,
@@ -197,8 +205,16 @@ pub(crate) fn encode(
     out.extend_from_slice(&(HEADER_SIZE as u32).to_le_bytes());
     out.extend_from_slice(&automata_stamp());
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    let digest: [u8; DIGEST_LEN] = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&payload).into()
+    };
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&digest);
+    crc.update(&payload);
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
     out.extend_from_slice(&[0u8; 4]);
+    out.extend_from_slice(&digest);
     out.extend_from_slice(&payload);
     out
 }
@@ -220,6 +236,8 @@ fn align_up(n: usize, align: usize) -> usize {
 #[derive(Debug)]
 pub(crate) struct Decoded<'a> {
     pub meta: BundleMeta,
+    /// The payload's SHA-256, as the compiler wrote it.
+    pub digest: [u8; DIGEST_LEN],
     /// The blob area, with the bundle's own alignment.
     pub blob_area: &'a [u8],
 }
@@ -288,8 +306,16 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded<'_>, LoadError> {
     if bytes.len() > needed {
         return Err(LoadError::TrailingBytes(bytes.len() - needed));
     }
-    if crc32fast::hash(payload) != read_u32(header, 56) {
+    let covered = bytes.get(DIGEST_AT..needed).unwrap_or_default();
+    if crc32fast::hash(covered) != read_u32(header, 56) {
         return Err(LoadError::Checksum);
+    }
+    let mut digest = [0u8; DIGEST_LEN];
+    if let Some(written) = header.get(DIGEST_AT..DIGEST_AT + DIGEST_LEN) {
+        digest.copy_from_slice(written);
+    }
+    if digest == [0u8; DIGEST_LEN] {
+        return Err(LoadError::Invalid("the bundle has no digest".into()));
     }
     let meta_len =
         payload
@@ -306,7 +332,33 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Decoded<'_>, LoadError> {
         postcard::from_bytes(meta_bytes).map_err(|err| LoadError::Meta(err.to_string()))?;
     let area_start = align_up(HEADER_SIZE + 4 + meta_len, BLOB_ALIGN) - HEADER_SIZE;
     let blob_area = payload.get(area_start..).unwrap_or_default();
-    Ok(Decoded { meta, blob_area })
+    Ok(Decoded {
+        meta,
+        digest,
+        blob_area,
+    })
+}
+
+/// The digest field of a bundle's header as hex (empty when the bundle is too short).
+#[cfg(feature = "build")]
+pub(crate) fn digest_hex(bundle: &[u8]) -> String {
+    hex(bundle
+        .get(DIGEST_AT..DIGEST_AT + DIGEST_LEN)
+        .unwrap_or_default())
+}
+
+/// `bytes` as lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        for nibble in [b >> 4, b & 0xf] {
+            out.push(char::from(
+                DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'),
+            ));
+        }
+    }
+    out
 }
 
 fn read_u32(bytes: &[u8], at: usize) -> u32 {

@@ -157,6 +157,38 @@ fn compiled_bundle_matches_the_golden_file() {
     );
 }
 
+/// The digest sits at bytes 64..96, is the one the compiler reports and the loader exposes, and a
+/// bundle without one (all zero, CRC-32 made right) is refused.
+#[test]
+fn the_digest_is_in_the_header_and_required() {
+    let compiled = compile(&program(), &options()).unwrap();
+    let bytes = compiled.bytes.clone();
+    assert_eq!(u32::from_le_bytes(bytes[12..16].try_into().unwrap()), 96);
+    let digest = compiled.digest();
+    assert_eq!(digest.len(), 64);
+    assert!(digest
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    let hex: String = bytes[64..96].iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, digest);
+    let ruleset = Ruleset::from_bytes(&bytes).unwrap();
+    assert_eq!(ruleset.digest(), digest);
+    assert_eq!(ruleset.digest12(), &digest[..12]);
+    // Another program, another digest.
+    let mut other = program();
+    other.policies[0].name = "other".into();
+    assert_ne!(compile(&other, &options()).unwrap().digest(), digest);
+
+    let mut zeroed = bytes.clone();
+    zeroed[64..96].fill(0);
+    let crc = crc32(&zeroed[64..]);
+    zeroed[56..60].copy_from_slice(&crc.to_le_bytes());
+    assert!(matches!(
+        Ruleset::from_bytes(&zeroed),
+        Err(LoadError::Invalid(_))
+    ));
+}
+
 #[test]
 fn golden_bundle_loads_and_evaluates() {
     let golden = std::fs::read(golden_path()).unwrap();

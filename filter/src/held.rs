@@ -30,6 +30,10 @@ pub(crate) struct Held {
     pub label: String,
     /// The error shape of the request's API, for the refusal.
     pub shape: guard_engine::ErrorShape,
+    /// The request's sanitised `x-request-id`, for the refusal's body, header and audit line.
+    pub request_id: Option<String>,
+    /// The bundle's digest, first 12 hex digits.
+    pub bundle: String,
 }
 
 thread_local! {
@@ -73,6 +77,8 @@ mod tests {
             policy: "p".into(),
             label: "r".into(),
             shape: guard_engine::ErrorShape::default(),
+            request_id: None,
+            bundle: String::new(),
         };
         hold(1, held(0));
         hold(2, held(4_000_000_000));

@@ -12,7 +12,8 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
-use guard_engine::ir::{Mode, Program};
+use guard_engine::ir::{Mode, Program, RuleAction};
+use guard_engine::{Code, Ruleset};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType, Status};
 
@@ -42,7 +43,15 @@ pub(crate) trait Host {
     /// Lets a paused request go on.
     fn resume_request(&self) -> Result<(), Status>;
     /// Answers the current request locally with a JSON body.
-    fn send_json(&self, status: u16, code: &str, body: &[u8]) -> Result<(), Status>;
+    /// Answers the current request locally with a JSON body, echoing the request's (sanitised)
+    /// `x-request-id` when it had one.
+    fn send_json(
+        &self,
+        status: u16,
+        code: &str,
+        body: &[u8],
+        request_id: Option<&str>,
+    ) -> Result<(), Status>;
     /// Sends a judge call; its token identifies the answer.
     fn dispatch(
         &self,
@@ -58,8 +67,13 @@ pub(crate) trait Host {
     /// A per-request seed for the judge prompt's fence.
     fn seed(&self, context_id: u32) -> u64;
     fn count(&self, counter: Counter);
-    /// Counts a request rule `rule` denied (enforce) or would have denied (monitor).
-    fn count_rule(&self, rule: &str);
+    /// Adds one to a labelled counter ([`Metric`]) defined at configure.
+    fn count_metric(&self, metric: &Metric<'_>);
+    /// Records `value` in a labelled histogram defined at configure.
+    fn record_metric(&self, metric: &Metric<'_>, value: u64);
+    /// Sets the request's `guard` property, which an access log reads as
+    /// `%FILTER_STATE(wasm.guard:PLAIN)%`.
+    fn set_guard_property(&self, value: &str);
 }
 
 /// Envoy, through the SDK's `hostcalls` functions (never its panicking `Context` methods).
@@ -102,8 +116,17 @@ impl Host for Envoy {
         hostcalls::resume_http_request()
     }
 
-    fn send_json(&self, status: u16, code: &str, body: &[u8]) -> Result<(), Status> {
-        let headers = vec![("content-type", "application/json"), ("x-guard-code", code)];
+    fn send_json(
+        &self,
+        status: u16,
+        code: &str,
+        body: &[u8],
+        request_id: Option<&str>,
+    ) -> Result<(), Status> {
+        let mut headers = vec![("content-type", "application/json"), ("x-guard-code", code)];
+        if let Some(id) = request_id {
+            headers.push(("x-request-id", id));
+        }
         hostcalls::send_http_response(u32::from(status), headers, Some(body))
     }
 
@@ -133,11 +156,18 @@ impl Host for Envoy {
         count(counter);
     }
 
-    fn count_rule(&self, rule: &str) {
-        let id = RULE_METRICS.with(|m| m.borrow().get(rule).copied());
-        if let Some(id) = id {
-            let _ = hostcalls::increment_metric(id, 1);
-        }
+    fn count_metric(&self, metric: &Metric<'_>) {
+        count_labelled(metric);
+    }
+
+    fn record_metric(&self, metric: &Metric<'_>, value: u64) {
+        record_labelled(metric, value);
+    }
+
+    fn set_guard_property(&self, value: &str) {
+        // Filter state `wasm.guard`; a host that refuses it costs the access log a field, not
+        // the request.
+        let _ = hostcalls::set_property(vec!["guard"], Some(value.as_bytes()));
     }
 }
 
@@ -282,55 +312,245 @@ thread_local! {
     static METRICS: OnceCell<[Option<u32>; 4]> = const { OnceCell::new() };
 }
 
-thread_local! {
-    /// Per rule id (unique across policies), its counter's id.
-    static RULE_METRICS: RefCell<BTreeMap<String, u32>> = const { RefCell::new(BTreeMap::new()) };
+/// The filter's labelled metrics. proxy-wasm metrics have no labels, so each label is a
+/// `.key=value` segment of the name (Envoy prefixes `wasmcustom.`; tag extraction turns the
+/// segments back into labels). Every value is [`clean`]ed and comes from the bundle or a fixed
+/// list, never from a request, and every series is defined at configure ([`define_metrics`]), so
+/// the set of series is bounded by the bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Metric<'a> {
+    /// Counter: a deny rule that denied (enforce) or would have denied (monitor), an escalate
+    /// rule whose judge was asked. Action and mode are the rule's, from the bundle.
+    RuleMatch {
+        policy: &'a str,
+        rule: &'a str,
+        action: &'static str,
+        mode: Mode,
+    },
+    /// Counter: one judge call and how it ended.
+    JudgeCall {
+        judge: &'a str,
+        outcome: JudgeOutcome,
+    },
+    /// Histogram: the milliseconds of each judge call that was answered or failed.
+    JudgeLatency { judge: &'a str },
+    /// Counter: a denial no rule made; `code` is the `guard.*` code without its prefix.
+    Refusal { code: &'a str },
+    /// Counter: a request the policy selected, at the headers phase.
+    RequestsSeen { policy: &'a str },
+    /// Counter: a selected request that went upstream.
+    RequestsPassed { policy: &'a str },
+    /// Gauge, 1: which bundle (first 12 hex digits of its digest) this VM runs.
+    BundleInfo { bundle: &'a str },
 }
 
-/// Defines the counters, the rules' included; called from the root context, where the ABI allows
-/// it. Every name comes from the bundle, never from a request, so the set of series is bounded.
-pub(crate) fn define_metrics(program: &Program) {
+/// How a judge call ended, as `guard.judge_calls` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JudgeOutcome {
+    Allow,
+    Deny,
+    Timeout,
+    /// Reset, refused, or the call could not be sent at all.
+    Unreachable,
+    /// The judge answered a status other than 200.
+    ErrorStatus,
+    /// An answer that is not a chat completion, not a verdict, or too large.
+    NotAVerdict,
+}
+
+impl JudgeOutcome {
+    pub(crate) const ALL: [JudgeOutcome; 6] = [
+        JudgeOutcome::Allow,
+        JudgeOutcome::Deny,
+        JudgeOutcome::Timeout,
+        JudgeOutcome::Unreachable,
+        JudgeOutcome::ErrorStatus,
+        JudgeOutcome::NotAVerdict,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            JudgeOutcome::Allow => "allow",
+            JudgeOutcome::Deny => "deny",
+            JudgeOutcome::Timeout => "timeout",
+            JudgeOutcome::Unreachable => "unreachable",
+            JudgeOutcome::ErrorStatus => "error_status",
+            JudgeOutcome::NotAVerdict => "not_a_verdict",
+        }
+    }
+}
+
+impl Metric<'_> {
+    /// The metric's name, labels encoded as `.key=value` segments. Written piece by piece, not
+    /// with `format!`: the filter's module has little room (see BENCHMARKS.md).
+    pub(crate) fn name(&self) -> String {
+        let mut out = String::with_capacity(96);
+        let mut label = |key: &str, value: &str| {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(key);
+            out.push('=');
+            push_clean(&mut out, value);
+        };
+        match self {
+            Metric::RuleMatch {
+                policy,
+                rule,
+                action,
+                mode,
+            } => {
+                label("guard.rule_matches.policy", policy);
+                label("rule", rule);
+                label("action", action);
+                label("mode", mode.name());
+            }
+            Metric::JudgeCall { judge, outcome } => {
+                label("guard.judge_calls.judge", judge);
+                label("outcome", outcome.name());
+            }
+            Metric::JudgeLatency { judge } => label("guard.judge_latency_ms.judge", judge),
+            Metric::Refusal { code } => label(
+                "guard.refusals.code",
+                code.strip_prefix("guard.").unwrap_or(code),
+            ),
+            Metric::RequestsSeen { policy } => label("guard.requests_seen.policy", policy),
+            Metric::RequestsPassed { policy } => label("guard.requests_passed.policy", policy),
+            Metric::BundleInfo { bundle } => label("guard.bundle_info.bundle", bundle),
+        }
+        out
+    }
+
+    fn kind(&self) -> MetricType {
+        match self {
+            Metric::JudgeLatency { .. } => MetricType::Histogram,
+            Metric::BundleInfo { .. } => MetricType::Gauge,
+            _ => MetricType::Counter,
+        }
+    }
+}
+
+/// A label value kept to `[A-Za-z0-9_-]` (anything else becomes `_`), so Envoy's stat name stays
+/// one dotted path and a tag regex can split it. Also used for the names in the access-log
+/// property and the audit line, which are space- and `=`-separated.
+pub(crate) fn push_clean(out: &mut String, s: &str) {
+    for c in s.chars() {
+        out.push(if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+            c
+        } else {
+            '_'
+        });
+    }
+}
+
+/// The `action` label of a rule.
+pub(crate) fn action_name(action: &RuleAction) -> &'static str {
+    match action {
+        RuleAction::Deny(_) => "deny",
+        RuleAction::Escalate { .. } => "escalate",
+    }
+}
+
+/// The codes a refusal (a denial without a rule) can carry: every client code but the three a
+/// rule or a judge gives.
+pub(crate) fn refusal_codes() -> impl Iterator<Item = Code> {
+    Code::ALL.iter().copied().filter(|code| {
+        !matches!(
+            code,
+            Code::RuleDenied | Code::JudgeDenied | Code::JudgeUnavailable
+        )
+    })
+}
+
+/// Every labelled metric of `program`, `bundle` naming it.
+pub(crate) fn bundle_metrics<'a>(program: &'a Program, bundle: &'a str) -> Vec<Metric<'a>> {
+    let mut metrics = vec![Metric::BundleInfo { bundle }];
+    for policy in &program.policies {
+        metrics.push(Metric::RequestsSeen {
+            policy: &policy.name,
+        });
+        metrics.push(Metric::RequestsPassed {
+            policy: &policy.name,
+        });
+        for rule in &policy.rules {
+            metrics.push(Metric::RuleMatch {
+                policy: &policy.name,
+                rule: &rule.id,
+                action: action_name(&rule.action),
+                mode: rule.mode,
+            });
+        }
+    }
+    for judge in &program.judges {
+        for outcome in JudgeOutcome::ALL {
+            metrics.push(Metric::JudgeCall {
+                judge: &judge.name,
+                outcome,
+            });
+        }
+        metrics.push(Metric::JudgeLatency { judge: &judge.name });
+    }
+    for code in refusal_codes() {
+        metrics.push(Metric::Refusal {
+            code: code.as_str(),
+        });
+    }
+    metrics
+}
+
+thread_local! {
+    /// Every labelled metric's id by name, defined at configure. A name not in it (which only a
+    /// bug could build) is not counted: requests never define metrics.
+    static LABELLED: RefCell<BTreeMap<String, u32>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Defines the counters, the bundle's labelled metrics included, and sets the bundle's info
+/// gauge; called from the root context, where the ABI allows it. Every name comes from the
+/// bundle or a fixed list, never from a request, so the set of series is bounded.
+pub(crate) fn define_metrics(ruleset: &Ruleset) {
     METRICS.with(|m| {
         m.get_or_init(|| {
             COUNTERS.map(|(_, name)| hostcalls::define_metric(MetricType::Counter, name).ok())
         });
     });
-    RULE_METRICS.with(|m| {
-        let mut ids = m.borrow_mut();
-        for policy in &program.policies {
-            for rule in &policy.rules {
-                if ids.contains_key(&rule.id) {
-                    continue;
-                }
-                let name = rule_metric_name(&policy.name, &rule.id, rule.mode);
-                if let Ok(id) = hostcalls::define_metric(MetricType::Counter, &name) {
-                    ids.insert(rule.id.clone(), id);
-                }
+    let metrics = bundle_metrics(ruleset.program(), ruleset.digest12());
+    LABELLED.with(|ids| {
+        let mut ids = ids.borrow_mut();
+        for metric in &metrics {
+            let name = metric.name();
+            if ids.contains_key(&name) {
+                continue;
+            }
+            if let Ok(id) = hostcalls::define_metric(metric.kind(), &name) {
+                ids.insert(name, id);
             }
         }
     });
+    record_labelled(
+        &Metric::BundleInfo {
+            bundle: ruleset.digest12(),
+        },
+        1,
+    );
 }
 
-/// `guard.rule.<policy>.<rule>.<mode>`: requests the rule denied (enforce) or would have denied
-/// (monitor). Names are kept to `[A-Za-z0-9_-]` so Envoy's stat name stays one dotted path.
-fn rule_metric_name(policy: &str, rule: &str, mode: Mode) -> String {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect()
-    };
-    format!(
-        "guard.rule.{}.{}.{}",
-        clean(policy),
-        clean(rule),
-        mode.name()
-    )
+/// Adds one to a labelled counter.
+fn count_labelled(metric: &Metric<'_>) {
+    if let Some(id) = labelled_id(metric) {
+        let _ = hostcalls::increment_metric(id, 1);
+    }
+}
+
+/// Records `value` in a labelled histogram, or sets a labelled gauge to it.
+fn record_labelled(metric: &Metric<'_>, value: u64) {
+    if let Some(id) = labelled_id(metric) {
+        let _ = hostcalls::record_metric(id, value);
+    }
+}
+
+fn labelled_id(metric: &Metric<'_>) -> Option<u32> {
+    let name = metric.name();
+    LABELLED.with(|ids| ids.borrow().get(&name).copied())
 }
 
 fn count(counter: Counter) {

@@ -87,12 +87,15 @@ impl RootContext for Root {
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
         match self.configure(plugin_configuration_size) {
             Ok(active) => {
-                host::define_metrics(active.ruleset.program());
+                host::define_metrics(&active.ruleset);
                 let program = active.ruleset.program();
+                let names: Vec<&str> = program.policies.iter().map(|p| p.name.as_str()).collect();
                 host::log(
                     LogLevel::Info,
                     &format!(
-                        "guard: configured: {} policies, {} judges, {} secrets, {}, body limit {} bytes (context {})",
+                        "guard: configured bundle={} policies={}: {} policies, {} judges, {} secrets, {}, body limit {} bytes (context {})",
+                        active.ruleset.digest12(),
+                        names.join(","),
                         program.policies.len(),
                         program.judges.len(),
                         active.secrets.len(),

@@ -10,7 +10,7 @@
 use guard_engine::{Decision, JudgeReply, Ruleset, FORMAT_VERSION, REGEX_AUTOMATA_VERSION};
 use libfuzzer_sys::fuzz_target;
 
-const HEADER_SIZE: usize = 64;
+const HEADER_SIZE: usize = 96;
 const MAGIC: [u8; 8] = [0x89, b'G', b'R', b'D', b'\r', b'\n', 0x1a, b'\n'];
 
 const BODIES: [&[u8]; 3] = [
@@ -29,8 +29,14 @@ fn with_valid_header(data: &[u8]) -> Option<Vec<u8>> {
     stamp[..REGEX_AUTOMATA_VERSION.len()].copy_from_slice(REGEX_AUTOMATA_VERSION.as_bytes());
     bytes.extend_from_slice(&stamp);
     bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    bytes.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    // The loader only checks that a digest is there (and covered by the CRC-32), never its value.
+    let digest = [0x5au8; 32];
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&digest);
+    crc.update(payload);
+    bytes.extend_from_slice(&crc.finalize().to_le_bytes());
     bytes.extend_from_slice(&[0u8; 4]);
+    bytes.extend_from_slice(&digest);
     bytes.extend_from_slice(payload);
     (bytes != data).then_some(bytes)
 }

@@ -6,8 +6,8 @@
 use std::collections::BTreeSet;
 
 use guard_engine::{
-    Decision, Denial, ErrorShape, Finding, HeadVerdict, HeaderPlan, JudgeReply, MatchedPattern,
-    Outcome, RequestHead, Ruleset, Secrets,
+    sanitize_request_id, Decision, Denial, ErrorShape, Finding, HeadVerdict, HeaderPlan,
+    JudgeReply, MatchedPattern, Outcome, ReplyContext, RequestHead, Ruleset, Secrets,
 };
 
 use crate::fixture::{Fixture, JudgeMock};
@@ -39,6 +39,10 @@ pub struct Run {
     pub monitored: Vec<Finding>,
     /// The error shape of the request's API, which a denial's body takes (as in the filter).
     pub shape: ErrorShape,
+    /// The fixture's `x-request-id`, sanitised as the filter does; an error body carries it.
+    pub request_id: Option<String>,
+    /// The bundle's digest, first 12 hex digits; an error body carries it.
+    pub bundle: String,
     /// (policy, rule) of every rule this request exercised, for coverage.
     pub exercised: BTreeSet<(String, String)>,
 }
@@ -66,6 +70,8 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
         outcome: Outcome::Allow,
         monitored: Vec::new(),
         shape: ErrorShape::for_request(&fixture.authority, &fixture.path_and_query),
+        request_id: fixture.header("x-request-id").map(sanitize_request_id),
+        bundle: ruleset.digest12().to_string(),
         exercised: BTreeSet::new(),
     };
     // The headers phase, as the filter runs it: the head checks (odd authorities, upgrades)
@@ -236,7 +242,10 @@ pub fn to_json(run: &Run) -> serde_json::Value {
             "rule": d.rule,
             "judge": d.judge,
             "reason": d.reason,
-            "body": String::from_utf8_lossy(&d.body_in(run.shape)),
+            "body": String::from_utf8_lossy(&d.body_in(run.shape, &ReplyContext {
+                request_id: run.request_id.as_deref(),
+                bundle: &run.bundle,
+            })),
             "matched": d.matched.as_ref().map(describe_site),
         })
     };

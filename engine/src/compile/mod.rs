@@ -116,6 +116,14 @@ pub struct Compiled {
     pub screens: Vec<ScreenSize>,
 }
 
+impl Compiled {
+    /// The bundle's digest (SHA-256 of its payload) as 64 lowercase hex digits, what
+    /// `Ruleset::digest` reads back.
+    pub fn digest(&self) -> String {
+        wire::digest_hex(&self.bytes)
+    }
+}
+
 /// Checks a regex's syntax and that a DFA can run it, without building the DFA.
 pub fn check_regex(pattern: &str, ignore_case: bool) -> Result<(), RegexError> {
     let hir = regex_syntax::ParserBuilder::new()

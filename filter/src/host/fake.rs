@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use proxy_wasm::types::{BufferType, LogLevel, Status};
 
-use super::{Counter, Headers, Host};
+use super::{Counter, Headers, Host, Metric};
 
 /// What the filter did, in the order it did it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,13 +19,14 @@ pub(crate) enum Event {
         status: u16,
         code: String,
         body: String,
+        /// The `x-request-id` response header.
+        request_id: Option<String>,
     },
     Dispatch {
         cluster: String,
         body: String,
     },
     Count(Counter),
-    CountRule(String),
 }
 
 #[derive(Debug, Default)]
@@ -42,7 +43,17 @@ pub(crate) struct FakeHost {
     /// The judge response's body.
     pub judge_body: RefCell<Vec<u8>>,
     pub events: RefCell<Vec<Event>>,
-    pub logs: RefCell<Vec<String>>,
+    /// (level, line) of every log line.
+    pub logs: RefCell<Vec<(LogLevel, String)>>,
+    /// Every labelled counter counted, by name, in order (kept apart from `events`, which are
+    /// what the upstream and the client see).
+    pub metrics: RefCell<Vec<String>>,
+    /// Every (histogram name, value) recorded.
+    pub recorded: RefCell<Vec<(String, u64)>>,
+    /// Every value the `guard` property was set to.
+    pub property: RefCell<Vec<String>>,
+    /// The host clock, nanoseconds since the epoch.
+    pub clock: Cell<u64>,
     tokens: Cell<u32>,
 }
 
@@ -73,8 +84,8 @@ impl FakeHost {
 }
 
 impl Host for FakeHost {
-    fn log(&self, _level: LogLevel, message: &str) {
-        self.logs.borrow_mut().push(message.to_owned());
+    fn log(&self, level: LogLevel, message: &str) {
+        self.logs.borrow_mut().push((level, message.to_owned()));
     }
 
     fn request_headers(&self) -> Headers {
@@ -132,11 +143,18 @@ impl Host for FakeHost {
         Ok(())
     }
 
-    fn send_json(&self, status: u16, code: &str, body: &[u8]) -> Result<(), Status> {
+    fn send_json(
+        &self,
+        status: u16,
+        code: &str,
+        body: &[u8],
+        request_id: Option<&str>,
+    ) -> Result<(), Status> {
         self.record(Event::Reply {
             status,
             code: code.to_owned(),
             body: String::from_utf8_lossy(body).into_owned(),
+            request_id: request_id.map(str::to_owned),
         });
         Ok(())
     }
@@ -165,7 +183,7 @@ impl Host for FakeHost {
     }
 
     fn now_nanos(&self) -> u64 {
-        0
+        self.clock.get()
     }
 
     fn seed(&self, context_id: u32) -> u64 {
@@ -176,7 +194,15 @@ impl Host for FakeHost {
         self.record(Event::Count(counter));
     }
 
-    fn count_rule(&self, rule: &str) {
-        self.record(Event::CountRule(rule.to_owned()));
+    fn count_metric(&self, metric: &Metric<'_>) {
+        self.metrics.borrow_mut().push(metric.name());
+    }
+
+    fn record_metric(&self, metric: &Metric<'_>, value: u64) {
+        self.recorded.borrow_mut().push((metric.name(), value));
+    }
+
+    fn set_guard_property(&self, value: &str) {
+        self.property.borrow_mut().push(value.to_owned());
     }
 }

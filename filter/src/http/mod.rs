@@ -21,26 +21,38 @@
 //!
 //! Nothing logged here contains request text, bodies or secrets: only policy, rule, judge and
 //! code names and a sanitised request id.
+//!
+//! Telemetry, all of it names from the bundle or fixed lists (see `host::Metric`):
+//! - metrics: `guard.requests_seen` per selected policy at the head, `guard.requests_passed` on
+//!   approval, `guard.rule_matches` per deny (enforced or monitored) and per escalation when its
+//!   judge is asked, `guard.judge_calls` and `guard.judge_latency_ms` per judge call,
+//!   `guard.refusals` per denial without a rule;
+//! - the `guard` property (filter state `wasm.guard`, for access logs), set once when the
+//!   outcome is known: `verdict=allow|deny|refuse policy=P[,P2] rule=R|- mode=enforce|monitor|-
+//!   code=C|-`, then ` monitored=R[,R2]` when monitored rules matched;
+//! - one audit line per deny, refusal and monitored match, at debug level (see [`Audit`]).
 
 use std::rc::Rc;
 use std::time::Duration;
 
+use guard_engine::ir::{Mode, Policy, Program, Rule};
 use guard_engine::{
-    read_reply, Code, Decision, Denial, ErrorShape, Escalation, Finding, HeadVerdict, HeaderPlan,
-    JudgeReply, Outcome, RequestHead, Selection, DEFAULT_MAX_BODY_BYTES, MAX_ANSWER_BYTES,
+    read_reply, sanitize_request_id, Code, Decision, Denial, ErrorShape, Escalation, Finding,
+    HeadVerdict, HeaderPlan, JudgeFault, JudgeReply, JudgeVerdict, MatchSite, Outcome,
+    ReplyContext, RequestHead, Selection, DEFAULT_MAX_BODY_BYTES, MAX_ANSWER_BYTES,
 };
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, LogLevel};
 
 use crate::held::{self, Held};
-use crate::host::{Counter, Envoy, Host};
+use crate::host::{action_name, push_clean, Counter, Envoy, Host, JudgeOutcome, Metric};
 use crate::root::Active;
 
 /// The reason a client gets when the proxy would not hand over the body.
 const NOT_READ: &str = "the request body could not be read";
 
-/// The longest request id written to a log line.
-const MAX_REQUEST_ID: usize = 64;
+/// The longest segment path an audit line carries.
+const MAX_SEGMENT: usize = 128;
 
 #[derive(Debug)]
 enum Phase {
@@ -96,6 +108,19 @@ pub(crate) struct Request<H: Host = Envoy> {
     body: Vec<u8>,
     /// Whether the body went past the limit (the rest is not kept).
     too_large: bool,
+    /// The monitored rules that matched (or whose judge was asked), for the `guard` property.
+    monitored: Vec<String>,
+    /// How the last judge call ended, for the audit line of what it decided.
+    last_judge: Option<JudgeRecord>,
+}
+
+/// One judge call's end, as the audit line reports it.
+#[derive(Debug, Clone)]
+struct JudgeRecord {
+    judge: String,
+    outcome: JudgeOutcome,
+    /// `None` for a call that could not be sent.
+    ms: Option<u64>,
 }
 
 impl<H: Host> Request<H> {
@@ -113,6 +138,8 @@ impl<H: Host> Request<H> {
             plan: None,
             body: Vec::new(),
             too_large: false,
+            monitored: Vec::new(),
+            last_judge: None,
         }
     }
 
@@ -129,7 +156,7 @@ impl<H: Host> Request<H> {
         };
         // One hostcall for every header this phase reads.
         let headers = self.host.request_headers();
-        self.request_id = headers.get("x-request-id").map(sanitize_id);
+        self.request_id = headers.get("x-request-id").map(sanitize_request_id);
         let pairs = headers.pairs();
         let head = RequestHead {
             method: headers.get(":method").unwrap_or_default(),
@@ -147,6 +174,10 @@ impl<H: Host> Request<H> {
             }
             HeadVerdict::Selected(policy) => policy,
         };
+        for name in policy_names(&active.ruleset.program().policies, &policy) {
+            self.host
+                .count_metric(&Metric::RequestsSeen { policy: name });
+        }
         self.selection = Some(policy.clone());
         // Kept before the plan runs: the body is read by its content type, and a policy that
         // removes a header must not change how we read the body.
@@ -188,6 +219,8 @@ impl<H: Host> Request<H> {
                     policy: active.ruleset.selection_name(&policy),
                     label: self.request_label(),
                     shape: self.shape,
+                    request_id: self.request_id.clone(),
+                    bundle: active.ruleset.digest12().to_string(),
                 },
             );
             return Action::Pause;
@@ -349,6 +382,15 @@ impl<H: Host> Request<H> {
                     ));
                 }
             };
+            // The escalation's rule counts when its judge is asked, enforced or monitored.
+            if let Some((policy, rule)) = find_rule(active.ruleset.program(), &call.rule) {
+                self.host.count_metric(&Metric::RuleMatch {
+                    policy: &policy.name,
+                    rule: &rule.id,
+                    action: action_name(&rule.action),
+                    mode: rule.mode,
+                });
+            }
             let headers: Vec<(&str, &str)> = call
                 .headers
                 .iter()
@@ -374,6 +416,15 @@ impl<H: Host> Request<H> {
                 Err(status) => {
                     // BadArgument: no such cluster; InternalFailure: Envoy could not start it.
                     self.host.count(Counter::JudgeErrors);
+                    self.host.count_metric(&Metric::JudgeCall {
+                        judge: &call.judge,
+                        outcome: JudgeOutcome::Unreachable,
+                    });
+                    self.last_judge = Some(JudgeRecord {
+                        judge: call.judge.clone(),
+                        outcome: JudgeOutcome::Unreachable,
+                        ms: None,
+                    });
                     self.host.log(
                         LogLevel::Warn,
                         &format!(
@@ -431,7 +482,21 @@ impl<H: Host> Request<H> {
             None => Vec::new(),
         };
         let reply = classify(status, &body, elapsed, timeout_ms);
-        if let Err(fault) = read_reply(reply) {
+        let read = read_reply(reply);
+        let outcome = judge_outcome(&read);
+        let ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        self.host.count_metric(&Metric::JudgeCall {
+            judge: &judge,
+            outcome,
+        });
+        self.host
+            .record_metric(&Metric::JudgeLatency { judge: &judge }, ms);
+        self.last_judge = Some(JudgeRecord {
+            judge: judge.clone(),
+            outcome,
+            ms: Some(ms),
+        });
+        if let Err(fault) = read {
             self.host.count(Counter::JudgeErrors);
             self.host.log(
                 LogLevel::Warn,
@@ -477,11 +542,11 @@ impl<H: Host> Request<H> {
         outcome
     }
 
-    /// Monitored matches change nothing for the request: a log line and the rule's counter,
-    /// names and codes only.
-    fn record_monitored(&self, findings: &[Finding]) {
+    /// Monitored matches change nothing for the request: a log line, an audit line and (for a
+    /// deny rule; an escalation counted when its judge was asked) the rule's counter, names and
+    /// codes only.
+    fn record_monitored(&mut self, findings: &[Finding]) {
         for finding in findings {
-            self.host.count_rule(&finding.rule);
             let (would, code) = match &finding.would_deny {
                 Some(denial) => ("deny", denial.code),
                 None => ("allow", "-"),
@@ -496,7 +561,70 @@ impl<H: Host> Request<H> {
                     self.request_label()
                 ),
             );
+            let action = self.active.as_ref().and_then(|active| {
+                find_rule(active.ruleset.program(), &finding.rule)
+                    .map(|(_, rule)| action_name(&rule.action))
+            });
+            if finding.judge.is_none() {
+                self.host.count_metric(&Metric::RuleMatch {
+                    policy: &finding.policy,
+                    rule: &finding.rule,
+                    action: action.unwrap_or("deny"),
+                    mode: Mode::Monitor,
+                });
+            }
+            let judged = self
+                .last_judge
+                .as_ref()
+                .filter(|last| finding.judge.as_deref() == Some(last.judge.as_str()));
+            let policy = policy_list(&finding.policy);
+            let audit = Audit {
+                request_id: self.request_id.as_deref(),
+                bundle: self.bundle(),
+                verdict: "monitor",
+                policy: &policy,
+                rule: Some(&finding.rule),
+                action,
+                mode: Some(Mode::Monitor),
+                code: finding.would_deny.as_ref().map(|d| d.code),
+                status: None,
+                site: finding.matched.as_ref(),
+                judge: finding.judge.as_deref(),
+                judge_outcome: judged.map(|j| j.outcome),
+                judge_ms: judged.and_then(|j| j.ms),
+            };
+            self.host.log(LogLevel::Debug, &audit.line());
+            if !self.monitored.contains(&finding.rule) {
+                self.monitored.push(finding.rule.clone());
+            }
         }
+    }
+
+    /// The bundle's digest (12 hex digits), or nothing for an unconfigured filter.
+    fn bundle(&self) -> &str {
+        self.active
+            .as_ref()
+            .map_or("", |active| active.ruleset.digest12())
+    }
+
+    /// The selected policies as the property and the audit line list them: `a,b`.
+    fn selected_policies(&self) -> Option<String> {
+        let (active, selection) = (self.active.as_ref()?, self.selection.as_ref()?);
+        Some(comma_list(policy_names(
+            &active.ruleset.program().policies,
+            selection,
+        )))
+    }
+
+    /// Sets the `guard` property once the request's outcome is known.
+    fn set_property(&self, denial: Option<&Denial>) {
+        let policy = match (self.selected_policies(), denial) {
+            (Some(policy), _) => policy,
+            (None, Some(denial)) => policy_list(&denial.policy),
+            (None, None) => String::new(),
+        };
+        self.host
+            .set_guard_property(&property(&policy, denial, &self.monitored));
     }
 
     fn finish(&mut self, outcome: Outcome) -> Step {
@@ -511,6 +639,13 @@ impl<H: Host> Request<H> {
         self.apply_plan();
         self.phase = Phase::Forwarded;
         self.host.count(Counter::Allowed);
+        if let (Some(active), Some(selection)) = (&self.active, &self.selection) {
+            for name in policy_names(&active.ruleset.program().policies, selection) {
+                self.host
+                    .count_metric(&Metric::RequestsPassed { policy: name });
+            }
+        }
+        self.set_property(None);
         Step::Forward
     }
 
@@ -542,14 +677,64 @@ impl<H: Host> Request<H> {
         self.body = Vec::new();
         held::release(self.context_id);
         self.host.count(Counter::Denied);
-        if let Some(rule) = &denial.rule {
-            self.host.count_rule(rule);
+        let rule = self.active.as_ref().and_then(|active| {
+            denial
+                .rule
+                .as_deref()
+                .and_then(|id| find_rule(active.ruleset.program(), id))
+                .map(|(_, rule)| rule)
+        });
+        match (&denial.rule, &denial.judge) {
+            (None, _) => self
+                .host
+                .count_metric(&Metric::Refusal { code: denial.code }),
+            // A judge's deny: its rule counted when the judge was asked.
+            (Some(_), Some(_)) => {}
+            (Some(id), None) => self.host.count_metric(&Metric::RuleMatch {
+                policy: &denial.policy,
+                rule: id,
+                action: rule.map_or("deny", |r| action_name(&r.action)),
+                mode: Mode::Enforce,
+            }),
         }
+        let judged = self
+            .last_judge
+            .as_ref()
+            .filter(|last| denial.judge.as_deref() == Some(last.judge.as_str()));
+        // The denial's policy: the rule's, or (a refusal) every selected one.
+        let policy = policy_list(&denial.policy);
+        let audit = Audit {
+            request_id: self.request_id.as_deref(),
+            bundle: self.bundle(),
+            verdict: if denial.rule.is_some() {
+                "deny"
+            } else {
+                "refuse"
+            },
+            policy: &policy,
+            rule: denial.rule.as_deref(),
+            action: rule.map(|r| action_name(&r.action)),
+            mode: denial.rule.as_ref().map(|_| Mode::Enforce),
+            code: Some(denial.code),
+            status: Some(denial.status),
+            site: denial.matched.as_ref(),
+            judge: denial.judge.as_deref(),
+            judge_outcome: judged.map(|j| j.outcome),
+            judge_ms: judged.and_then(|j| j.ms),
+        };
+        self.host.log(LogLevel::Debug, &audit.line());
+        self.set_property(Some(denial));
         log_denial(&self.host, denial, &self.request_label());
-        if let Err(status) =
-            self.host
-                .send_json(denial.status, denial.code, &denial.body_in(self.shape))
-        {
+        let context = ReplyContext {
+            request_id: self.request_id.as_deref(),
+            bundle: self.bundle(),
+        };
+        if let Err(status) = self.host.send_json(
+            denial.status,
+            denial.code,
+            &denial.body_in(self.shape, &context),
+            self.request_id.as_deref(),
+        ) {
             self.host.log(
                 LogLevel::Error,
                 &format!(
@@ -566,6 +751,194 @@ impl<H: Host> Request<H> {
             .clone()
             .unwrap_or_else(|| format!("ctx-{}", self.context_id))
     }
+}
+
+/// The names of the selected policies, in file order.
+fn policy_names<'a>(
+    policies: &'a [Policy],
+    selection: &'a Selection,
+) -> impl Iterator<Item = &'a str> + 'a {
+    selection
+        .policies()
+        .iter()
+        .filter_map(|&p| policies.get(p))
+        .map(|p| p.name.as_str())
+}
+
+/// A denial's policy names (`a, b`, as `Ruleset::selection_name` writes them) as the property
+/// and the audit line list them: `a,b`, each [`clean`]ed.
+fn policy_list(names: &str) -> String {
+    comma_list(names.split(", "))
+}
+
+/// Names, each [`push_clean`]ed, separated by commas.
+fn comma_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for name in names {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        push_clean(&mut out, name);
+    }
+    out
+}
+
+/// ` key=value` onto a line being built (`-` for no value).
+fn field(out: &mut String, key: &str, value: Option<&str>) {
+    out.push(' ');
+    out.push_str(key);
+    out.push('=');
+    out.push_str(value.filter(|v| !v.is_empty()).unwrap_or("-"));
+}
+
+/// The rule with id `id` (unique across policies) and its policy.
+fn find_rule<'a>(program: &'a Program, id: &str) -> Option<(&'a Policy, &'a Rule)> {
+    program
+        .policies
+        .iter()
+        .find_map(|p| p.rules.iter().find(|r| r.id == id).map(|r| (p, r)))
+}
+
+/// The `guard` property: `verdict=allow|deny|refuse policy=P[,P2] rule=R|- mode=enforce|-
+/// code=C|-`, then ` monitored=R[,R2]` when monitored rules matched. `deny` is a rule's or a
+/// judge's, `refuse` a denial without a rule. Names only, never request text.
+fn property(policy: &str, denial: Option<&Denial>, monitored: &[String]) -> String {
+    let (verdict, rule, code) = match denial {
+        None => ("allow", None, None),
+        Some(denial) => (
+            if denial.rule.is_some() {
+                "deny"
+            } else {
+                "refuse"
+            },
+            denial.rule.as_deref(),
+            Some(denial.code),
+        ),
+    };
+    let mut value = String::with_capacity(96);
+    value.push_str("verdict=");
+    value.push_str(verdict);
+    field(&mut value, "policy", Some(policy));
+    field(&mut value, "rule", rule.map(clean_name).as_deref());
+    field(&mut value, "mode", rule.map(|_| Mode::Enforce.name()));
+    field(&mut value, "code", code);
+    if !monitored.is_empty() {
+        field(
+            &mut value,
+            "monitored",
+            Some(&comma_list(monitored.iter().map(String::as_str))),
+        );
+    }
+    value
+}
+
+/// A name from the bundle, [`push_clean`]ed.
+fn clean_name(name: &str) -> String {
+    let mut out = String::new();
+    push_clean(&mut out, name);
+    out
+}
+
+/// How a judge's reply reads, as `guard.judge_calls` counts it.
+fn judge_outcome(read: &Result<JudgeVerdict, JudgeFault>) -> JudgeOutcome {
+    match read {
+        Ok(JudgeVerdict::Allow) => JudgeOutcome::Allow,
+        Ok(JudgeVerdict::Deny { .. }) => JudgeOutcome::Deny,
+        Err(JudgeFault::Timeout) => JudgeOutcome::Timeout,
+        Err(JudgeFault::Failed) => JudgeOutcome::Unreachable,
+        Err(JudgeFault::Status(_)) => JudgeOutcome::ErrorStatus,
+        Err(_) => JudgeOutcome::NotAVerdict,
+    }
+}
+
+/// One audit line, for a deny, a refusal or a monitored match, logged at debug level (operators
+/// turn it on with Envoy's `--component-log-level wasm:debug` or Istio's
+/// `sidecar.istio.io/componentLogLevel: wasm:debug`). Stable `key=value` pairs, in this order:
+///
+/// `guard-audit v=1 request_id=<id|-> bundle=<digest12> verdict=<deny|refuse|monitor>
+/// policy=<P[,P2]> rule=<R|-> action=<deny|escalate|-> mode=<enforce|monitor|-> code=<C|->
+/// status=<S|-> segment=<path|-> chars=<start..end|-> judge=<J|-> judge_outcome=<O|->
+/// judge_ms=<N|->`
+///
+/// Where a rule matched comes from its `MatchSite`: the segment's path and character offsets,
+/// never the text. A segment path is made of the request's JSON keys, so it is sanitised for the
+/// line ([`segment_for_log`]): printable ASCII only, with spaces, `=`, quotes and backslashes
+/// (and anything else) replaced by `_`, at most 128 characters. Every other value is a name from
+/// the bundle, a fixed word, a number or the sanitised request id.
+struct Audit<'a> {
+    request_id: Option<&'a str>,
+    bundle: &'a str,
+    verdict: &'static str,
+    policy: &'a str,
+    rule: Option<&'a str>,
+    action: Option<&'static str>,
+    mode: Option<Mode>,
+    code: Option<&'a str>,
+    status: Option<u16>,
+    site: Option<&'a MatchSite>,
+    judge: Option<&'a str>,
+    judge_outcome: Option<JudgeOutcome>,
+    judge_ms: Option<u64>,
+}
+
+impl Audit<'_> {
+    fn line(&self) -> String {
+        let mut out = String::with_capacity(256);
+        out.push_str("guard-audit v=1");
+        field(&mut out, "request_id", self.request_id);
+        field(&mut out, "bundle", Some(self.bundle));
+        field(&mut out, "verdict", Some(self.verdict));
+        field(&mut out, "policy", Some(self.policy));
+        field(&mut out, "rule", self.rule.map(clean_name).as_deref());
+        field(&mut out, "action", self.action);
+        field(&mut out, "mode", self.mode.map(Mode::name));
+        field(&mut out, "code", self.code);
+        field(
+            &mut out,
+            "status",
+            self.status.map(|s| s.to_string()).as_deref(),
+        );
+        field(
+            &mut out,
+            "segment",
+            self.site.map(|s| segment_for_log(&s.segment)).as_deref(),
+        );
+        field(
+            &mut out,
+            "chars",
+            self.site
+                .map(|s| format!("{}..{}", s.start, s.end))
+                .as_deref(),
+        );
+        field(&mut out, "judge", self.judge.map(clean_name).as_deref());
+        field(
+            &mut out,
+            "judge_outcome",
+            self.judge_outcome.map(JudgeOutcome::name),
+        );
+        field(
+            &mut out,
+            "judge_ms",
+            self.judge_ms.map(|ms| ms.to_string()).as_deref(),
+        );
+        out
+    }
+}
+
+/// A segment path (built from the request's JSON keys) made safe for one `key=value` of a log
+/// line: printable ASCII other than space, `=`, quotes and backslash kept, anything else `_`, at
+/// most [`MAX_SEGMENT`] characters (an empty path is written `-`).
+fn segment_for_log(path: &str) -> String {
+    path.chars()
+        .take(MAX_SEGMENT)
+        .map(|c| {
+            if c.is_ascii_graphic() && !matches!(c, '=' | '"' | '\'' | '\\' | '`') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The log line of a denial: names and codes only, never request text.
@@ -606,8 +979,36 @@ pub(crate) fn refuse_stalled(host: &impl Host, context_id: u32, stalled: &Held) 
         "the guard is misdeployed: the proxy does not deliver request bodies while the request head is held",
     );
     host.count(Counter::Denied);
+    host.count_metric(&Metric::Refusal { code: denial.code });
+    let policy = policy_list(&denial.policy);
+    let audit = Audit {
+        request_id: stalled.request_id.as_deref(),
+        bundle: &stalled.bundle,
+        verdict: "refuse",
+        policy: &policy,
+        rule: None,
+        action: None,
+        mode: None,
+        code: Some(denial.code),
+        status: Some(denial.status),
+        site: None,
+        judge: None,
+        judge_outcome: None,
+        judge_ms: None,
+    };
+    host.log(LogLevel::Debug, &audit.line());
+    host.set_guard_property(&property(&policy, Some(&denial), &[]));
     log_denial(host, &denial, &stalled.label);
-    let _ = host.send_json(denial.status, denial.code, &denial.body_in(stalled.shape));
+    let context = ReplyContext {
+        request_id: stalled.request_id.as_deref(),
+        bundle: &stalled.bundle,
+    };
+    let _ = host.send_json(
+        denial.status,
+        denial.code,
+        &denial.body_in(stalled.shape, &context),
+        stalled.request_id.as_deref(),
+    );
 }
 
 fn action(step: Step) -> Action {
@@ -652,14 +1053,6 @@ fn classify(
 fn ran_out_of_time(elapsed: Duration, timeout_ms: u64) -> bool {
     let slack = (timeout_ms / 10).max(50);
     elapsed.as_millis() + u128::from(slack) >= u128::from(timeout_ms)
-}
-
-/// A request id is client-supplied: keep it to one short token, safe inside a log line.
-fn sanitize_id(id: &str) -> String {
-    id.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
-        .take(MAX_REQUEST_ID)
-        .collect()
 }
 
 impl<H: Host> Context for Request<H> {
@@ -764,9 +1157,13 @@ mod tests {
     }
 
     #[test]
-    fn request_ids_are_sanitised_for_logs() {
-        assert_eq!(sanitize_id("abc-123_x.y:z"), "abc-123_x.y:z");
-        assert_eq!(sanitize_id("a b\"c\u{7f}d=e"), "abcde");
-        assert_eq!(sanitize_id(&"x".repeat(500)).len(), MAX_REQUEST_ID);
+    fn segment_paths_are_sanitised_for_the_audit_line() {
+        assert_eq!(
+            segment_for_log("messages[0].content"),
+            "messages[0].content"
+        );
+        assert_eq!(segment_for_log("a b=\"c'\\d\u{e9}\n"), "a_b__c__d__");
+        assert_eq!(segment_for_log(&"k".repeat(500)).len(), MAX_SEGMENT);
+        assert_eq!(segment_for_log(""), "");
     }
 }

@@ -9,12 +9,13 @@
 use std::rc::Rc;
 
 use guard_engine::ir::{
-    Endpoint, HeaderOp, HostPattern, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction,
-    Template, TemplatePart,
+    Endpoint, HeaderOp, HostPattern, Judge, Mode, OnError, Patterns, Policy, Program, Rule,
+    RuleAction, Template, TemplatePart,
 };
 use guard_engine::{Code, CompileOptions, Ruleset, Secrets, DEFAULT_MAX_BODY_BYTES};
 use proxy_wasm::traits::HttpContext as _;
 use proxy_wasm::types::Action;
+use proxy_wasm::types::LogLevel;
 
 use super::Request;
 use crate::host::fake::{Event, FakeHost};
@@ -23,6 +24,7 @@ use crate::root::Active;
 
 const PLAIN: &str = "api.plain.test";
 const JUDGED: &str = "api.judged.test";
+const WATCHED: &str = "api.watched.test";
 const KEY: &str = "sk-injected";
 
 fn text(value: &str) -> TemplatePart {
@@ -89,6 +91,15 @@ fn ruleset() -> Rc<Ruleset> {
                         },
                     },
                 ],
+            ),
+            policy(
+                "watched",
+                WATCHED,
+                vec![Rule {
+                    id: "atlas-watch".to_owned(),
+                    mode: Mode::Monitor,
+                    ..deny_rule()
+                }],
             ),
         ],
         judges: vec![Judge {
@@ -526,4 +537,319 @@ fn every_reply_takes_the_error_shape_of_the_requests_api() {
     assert_eq!(r.on_headers(false), Action::Pause);
     send_body(&mut r, &chat("Project Atlas"), 1);
     assert_eq!(reply_body(&r)["error"]["type"], "policy_violation");
+}
+
+// Telemetry: metrics by exact name, the `guard` property, the audit line.
+
+/// The labelled counters `request` counted, in order.
+fn metrics(request: &Request<FakeHost>) -> Vec<String> {
+    request.host.metrics.borrow().clone()
+}
+
+/// The debug-level audit lines.
+fn audit_lines(request: &Request<FakeHost>) -> Vec<String> {
+    request
+        .host
+        .logs
+        .borrow()
+        .iter()
+        .filter(|(level, line)| *level == LogLevel::Debug && line.starts_with("guard-audit "))
+        .map(|(_, line)| line.clone())
+        .collect()
+}
+
+fn with_id(mut host: FakeHost, id: &str) -> FakeHost {
+    host.headers
+        .push(("x-request-id".to_owned(), id.to_owned()));
+    host
+}
+
+fn digest12(request: &Request<FakeHost>) -> String {
+    request
+        .active
+        .as_ref()
+        .unwrap()
+        .ruleset
+        .digest12()
+        .to_owned()
+}
+
+#[test]
+fn a_deny_counts_the_rules_enforced_series_and_never_passes() {
+    let mut request = request(with_id(post(PLAIN), "req-9 \"x\""), true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    send_body(&mut request, &chat("the Project Atlas launch date"), 2);
+    assert_replied(&request, 403, Code::RuleDenied);
+    assert_eq!(
+        metrics(&request),
+        [
+            "guard.requests_seen.policy=plain",
+            "guard.rule_matches.policy=plain.rule=codename.action=deny.mode=enforce",
+        ]
+    );
+    assert_eq!(
+        *request.host.property.borrow(),
+        ["verdict=deny policy=plain rule=codename mode=enforce code=guard.rule_denied"]
+    );
+    let bundle = digest12(&request);
+    assert_eq!(bundle.len(), 12);
+    assert_eq!(
+        audit_lines(&request),
+        [format!(
+            "guard-audit v=1 request_id=req-9x bundle={bundle} verdict=deny policy=plain rule=codename action=deny mode=enforce code=guard.rule_denied status=403 segment=messages[0].content chars=4..17 judge=- judge_outcome=- judge_ms=-"
+        )]
+    );
+    // The reply names the request (sanitised) and the bundle, in its body and a header.
+    let events = request.host.events();
+    let Some(Event::Reply { request_id, .. }) =
+        events.iter().find(|e| matches!(e, Event::Reply { .. }))
+    else {
+        panic!("no reply");
+    };
+    assert_eq!(request_id.as_deref(), Some("req-9x"));
+    let body = reply_body(&request);
+    assert_eq!(body["error"]["request_id"], "req-9x");
+    assert_eq!(body["error"]["bundle"], bundle.as_str());
+    // No log line quotes the request.
+    for (_, line) in request.host.logs.borrow().iter() {
+        assert!(!line.contains("Atlas"), "{line}");
+    }
+}
+
+#[test]
+fn an_allowed_request_passes_and_has_no_request_id_header_without_one() {
+    let mut request = request(post(PLAIN), true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    send_body(&mut request, &chat("harmless"), 1);
+    assert_eq!(
+        metrics(&request),
+        [
+            "guard.requests_seen.policy=plain",
+            "guard.requests_passed.policy=plain",
+        ]
+    );
+    assert_eq!(
+        *request.host.property.borrow(),
+        ["verdict=allow policy=plain rule=- mode=- code=-"]
+    );
+    assert!(audit_lines(&request).is_empty());
+
+    // A refusal's body carries a null request id, and no header is added.
+    let mut request = super::Request::new(post(PLAIN), 7, Some(active(true)));
+    assert_eq!(request.on_headers(false), Action::Pause);
+    send_body(&mut request, b"{not json", 1);
+    let events = request.host.events();
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::Reply {
+            request_id: None,
+            ..
+        }
+    )));
+    assert!(reply_body(&request)["error"]["request_id"].is_null());
+}
+
+#[test]
+fn a_monitored_match_is_counted_audited_and_passes() {
+    let mut request = request(with_id(post(WATCHED), "m-1"), true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    assert_eq!(
+        send_body(&mut request, &chat("the Project Atlas launch date"), 1),
+        Action::Continue
+    );
+    assert_eq!(
+        metrics(&request),
+        [
+            "guard.requests_seen.policy=watched",
+            "guard.rule_matches.policy=watched.rule=atlas-watch.action=deny.mode=monitor",
+            "guard.requests_passed.policy=watched",
+        ]
+    );
+    assert_eq!(
+        *request.host.property.borrow(),
+        ["verdict=allow policy=watched rule=- mode=- code=- monitored=atlas-watch"]
+    );
+    let bundle = digest12(&request);
+    assert_eq!(
+        audit_lines(&request),
+        [format!(
+            "guard-audit v=1 request_id=m-1 bundle={bundle} verdict=monitor policy=watched rule=atlas-watch action=deny mode=monitor code=guard.rule_denied status=- segment=messages[0].content chars=4..17 judge=- judge_outcome=- judge_ms=-"
+        )]
+    );
+}
+
+const JUDGE_RULE: &str =
+    "guard.rule_matches.policy=judged.rule=confidential.action=escalate.mode=enforce";
+
+#[test]
+fn judge_calls_are_counted_by_outcome_with_their_latency() {
+    for (status, verdict, outcome) in [
+        (200, r#"{"result": "allow"}"#, "allow"),
+        (200, r#"{"result": "deny", "reason": "no"}"#, "deny"),
+        (500, "{}", "error_status"),
+        (200, "not a verdict", "not_a_verdict"),
+    ] {
+        let mut request = judging();
+        request.host.clock.set(250_000_000);
+        answer(&mut request, 1, status, verdict);
+        let judge_calls = format!("guard.judge_calls.judge=privacy.outcome={outcome}");
+        let mut expected = vec![
+            "guard.requests_seen.policy=judged",
+            JUDGE_RULE,
+            judge_calls.as_str(),
+        ];
+        if outcome == "allow" {
+            expected.push("guard.requests_passed.policy=judged");
+        }
+        assert_eq!(metrics(&request), expected, "{outcome}");
+        assert_eq!(
+            *request.host.recorded.borrow(),
+            [("guard.judge_latency_ms.judge=privacy".to_owned(), 250)],
+            "{outcome}"
+        );
+        if outcome != "allow" {
+            let audit = audit_lines(&request);
+            assert_eq!(audit.len(), 1, "{audit:?}");
+            assert!(
+                audit[0]
+                    .contains(" rule=confidential action=escalate mode=enforce code=guard.judge_")
+                    && audit[0].ends_with(&format!(
+                        " segment=- chars=- judge=privacy judge_outcome={outcome} judge_ms=250"
+                    )),
+                "{audit:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_judge_call_that_cannot_be_sent_counts_as_unreachable() {
+    let mut request = request(post(JUDGED), true);
+    request.host.dispatch_fails.set(true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    send_body(&mut request, &chat("question"), 1);
+    assert_eq!(
+        metrics(&request),
+        [
+            "guard.requests_seen.policy=judged",
+            JUDGE_RULE,
+            "guard.judge_calls.judge=privacy.outcome=unreachable",
+        ]
+    );
+    // Never answered: no latency.
+    assert!(request.host.recorded.borrow().is_empty());
+    assert_eq!(
+        *request.host.property.borrow(),
+        ["verdict=deny policy=judged rule=confidential mode=enforce code=guard.judge_unavailable"]
+    );
+    let audit = audit_lines(&request);
+    assert!(
+        audit[0].ends_with(" judge=privacy judge_outcome=unreachable judge_ms=-"),
+        "{audit:?}"
+    );
+}
+
+#[test]
+fn refusals_are_counted_by_code() {
+    let mut host = post(PLAIN);
+    host.headers
+        .extend([("upgrade".to_owned(), "websocket".to_owned())]);
+    let mut request = request(host, true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    assert_eq!(metrics(&request), ["guard.refusals.code=upgrade_refused"]);
+    let property = request.host.property.borrow().clone();
+    assert_eq!(property.len(), 1);
+    assert!(
+        property[0].starts_with("verdict=refuse policy=")
+            && property[0].ends_with(" rule=- mode=- code=guard.upgrade_refused"),
+        "{property:?}"
+    );
+
+    let mut request = super::Request::new(post(PLAIN), 7, Some(active(true)));
+    assert_eq!(request.on_headers(false), Action::Pause);
+    send_body(&mut request, b"{not json", 1);
+    assert_eq!(
+        metrics(&request),
+        [
+            "guard.requests_seen.policy=plain",
+            "guard.refusals.code=malformed_json",
+        ]
+    );
+    let bundle = digest12(&request);
+    assert_eq!(
+        audit_lines(&request),
+        [format!(
+            "guard-audit v=1 request_id=- bundle={bundle} verdict=refuse policy=plain rule=- action=- mode=- code=guard.malformed_json status=400 segment=- chars=- judge=- judge_outcome=- judge_ms=-"
+        )]
+    );
+}
+
+#[test]
+fn every_series_is_defined_from_the_bundle() {
+    let ruleset = ruleset();
+    let names: Vec<String> = crate::host::bundle_metrics(ruleset.program(), ruleset.digest12())
+        .iter()
+        .map(|m| m.name())
+        .collect();
+    for expected in [
+        format!("guard.bundle_info.bundle={}", ruleset.digest12()),
+        "guard.requests_seen.policy=plain".to_owned(),
+        "guard.requests_passed.policy=watched".to_owned(),
+        "guard.rule_matches.policy=plain.rule=codename.action=deny.mode=enforce".to_owned(),
+        "guard.rule_matches.policy=watched.rule=atlas-watch.action=deny.mode=monitor".to_owned(),
+        JUDGE_RULE.to_owned(),
+        "guard.judge_calls.judge=privacy.outcome=timeout".to_owned(),
+        "guard.judge_latency_ms.judge=privacy".to_owned(),
+        "guard.refusals.code=hold_unsupported".to_owned(),
+        "guard.refusals.code=malformed_json".to_owned(),
+    ] {
+        assert!(names.contains(&expected), "{expected} not in {names:?}");
+    }
+    assert!(!names.iter().any(|n| n.contains("rule_denied")));
+    // Every name is one dotted path of clean segments.
+    for name in &names {
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-=".contains(c)),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_stalled_held_request_is_counted_as_a_refusal() {
+    let host = FakeHost::new(&[]);
+    let stalled = crate::held::Held {
+        since: 0,
+        policy: "plain".to_owned(),
+        label: "s-1".to_owned(),
+        shape: guard_engine::ErrorShape::default(),
+        request_id: Some("s-1".to_owned()),
+        bundle: "0123456789ab".to_owned(),
+    };
+    super::refuse_stalled(&host, 7, &stalled);
+    assert_eq!(
+        *host.metrics.borrow(),
+        ["guard.refusals.code=hold_unsupported"]
+    );
+    assert_eq!(
+        *host.property.borrow(),
+        ["verdict=refuse policy=plain rule=- mode=- code=guard.hold_unsupported"]
+    );
+    let events = host.events();
+    let Some(Event::Reply {
+        status,
+        body,
+        request_id,
+        ..
+    }) = events.iter().find(|e| matches!(e, Event::Reply { .. }))
+    else {
+        panic!("no reply: {events:?}");
+    };
+    assert_eq!(*status, 500);
+    assert_eq!(request_id.as_deref(), Some("s-1"));
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["error"]["bundle"], "0123456789ab");
+    assert!(host.logs.borrow().iter().any(|(level, line)| *level == LogLevel::Debug
+        && line.starts_with("guard-audit v=1 request_id=s-1 bundle=0123456789ab verdict=refuse policy=plain rule=- action=- mode=- code=guard.hold_unsupported status=500 ")));
 }

@@ -48,9 +48,10 @@ pub(crate) fn size_report(c: &Compilation) -> String {
         ));
     }
     out.push_str(&format!(
-        "keywords: {} (Aho-Corasick, built on load)\nbundle: {} bytes\n",
+        "keywords: {} (Aho-Corasick, built on load)\nbundle: {} bytes, sha256 {}\n",
         c.compiled.keywords,
-        c.compiled.bytes.len()
+        c.compiled.bytes.len(),
+        c.compiled.digest()
     ));
     out
 }
