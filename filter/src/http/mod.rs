@@ -801,8 +801,13 @@ fn find_rule<'a>(program: &'a Program, id: &str) -> Option<(&'a Policy, &'a Rule
 
 /// The `guard` property: `verdict=allow|deny|refuse policy=P[,P2] rule=R|- mode=enforce|-
 /// code=C|-`, then ` monitored=R[,R2]` when monitored rules matched. `deny` is a rule's or a
-/// judge's, `refuse` a denial without a rule. Names only, never request text.
-fn property(policy: &str, denial: Option<&Denial>, monitored: &[String]) -> String {
+/// judge's, and names the policy of that rule; `allow` and `refuse` name every selected policy.
+/// Names only, never request text.
+fn property(selected: &str, denial: Option<&Denial>, monitored: &[String]) -> String {
+    let policy = match denial {
+        Some(denial) if denial.rule.is_some() => denial.policy.as_str(),
+        _ => selected,
+    };
     let (verdict, rule, code) = match denial {
         None => ("allow", None, None),
         Some(denial) => (

@@ -5,7 +5,8 @@
 //! prefixes `wasmcustom.`). Envoy's tag extraction (`stats_config.stats_tags`) takes them back
 //! out: each specifier's regex has two capture groups, the first is removed from the name, the
 //! second is the label's value, so the series above becomes
-//! `envoy_wasmcustom_guard_rule_matches{policy="pii",rule="card-number",action="deny",mode="enforce"}`.
+//! `guard_rule_matches{policy="pii",rule="card-number",action="deny",mode="enforce"}` (Envoy
+//! exports a custom namespace's metrics without the namespace and without `envoy_`).
 //! Values are the filter's sanitised names (`[A-Za-z0-9_-]`), from the bundle, never a request.
 //!
 //! Two outputs, one table: `envoy-stats.yaml` (a bootstrap fragment for a plain Envoy, the one the
