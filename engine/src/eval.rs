@@ -123,8 +123,14 @@ pub struct Denial {
 /// Where a pattern matched, for authors (`guardc explain`); never sent to the client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MatchSite {
-    /// The segment's path in the request, such as `messages[1].content`.
+    /// The segment's path in the request, such as `messages[1].content`. Made of the request's
+    /// keys: outside the API's own prompt fields ([`Origin::Prompt`]) it can hold text the client
+    /// chose, so logs show `index` instead.
     pub segment: String,
+    /// What the segment is to the API (its prompt, another field, the envelope).
+    pub origin: Origin,
+    /// The segment's position among the body's segments.
+    pub index: usize,
     pub pattern: MatchedPattern,
     /// Character offsets in the segment's decoded text.
     pub start: usize,
@@ -485,6 +491,8 @@ impl Ruleset {
         let chars_before = |at: usize| segment.text.get(..at).map_or(0, |s| s.chars().count());
         Some(MatchSite {
             segment: segment.path.clone(),
+            origin: segment.origin,
+            index: hit.segment,
             pattern,
             start: chars_before(hit.span.start),
             end: chars_before(hit.span.end),

@@ -906,7 +906,7 @@ impl Audit<'_> {
         field(
             &mut out,
             "segment",
-            self.site.map(|s| segment_for_log(&s.segment)).as_deref(),
+            self.site.map(segment_of).as_deref(),
         );
         field(
             &mut out,
@@ -927,6 +927,18 @@ impl Audit<'_> {
             self.judge_ms.map(|ms| ms.to_string()).as_deref(),
         );
         out
+    }
+}
+
+/// Where a match is, for a log line: the path of an API prompt field (its keys are the API's,
+/// `messages[0].content`), else only the segment's position (`field#7`, `envelope#2`): the keys
+/// of other fields are the client's and may carry the very text a log must not hold.
+fn segment_of(site: &guard_engine::MatchSite) -> String {
+    match site.origin {
+        guard_engine::Origin::Prompt => segment_for_log(&site.segment),
+        guard_engine::Origin::Envelope => format!("envelope#{}", site.index),
+        // A field, or an origin a later engine adds: its keys are the client's.
+        _ => format!("field#{}", site.index),
     }
 }
 

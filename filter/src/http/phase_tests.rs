@@ -853,3 +853,18 @@ fn a_stalled_held_request_is_counted_as_a_refusal() {
     assert!(host.logs.borrow().iter().any(|(level, line)| *level == LogLevel::Debug
         && line.starts_with("guard-audit v=1 request_id=s-1 bundle=0123456789ab verdict=refuse policy=plain rule=- action=- mode=- code=guard.hold_unsupported status=500 ")));
 }
+
+#[test]
+fn an_audit_line_never_shows_a_key_the_client_chose() {
+    let mut request = request(post(PLAIN), true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    // The match sits under a key whose name is itself confidential text.
+    let body = br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"metadata":{"merger with globex":"Project Atlas"}}"#;
+    assert_eq!(send_body(&mut request, body, 1), Action::Pause);
+    let lines = audit_lines(&request);
+    let [line] = lines.as_slice() else {
+        panic!("one audit line: {lines:?}");
+    };
+    assert!(line.contains(" segment=field#"), "{line}");
+    assert!(!line.contains("merger") && !line.contains("globex"), "{line}");
+}
