@@ -171,6 +171,17 @@ def listener(
     return document
 
 
+def _wait_for(read: Any, text: str, timeout: float, what: str) -> str:
+    """What `read()` returns, once it contains `text` (Envoy writes its logs asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        content = read()
+        if text in content:
+            return content
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not in {what}:\n{read()[-3000:]}")
+
+
 @dataclass
 class Envoy:
     """One Envoy process with the guard plugin."""
@@ -204,13 +215,7 @@ class Envoy:
 
     def wait_for_access_log(self, text: str, timeout: float = 10.0) -> str:
         """The access log, once it contains `text`."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            log = self.access_log()
-            if text in log:
-                return log
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} not in the access log:\n{self.access_log()[-3000:]}")
+        return _wait_for(self.access_log, text, timeout, "the access log")
 
     def prometheus(self) -> str:
         """Envoy's `/stats/prometheus`, as a scraper reads it."""
@@ -222,13 +227,7 @@ class Envoy:
 
     def wait_for_log(self, text: str, timeout: float = 10.0) -> str:
         """The log, once it contains `text`."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            log = self.log()
-            if text in log:
-                return log
-            time.sleep(0.05)
-        raise AssertionError(f"{text!r} not in the Envoy log:\n{self.log()[-3000:]}")
+        return _wait_for(self.log, text, timeout, "the Envoy log")
 
     def _write_lds(self, plugin_config: Any) -> None:
         self.version += 1
