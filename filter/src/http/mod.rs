@@ -903,11 +903,7 @@ impl Audit<'_> {
             "status",
             self.status.map(|s| s.to_string()).as_deref(),
         );
-        field(
-            &mut out,
-            "segment",
-            self.site.map(segment_of).as_deref(),
-        );
+        field(&mut out, "segment", self.site.map(segment_of).as_deref());
         field(
             &mut out,
             "chars",

@@ -866,5 +866,8 @@ fn an_audit_line_never_shows_a_key_the_client_chose() {
         panic!("one audit line: {lines:?}");
     };
     assert!(line.contains(" segment=field#"), "{line}");
-    assert!(!line.contains("merger") && !line.contains("globex"), "{line}");
+    assert!(
+        !line.contains("merger") && !line.contains("globex"),
+        "{line}"
+    );
 }
