@@ -146,6 +146,8 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Fixture, FixtureError> {
         message,
     };
     // The head (directives, request line, headers) is text; the body may be any bytes.
+    // A UTF-8 byte order mark, as some editors write it, is not part of the text.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let (head, body) = split_head(bytes);
     let head =
         std::str::from_utf8(head).map_err(|_| fail(1, "the request head is not UTF-8".into()))?;
@@ -194,19 +196,36 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Fixture, FixtureError> {
         }
     }
 
+    if !is_token(method) {
+        return Err(fail(
+            request_line_no,
+            format!("`{method}` is not a method; expected `METHOD URL [HTTP/VERSION]`"),
+        ));
+    }
+
     let mut headers = Vec::new();
     let mut host_header = None;
     for (no, line) in lines {
         if line.trim().is_empty() {
             break;
         }
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(fail(no, format!("expected `Name: value`, found `{line}`")));
+        let header = line
+            .split_once(':')
+            .filter(|(name, _)| is_token(name))
+            .filter(|_| !line.starts_with([' ', '\t']));
+        let Some((name, value)) = header else {
+            let what = if line.trim_start().starts_with('#') || line.trim_start().starts_with("//")
+            {
+                "comments and `# @judge` directives go before the request line"
+            } else {
+                "a blank line must separate the headers from the body"
+            };
+            return Err(fail(
+                no,
+                format!("expected a header `Name: value`, found `{line}`; {what}"),
+            ));
         };
-        let (name, value) = (name.trim(), value.trim());
-        if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(fail(no, format!("`{name}` is not a header name")));
-        }
+        let value = value.trim();
         if name.eq_ignore_ascii_case("host") {
             // Envoy joins repeated `Host` headers into one `:authority` with commas (seen with
             // Envoy 1.40), which the head checks then refuse on a guarded host; so do we.
@@ -252,6 +271,14 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Fixture, FixtureError> {
         body,
         judges,
     })
+}
+
+/// An HTTP token (RFC 9110 `tchar`s), what a method and a header name are made of.
+fn is_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Splits at the first blank line after the request line; the body keeps its bytes.

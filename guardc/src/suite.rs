@@ -22,8 +22,10 @@ pub enum Status {
     Missing,
     /// The fixture could not be read or run.
     Error(String),
-    /// `--accept` wrote the verdict.
-    Accepted,
+    /// `--accept` wrote the verdict; `previous` is the one it replaced, if there was one.
+    Accepted {
+        previous: Option<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -33,11 +35,13 @@ pub struct Case {
     pub actual: String,
     pub run: Option<Run>,
     pub request: Option<serde_json::Value>,
+    /// What the reader should know that is no failure (an `https://` URL).
+    pub notes: Vec<String>,
 }
 
 impl Case {
     pub fn passed(&self) -> bool {
-        matches!(self.status, Status::Pass | Status::Accepted)
+        matches!(self.status, Status::Pass | Status::Accepted { .. })
     }
 }
 
@@ -48,10 +52,79 @@ pub struct Outcome {
     pub secrets: Vec<String>,
     /// Every rule, with how many fixtures exercised it.
     pub coverage: Vec<(String, String, usize)>,
+    /// `--require-coverage`: an unexercised rule is a failure, in every format.
+    pub require_coverage: bool,
+}
+
+impl Outcome {
+    /// The rules that fail the run: the unexercised ones when coverage is required.
+    pub fn coverage_failures(&self) -> Vec<String> {
+        if self.require_coverage {
+            unexercised(self)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Whether the run succeeds, exactly when `guardc test` exits 0.
+    pub fn ok(&self) -> bool {
+        self.cases.iter().all(Case::passed) && self.coverage_failures().is_empty()
+    }
+}
+
+/// The note an `https://` fixture gets: guard never sees TLS, so the request is run as the plain
+/// HTTP the sidecar reads (docs/deploy.md).
+pub const HTTPS_NOTE: &str = "https:// URL: the sidecar sees this request as plain HTTP (guard guards the plain HTTP egress the mesh originates TLS for; docs/deploy.md)";
+
+/// The class of a verdict text: `allow`, `deny` (a rule or a judge denied, or the judge was
+/// unavailable) or `refuse` (any other denial: a malformed or unsupported request).
+pub fn verdict_class(verdict: &str) -> &'static str {
+    let field = |key: &str| {
+        verdict
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(": "))
+    };
+    match (field("verdict"), field("code")) {
+        (Some("allow"), _) => "allow",
+        (
+            Some("deny"),
+            Some("guard.rule_denied" | "guard.judge_denied" | "guard.judge_unavailable"),
+        ) => "deny",
+        (Some("deny"), _) => "refuse",
+        _ => "unknown",
+    }
 }
 
 pub fn verdict_path(fixture: &Path) -> PathBuf {
     fixture.with_extension("verdict")
+}
+
+/// `.verdict` files under the given directories with no `.http` fixture beside them: a renamed
+/// or deleted fixture, whose expectation would otherwise be silently unchecked.
+pub fn find_orphan_verdicts(paths: &[PathBuf]) -> Vec<PathBuf> {
+    if paths.iter().any(|p| has_ext(p, "http")) {
+        return Vec::new();
+    }
+    let mut found = BTreeSet::new();
+    for path in paths {
+        let dir = if path.is_dir() {
+            Some(path.as_path())
+        } else {
+            path.parent()
+        };
+        if let Some(dir) = dir {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            walk(dir, "verdict", &mut found);
+        }
+    }
+    found
+        .into_iter()
+        .filter(|v| !v.with_extension("http").exists())
+        .collect()
 }
 
 /// Fixtures named on the command line, or found under the given directories; for `.guard` files
@@ -76,6 +149,7 @@ pub fn find_fixtures(paths: &[PathBuf]) -> Vec<PathBuf> {
                     } else {
                         dir
                     },
+                    "http",
                     &mut found,
                 );
             }
@@ -88,15 +162,15 @@ fn has_ext(path: &Path, ext: &str) -> bool {
     path.extension().is_some_and(|e| e == ext)
 }
 
-fn walk(dir: &Path, found: &mut BTreeSet<PathBuf>) {
+fn walk(dir: &Path, ext: &str, found: &mut BTreeSet<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
-            walk(&path, found);
-        } else if has_ext(&path, "http") {
+            walk(&path, ext, found);
+        } else if has_ext(&path, ext) {
             found.insert(path);
         }
     }
@@ -105,7 +179,9 @@ fn walk(dir: &Path, found: &mut BTreeSet<PathBuf>) {
 pub fn run_suite(
     compilation: &Compilation,
     fixtures: &[PathBuf],
+    orphans: &[PathBuf],
     accept: bool,
+    require_coverage: bool,
 ) -> Result<Outcome, String> {
     let ruleset = Ruleset::from_bytes(&compilation.compiled.bytes)
         .map_err(|e| format!("the compiled bundle does not load: {e}"))?;
@@ -120,6 +196,20 @@ pub fn run_suite(
             }
         }
         cases.push(case);
+    }
+    for verdict in orphans {
+        cases.push(Case {
+            fixture: verdict.clone(),
+            status: Status::Error(format!(
+                "`{}` has no fixture `{}` beside it; rename or delete the verdict",
+                verdict.display(),
+                verdict.with_extension("http").display()
+            )),
+            actual: String::new(),
+            run: None,
+            request: None,
+            notes: Vec::new(),
+        });
     }
     let coverage = compilation
         .rules
@@ -141,6 +231,7 @@ pub fn run_suite(
         cases,
         secrets,
         coverage,
+        require_coverage,
     })
 }
 
@@ -151,6 +242,7 @@ fn run_case(ruleset: &Ruleset, secrets: &Secrets, path: &Path, accept: bool) -> 
         actual: String::new(),
         run: None,
         request: None,
+        notes: Vec::new(),
     };
     let fixture = match fixture::load(path) {
         Ok(fixture) => fixture,
@@ -165,8 +257,8 @@ fn run_case(ruleset: &Ruleset, secrets: &Secrets, path: &Path, accept: bool) -> 
     let expected = std::fs::read_to_string(&expected_path).ok();
     let status = match expected {
         Some(expected) if expected == actual => Status::Pass,
-        _ if accept => match std::fs::write(&expected_path, &actual) {
-            Ok(()) => Status::Accepted,
+        previous if accept => match std::fs::write(&expected_path, &actual) {
+            Ok(()) => Status::Accepted { previous },
             Err(err) => Status::Error(format!("cannot write `{}`: {err}", expected_path.display())),
         },
         Some(expected) => Status::Mismatch { expected },
@@ -178,6 +270,11 @@ fn run_case(ruleset: &Ruleset, secrets: &Secrets, path: &Path, accept: bool) -> 
         actual,
         run: Some(run),
         request: Some(request_json(&fixture)),
+        notes: if fixture.scheme.eq_ignore_ascii_case("https") {
+            vec![HTTPS_NOTE.to_string()]
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -206,9 +303,11 @@ pub fn unexercised(outcome: &Outcome) -> Vec<String> {
         .collect()
 }
 
-/// Human output: a line per fixture, a diff per mismatch, coverage, then `N passed, M failed`.
+/// Human output: a line per fixture, a diff per mismatch (and per verdict `--accept` wrote),
+/// coverage, then `N passed, M failed`.
 pub fn render_human(outcome: &Outcome, base: &Path) -> String {
     let mut out = String::new();
+    let (mut new, mut changed, mut class_changed) = (0, 0, 0);
     for case in &outcome.cases {
         let name = display(&case.fixture, base);
         let summary = case
@@ -219,7 +318,32 @@ pub fn render_human(outcome: &Outcome, base: &Path) -> String {
             .trim_start_matches("verdict: ");
         let _ = match &case.status {
             Status::Pass => writeln!(out, "ok       {name}  {summary}"),
-            Status::Accepted => writeln!(out, "accepted {name}  {summary}"),
+            Status::Accepted { previous: None } => {
+                new += 1;
+                writeln!(
+                    out,
+                    "accepted {name}  new verdict {}\n{}",
+                    display(&verdict_path(&case.fixture), base),
+                    diff("", &case.actual)
+                )
+            }
+            Status::Accepted {
+                previous: Some(previous),
+            } => {
+                changed += 1;
+                let (was, now) = (verdict_class(previous), verdict_class(&case.actual));
+                let _ = writeln!(
+                    out,
+                    "accepted {name}  changed {}\n{}",
+                    display(&verdict_path(&case.fixture), base),
+                    diff(previous, &case.actual)
+                );
+                if was != now {
+                    class_changed += 1;
+                    let _ = writeln!(out, "  CLASS CHANGED {was} -> {now}");
+                }
+                Ok(())
+            }
             Status::Missing => writeln!(
                 out,
                 "FAIL     {name}  no expected verdict; run `guardc test --accept` to write {}\n{}",
@@ -234,6 +358,9 @@ pub fn render_human(outcome: &Outcome, base: &Path) -> String {
             ),
             Status::Error(message) => writeln!(out, "ERROR    {name}  {message}"),
         };
+        for note in &case.notes {
+            let _ = writeln!(out, "  note: {note}");
+        }
     }
     let total = outcome.coverage.len();
     let missing = unexercised(outcome);
@@ -244,6 +371,14 @@ pub fn render_human(outcome: &Outcome, base: &Path) -> String {
     );
     for rule in &missing {
         let _ = writeln!(out, "  not exercised: {rule}");
+    }
+    if new + changed > 0 {
+        let _ = writeln!(
+            out,
+            "accepted {} verdict{} ({new} new, {changed} changed, {class_changed} of them changed class)",
+            new + changed,
+            if new + changed == 1 { "" } else { "s" }
+        );
     }
     let passed = outcome.cases.iter().filter(|c| c.passed()).count();
     let _ = writeln!(
@@ -286,79 +421,225 @@ pub fn diff(expected: &str, actual: &str) -> String {
 }
 
 pub fn render_json(outcome: &Outcome, base: &Path) -> String {
+    let mut failures = Vec::new();
     let cases: Vec<serde_json::Value> = outcome
         .cases
         .iter()
         .map(|case| {
             let (status, detail) = match &case.status {
                 Status::Pass => ("pass", None),
-                Status::Accepted => ("accepted", None),
+                Status::Accepted { .. } => ("accepted", None),
                 Status::Missing => ("missing", None),
                 Status::Mismatch { expected } => ("fail", Some(expected.clone())),
                 Status::Error(message) => ("error", Some(message.clone())),
             };
+            let fixture = display(&case.fixture, base);
+            if !case.passed() {
+                failures.push(serde_json::json!({
+                    "kind": "fixture",
+                    "fixture": fixture,
+                    "status": status,
+                    "message": failure_message(case).0,
+                }));
+            }
             serde_json::json!({
-                "fixture": display(&case.fixture, base),
+                "fixture": fixture,
                 "status": status,
                 "expected": if status == "fail" { detail.clone() } else { None },
                 "error": if status == "error" { detail } else { None },
                 "actual": case.actual,
                 "outcome": case.run.as_ref().map(run::to_json),
                 "request": case.request,
+                "notes": case.notes,
             })
         })
         .collect();
+    for rule in outcome.coverage_failures() {
+        failures.push(serde_json::json!({
+            "kind": "coverage",
+            "rule": rule,
+            "message": format!("--require-coverage: rule {rule} is exercised by no fixture"),
+        }));
+    }
     let passed = outcome.cases.iter().filter(|c| c.passed()).count();
     let json = serde_json::json!({
+        "ok": outcome.ok(),
         "fixtures": cases,
         "passed": passed,
         "failed": outcome.cases.len() - passed,
+        "failures": failures,
         "secrets": outcome.secrets,
         "coverage": outcome.coverage.iter().map(|(p, r, n)| serde_json::json!({"policy": p, "rule": r, "fixtures": n})).collect::<Vec<_>>(),
+        "require_coverage": outcome.require_coverage,
     });
     serde_json::to_string_pretty(&json).unwrap_or_default()
 }
 
+/// A failed case's one-line message and its detail (a diff, the verdict, the error).
+fn failure_message(case: &Case) -> (String, String) {
+    match &case.status {
+        Status::Pass | Status::Accepted { .. } => (String::new(), String::new()),
+        Status::Missing => ("no expected verdict".to_string(), case.actual.clone()),
+        Status::Mismatch { expected } => {
+            ("verdict differs".to_string(), diff(expected, &case.actual))
+        }
+        Status::Error(message) => ("fixture error".to_string(), message.clone()),
+    }
+}
+
+/// One JUnit test case: a name, and the failure's message and detail when it failed.
+struct JunitCase {
+    classname: &'static str,
+    name: String,
+    failure: Option<(String, String)>,
+    system_out: Option<String>,
+}
+
 pub fn render_junit(outcome: &Outcome, base: &Path) -> String {
-    let failures = outcome.cases.iter().filter(|c| !c.passed()).count();
+    let mut cases: Vec<JunitCase> = outcome
+        .cases
+        .iter()
+        .map(|case| JunitCase {
+            classname: "guard",
+            name: display(&case.fixture, base),
+            failure: (!case.passed()).then(|| failure_message(case)),
+            system_out: (!case.notes.is_empty()).then(|| case.notes.join("\n")),
+        })
+        .collect();
+    for rule in outcome.coverage_failures() {
+        cases.push(JunitCase {
+            classname: "guard.coverage",
+            name: rule.clone(),
+            failure: Some((
+                format!("--require-coverage: rule {rule} is exercised by no fixture"),
+                "add a fixture that exercises the rule".to_string(),
+            )),
+            system_out: None,
+        });
+    }
+    write_junit(&cases)
+}
+
+/// The diagnostics of policies that do not compile, as `--format json` writes them: the run's
+/// document with no fixtures and a `diagnostics` array (code, message, file, line, column).
+pub fn render_diagnostics_json(diagnostics: &[serde_json::Value]) -> String {
+    let diagnostics: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "code": d["code"],
+                "message": d["message"],
+                "help": d["help"],
+                "file": d["file"],
+                "line": d["line"],
+                "column": d["column"],
+            })
+        })
+        .collect();
+    let failures: Vec<serde_json::Value> = diagnostics
+        .iter()
+        .map(|d| serde_json::json!({"kind": "diagnostic", "message": diagnostic_message(d)}))
+        .collect();
+    let json = serde_json::json!({
+        "ok": false,
+        "fixtures": [],
+        "passed": 0,
+        "failed": 0,
+        "failures": failures,
+        "diagnostics": diagnostics,
+        "secrets": [],
+        "coverage": [],
+    });
+    serde_json::to_string_pretty(&json).unwrap_or_default()
+}
+
+/// The same as JUnit: one failing test case per diagnostic.
+pub fn render_diagnostics_junit(diagnostics: &[serde_json::Value]) -> String {
+    let cases: Vec<JunitCase> = diagnostics
+        .iter()
+        .map(|d| JunitCase {
+            classname: "guard.compile",
+            name: format!("{} {}", d["code"].as_str().unwrap_or("error"), location(d)),
+            failure: Some((
+                diagnostic_message(d),
+                d["help"].as_str().unwrap_or_default().to_string(),
+            )),
+            system_out: None,
+        })
+        .collect();
+    write_junit(&cases)
+}
+
+fn location(d: &serde_json::Value) -> String {
+    let file = d["file"].as_str().unwrap_or("<unknown>");
+    match (d["line"].as_u64(), d["column"].as_u64()) {
+        (Some(line), Some(column)) => format!("{file}:{line}:{column}"),
+        _ => file.to_string(),
+    }
+}
+
+/// `MESSAGE (FILE:LINE:COL)`.
+fn diagnostic_message(d: &serde_json::Value) -> String {
+    format!(
+        "{} ({})",
+        d["message"].as_str().unwrap_or_default(),
+        location(d)
+    )
+}
+
+// JUnit is written by hand rather than with `quick-junit`: the document is one suite of flat
+// test cases with a failure message and text, about 30 lines here, while quick-junit brings
+// quick-xml, chrono, uuid and indexmap (and their MSRVs) to the build for attributes we do not
+// write. The escaping below covers what the format needs, including characters XML 1.0 forbids.
+fn write_junit(cases: &[JunitCase]) -> String {
+    let failures = cases.iter().filter(|c| c.failure.is_some()).count();
+    let tests = cases.len();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         out,
-        "<testsuites tests=\"{}\" failures=\"{failures}\">\n  <testsuite name=\"guardc test\" tests=\"{}\" failures=\"{failures}\">",
-        outcome.cases.len(),
-        outcome.cases.len()
+        "<testsuites tests=\"{tests}\" failures=\"{failures}\">\n  <testsuite name=\"guardc test\" tests=\"{tests}\" failures=\"{failures}\">",
     );
-    for case in &outcome.cases {
-        let name = xml(&display(&case.fixture, base));
-        let failure = match &case.status {
-            Status::Pass | Status::Accepted => None,
-            Status::Missing => Some(("no expected verdict".to_string(), case.actual.clone())),
-            Status::Mismatch { expected } => {
-                Some(("verdict differs".to_string(), diff(expected, &case.actual)))
-            }
-            Status::Error(message) => Some(("fixture error".to_string(), message.clone())),
-        };
-        match failure {
-            None => {
-                let _ = writeln!(out, "    <testcase classname=\"guard\" name=\"{name}\"/>");
-            }
-            Some((message, detail)) => {
-                let _ = writeln!(
-                    out,
-                    "    <testcase classname=\"guard\" name=\"{name}\">\n      <failure message=\"{}\">{}</failure>\n    </testcase>",
-                    xml(&message),
-                    xml(&detail)
-                );
-            }
+    for case in cases {
+        let name = xml(&case.name);
+        let classname = case.classname;
+        if case.failure.is_none() && case.system_out.is_none() {
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"{classname}\" name=\"{name}\"/>"
+            );
+            continue;
         }
+        let _ = writeln!(
+            out,
+            "    <testcase classname=\"{classname}\" name=\"{name}\">"
+        );
+        if let Some((message, detail)) = &case.failure {
+            let _ = writeln!(
+                out,
+                "      <failure message=\"{}\">{}</failure>",
+                xml(message),
+                xml(detail)
+            );
+        }
+        if let Some(text) = &case.system_out {
+            let _ = writeln!(out, "      <system-out>{}</system-out>", xml(text));
+        }
+        out.push_str("    </testcase>\n");
     }
     out.push_str("  </testsuite>\n</testsuites>\n");
     out
 }
 
 fn xml(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\n' | '\t' | '\r' => c.to_string(),
+            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}'.to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }

@@ -12,9 +12,14 @@ fn root() -> PathBuf {
 
 /// Runs guardc from the workspace root and renders exit status, stdout and stderr.
 fn guardc(args: &[&str]) -> String {
+    guardc_in(&root(), args)
+}
+
+/// Runs guardc from `dir`.
+fn guardc_in(dir: &std::path::Path, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_guardc"))
         .args(args)
-        .current_dir(root())
+        .current_dir(dir)
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
@@ -129,4 +134,82 @@ fn accept_writes_the_missing_verdict() {
         "verdict: allow\npolicy: none (the request passes untouched)\n"
     );
     assert!(guardc(&["test", path]).contains("exit: 0\n"));
+}
+
+#[test]
+fn malformed_fixtures_fail_with_file_and_line() {
+    // Missing blank line, header without a colon, a directive after the request line and a
+    // verdict without its fixture fail; a byte order mark is accepted; https:// gets a note.
+    insta::assert_snapshot!(guardc(&["test", "testdata/guardc/malformed"]));
+}
+
+#[test]
+fn malformed_fixtures_in_junit() {
+    insta::assert_snapshot!(guardc(&[
+        "test",
+        "testdata/guardc/malformed",
+        "--format",
+        "junit"
+    ]));
+}
+
+#[test]
+fn a_coverage_failure_is_a_failed_case_in_junit() {
+    insta::assert_snapshot!(guardc(&[
+        "test",
+        "testdata/guardc/uncovered",
+        "--require-coverage",
+        "--format",
+        "junit"
+    ]));
+}
+
+#[test]
+fn a_coverage_failure_is_a_failure_in_json() {
+    let out = guardc(&[
+        "test",
+        "testdata/guardc/uncovered",
+        "--require-coverage",
+        "--format",
+        "json",
+    ]);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn a_broken_policy_in_junit_carries_its_diagnostics() {
+    insta::assert_snapshot!(guardc(&[
+        "test",
+        "testdata/guardc/broken",
+        "--format",
+        "junit"
+    ]));
+}
+
+#[test]
+fn a_broken_policy_in_json_carries_its_diagnostics() {
+    insta::assert_snapshot!(guardc(&[
+        "test",
+        "testdata/guardc/broken",
+        "--format",
+        "json"
+    ]));
+}
+
+#[test]
+fn accept_shows_what_it_accepts() {
+    // On a copy of testdata/guardc/mismatch: `denied` changes class (allow -> deny),
+    // `no-verdict` is new, and `benign` gets a verdict that changes but stays an allow.
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(root().join("testdata/guardc/mismatch")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("benign.verdict"),
+        "verdict: allow\npolicy: p\n",
+    )
+    .unwrap();
+    insta::assert_snapshot!(guardc_in(dir.path(), &["test", ".", "--accept"]));
+    assert!(guardc_in(dir.path(), &["test", "."]).contains("exit: 0\n"));
 }

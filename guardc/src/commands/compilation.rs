@@ -20,6 +20,20 @@ pub(crate) fn compile(paths: &[PathBuf], args: &PolicyArgs) -> Result<Compilatio
     })
 }
 
+/// The compiled policies, or their diagnostics after they went to stderr, for a caller that
+/// also reports them in its own output (`guardc test --format json|junit`).
+pub(crate) fn compile_reporting(
+    paths: &[PathBuf],
+    args: &PolicyArgs,
+) -> Result<Compilation, Diagnostics> {
+    let options = CompileOptions {
+        dfa_size_limit: args.dfa_size_limit,
+    };
+    guard_dsl::compile_paths(paths, &options).inspect_err(|diagnostics| {
+        print_diagnostics(diagnostics, args.error_format);
+    })
+}
+
 fn print_diagnostics(diagnostics: &Diagnostics, format: ErrorFormatArg) {
     let format = match format {
         ErrorFormatArg::Human => ErrorFormat::Human,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::args::{PolicyArgs, TestFormat};
-use super::compilation::compile;
+use super::compilation::compile_reporting;
 use crate::suite;
 
 /// `guardc test [PATHS...]`.
@@ -41,12 +41,33 @@ pub fn run(args: &TestArgs) -> ExitCode {
         eprintln!("error: no policy given; name `.guard` files or directories beside the fixtures");
         return ExitCode::from(2);
     }
-    let compilation = match compile(&policy_paths, &args.policy) {
+    let format = args.format;
+    let compilation = match compile_reporting(&policy_paths, &args.policy) {
         Ok(c) => c,
-        Err(_) => return ExitCode::from(2),
+        Err(diagnostics) => {
+            // CI reads the machine formats, so they carry the diagnostics too: a document
+            // that fails, never an empty file that a report could read as "no tests".
+            if format != TestFormat::Human {
+                let rendered = diagnostics.render(guard_dsl::ErrorFormat::Json);
+                let items: Vec<serde_json::Value> =
+                    serde_json::from_str(&rendered).unwrap_or_default();
+                match format {
+                    TestFormat::Json => println!("{}", suite::render_diagnostics_json(&items)),
+                    _ => print!("{}", suite::render_diagnostics_junit(&items)),
+                }
+            }
+            return ExitCode::from(2);
+        }
     };
     let fixtures = suite::find_fixtures(paths);
-    let outcome = match suite::run_suite(&compilation, &fixtures, args.accept) {
+    let orphans = suite::find_orphan_verdicts(paths);
+    let outcome = match suite::run_suite(
+        &compilation,
+        &fixtures,
+        &orphans,
+        args.accept,
+        args.require_coverage,
+    ) {
         Ok(outcome) => outcome,
         Err(message) => {
             eprintln!("error: {message}");
@@ -54,7 +75,6 @@ pub fn run(args: &TestArgs) -> ExitCode {
         }
     };
     let base = std::env::current_dir().unwrap_or_default();
-    let format = args.format;
     let text = match format {
         TestFormat::Human => suite::render_human(&outcome, &base),
         TestFormat::Json => suite::render_json(&outcome, &base),
@@ -64,17 +84,16 @@ pub fn run(args: &TestArgs) -> ExitCode {
     if format == TestFormat::Json {
         println!();
     }
-    let failed = outcome.cases.iter().any(|c| !c.passed());
-    let uncovered = args.require_coverage && !suite::unexercised(&outcome).is_empty();
+    let uncovered = !outcome.coverage_failures().is_empty();
     if uncovered && format == TestFormat::Human {
         eprintln!("error: --require-coverage: some rules are exercised by no fixture");
     }
     if fixtures.is_empty() {
         eprintln!("warning: no fixtures found");
     }
-    if failed || uncovered {
-        ExitCode::FAILURE
-    } else {
+    if outcome.ok() {
         ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
