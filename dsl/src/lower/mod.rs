@@ -624,6 +624,50 @@ mod tests {
         assert!(rendered.contains("keyword `straße`"), "{rendered}");
     }
 
+    fn header_codes(name: &str, value: &str) -> Vec<Code> {
+        let source = format!(
+            "policy \"p\" {{\n    match host \"a.example\"\n    inject header \"{name}\" = \"{value}\"\n}}\n"
+        );
+        match crate::compile_sources(
+            &[("p.guard".to_owned(), source)],
+            &CompileOptions::default(),
+        ) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.codes(),
+        }
+    }
+
+    /// Secrets and templates are fine; a literal token after the scheme, a long token-like run
+    /// in `Authorization`, and any literal text in the API-key headers are not.
+    #[test]
+    fn literal_credentials_in_headers() {
+        let secret = "{{ secret.key }}";
+        for (name, value) in [
+            ("Authorization", format!("Bearer {secret}")),
+            ("authorization", format!("Basic {secret}")),
+            ("Authorization", secret.to_owned()),
+            ("Authorization", "Bearer".to_owned()),
+            ("X-Api-Key", secret.to_owned()),
+            ("x-team", "abcdefghijklmnopqrstuvwxyz".to_owned()),
+        ] {
+            assert_eq!(header_codes(name, &value), [], "{name}: {value}");
+        }
+        for (name, value) in [
+            ("Authorization", "Bearer sk-1".to_owned()),
+            ("Authorization", "basic dXNlcjpwYXNz".to_owned()),
+            ("Authorization", "Token abcdefghijklmnop".to_owned()),
+            ("Authorization", format!("Bearer {secret} 0123456789abcdef")),
+            ("x-api-key", "k".to_owned()),
+            ("API-Key", format!("{secret}-suffix")),
+        ] {
+            assert_eq!(
+                header_codes(name, &value),
+                [Code::LiteralCredential],
+                "{name}: {value}"
+            );
+        }
+    }
+
     /// A keyword-file line with trailing white space (spaces, a tab, a `\r`) is the keyword
     /// without it; kept, it would only match text that has the same spaces after the word.
     #[test]
