@@ -290,6 +290,20 @@ impl<'a> Checker<'a> {
                 _ => {}
             }
         }
+        if let ([(_, false)], Some(span)) = (actions.as_slice(), reason) {
+            self.diags.push(
+                Diag::new(
+                    Code::ReasonOnEscalate,
+                    format!("`reason` is never used in rule `{}`", rule.name.value),
+                )
+                .at(span, "this rule escalates to a judge")
+                .help(
+                    "when a judge denies, the client and the logs get the judge's own reason, so \
+                     this text is never shown; remove it, or say in the judge's prompt what the \
+                     reason should be",
+                ),
+            );
+        }
         match actions.as_slice() {
             [] => self.diags.push(
                 Diag::new(

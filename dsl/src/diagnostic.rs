@@ -67,6 +67,8 @@ codes! {
     DuplicateRule => "duplicate_rule", "two rules with one id";
     DuplicateJudge => "duplicate_judge", "two judges with one name";
     DuplicateStatement => "duplicate_statement", "a statement given twice where once is allowed";
+    NoPolicy => "no_policy", "a `.guard` file with nothing in it, or files that define no policy";
+    ReasonOnEscalate => "reason_on_escalate", "`reason` in a rule that escalates, where the judge's reason is what the client sees";
     MissingMatchHost => "missing_match_host", "a policy without `match host`";
     RuleWithoutAction => "rule_without_action", "a rule with no `deny` or `escalate`";
     RuleWithTwoActions => "rule_with_two_actions", "a rule with more than one action";
@@ -80,9 +82,11 @@ codes! {
     MissingJudgeField => "missing_judge_field", "a judge without a field it needs";
     // Values.
     InvalidHost => "invalid_host", "a `match host` value that is no host name or pattern";
+    WildcardPublicSuffix => "wildcard_public_suffix", "a `*.` host over a public suffix (`*.com`, `*.co.uk`), whose subdomains have unrelated owners";
     InvalidPathPrefix => "invalid_path_prefix", "a `match path prefix` that does not start with `/`";
     InvalidHeaderName => "invalid_header_name", "a header name that is not an HTTP token";
     InvalidHeaderValue => "invalid_header_value", "a header value with characters a header cannot carry";
+    LiteralCredential => "literal_credential", "a key written into an `Authorization`, `x-api-key` or `api-key` header or an `api_key`, instead of a secret";
     DuplicateHeader => "duplicate_header", "one header set or removed twice in a policy";
     EmptyKeyword => "empty_keyword", "a keyword of only white space or invisible characters";
     MissingKeywordFile => "missing_keyword_file", "a keyword file that does not exist";
@@ -106,6 +110,7 @@ codes! {
     SecretNotAllowed => "secret_not_allowed", "a secret where secrets are not expanded";
     VariableNotAllowed => "variable_not_allowed", "a prompt placeholder outside a judge prompt";
     PromptWithoutContent => "prompt_without_content", "a judge prompt without `{{ content }}`";
+    MissingSecret => "missing_secret", "a secret the policy uses that `guardc check --secrets` does not list";
     /// A bug in guard, never the author's fault; reported rather than panicking.
     Internal => "internal", "a bug in guard, reported rather than panicking";
 }

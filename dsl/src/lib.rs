@@ -53,6 +53,7 @@ use std::sync::Arc;
 
 pub use diagnostic::{Diagnostics, ErrorFormat};
 
+use ast::{FileId, Span};
 use diagnostic::{lowercase_first, Code, Diag, SourceFile};
 
 /// A compiled set of `.guard` files.
@@ -65,6 +66,58 @@ pub struct Compilation {
     pub rules: Vec<RuleSource>,
     /// The `.guard` files compiled, in order.
     pub files: Vec<PathBuf>,
+    /// The sources, for diagnostics about a compiled program ([`Compilation::missing_secrets`]).
+    sources: Vec<SourceFile>,
+    /// Every `{{ secret.NAME }}` the program expands, with where it is written.
+    secret_uses: Vec<(String, Span)>,
+}
+
+impl Compilation {
+    /// The names of the secrets the program expands (header values, `api_key`s), sorted, each
+    /// once: what the filter's configuration must provide.
+    pub fn secrets(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.secret_uses.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Checks that a deployment providing the secrets `provided` gives the program every secret
+    /// it uses: one `missing_secret` diagnostic per missing name, at each place that uses it.
+    pub fn missing_secrets(&self, provided: &[String]) -> Result<(), Diagnostics> {
+        let mut diags = Vec::new();
+        for name in self.secrets() {
+            if provided.iter().any(|p| p == name) {
+                continue;
+            }
+            let mut uses = self
+                .secret_uses
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, s)| *s);
+            let mut diag = Diag::new(
+                Code::MissingSecret,
+                format!("secret `{name}` is used but not provided"),
+            )
+            .help(format!(
+                "the filter refuses to start without it: add `{name}` to the secrets of its \
+                 configuration (`pluginConfig: {{\"secrets\": {{\"{name}\": \"...\"}}}}`) and \
+                 to `--secrets`, or stop using it"
+            ));
+            if let Some(first) = uses.next() {
+                diag = diag.at(first, "used here");
+            }
+            for again in uses {
+                diag = diag.also(again, "and here");
+            }
+            diags.push(diag);
+        }
+        if diags.is_empty() {
+            Ok(())
+        } else {
+            Err(Diagnostics::new(self.sources.clone(), diags))
+        }
+    }
 }
 
 /// Where a rule was written; `line` and `column` are 1-based (the column counts characters) and
@@ -201,6 +254,56 @@ fn guard_files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// A file with nothing in it (only comments and blank lines): a policy commented out, or never
+/// written; compiled, it would be a guard that lets every request through.
+fn empty_files(parsed: &[(FileId, &PathBuf, ast::File)]) -> Vec<Diag> {
+    let mut diags = Vec::new();
+    for (id, path, file) in parsed {
+        if file.items.is_empty() {
+            diags.push(
+                Diag::new(
+                    Code::NoPolicy,
+                    format!("`{}` defines no policy and no judge", path.display()),
+                )
+                .at(Span::new(*id, 0..0), "nothing but comments and blank lines")
+                .help(
+                    "write a `policy \"NAME\" { match host \"...\" ... }`, or delete the file: \
+                     a guard without policies lets every request through",
+                ),
+            );
+        }
+    }
+    diags
+}
+
+/// Files that together define no policy, only judges: a guard that never looks at a request.
+/// Reported only when nothing else is, so a judge file checked on its own while it is being
+/// fixed shows its own problems first.
+fn judges_only(files: &[&ast::File]) -> Option<Diag> {
+    let items = || files.iter().flat_map(|file| &file.items);
+    if items().any(|item| matches!(item, ast::Item::Policy(_))) {
+        return None;
+    }
+    let judge = items().find_map(|item| match item {
+        ast::Item::Judge(judge) => Some(judge),
+        ast::Item::Policy(_) => None,
+    })?;
+    Some(
+        Diag::new(
+            Code::NoPolicy,
+            "the files compiled together define no policy, only judges",
+        )
+        .at(
+            judge.name.span,
+            "a judge is only asked by a policy's `escalate` rule",
+        )
+        .help(
+            "compile the judges with the files whose policies use them (name their directory, \
+             or every file); a guard without policies lets every request through",
+        ),
+    )
+}
+
 /// The pipeline over sources that were read; `diags` holds problems found while reading.
 fn run(
     inputs: Vec<(PathBuf, String)>,
@@ -218,17 +321,18 @@ fn run(
         let (file, errors) = parse::parse_file(id, text);
         diags.extend(errors);
         match file {
-            Some(file) => parsed.push((path, file)),
+            Some(file) => parsed.push((id, path, file)),
             None => complete = false,
         }
     }
 
-    let asts: Vec<&ast::File> = parsed.iter().map(|(_, f)| f).collect();
+    let asts: Vec<&ast::File> = parsed.iter().map(|(_, _, f)| f).collect();
+    diags.extend(empty_files(&parsed));
     diags.extend(check::check(&asts, complete));
 
     let units: Vec<load::Unit<'_>> = parsed
         .iter()
-        .map(|(path, file)| load::Unit {
+        .map(|(_, path, file)| load::Unit {
             dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
             ast: file,
         })
@@ -237,6 +341,9 @@ fn run(
 
     let lowered = lower::lower(&asts, &loaded, &mut diags);
 
+    if diags.is_empty() {
+        diags.extend(judges_only(&asts));
+    }
     if !diags.is_empty() {
         return Err(Diagnostics::new(sources, diags));
     }
@@ -244,6 +351,9 @@ fn run(
         Ok(compiled) => compiled,
         Err(errors) => return Err(Diagnostics::new(sources, errors)),
     };
+    // In file order: the first use shown is the first one written.
+    let mut secret_uses = lowered.secrets.clone();
+    secret_uses.sort_by_key(|(_, span)| *span);
     let rules = lowered
         .rules
         .iter()
@@ -268,6 +378,8 @@ fn run(
         compiled,
         rules,
         files: inputs.into_iter().map(|(p, _)| p).collect(),
+        sources,
+        secret_uses,
     })
 }
 
@@ -302,6 +414,9 @@ mod tests {
             Code::NoSuchFile,
             Code::NoGuardFiles,
             Code::UnreadableFile,
+            // Found against what a deployment provides (`guardc check --secrets`), not in a file:
+            // guardc/tests/cli.rs covers it.
+            Code::MissingSecret,
             Code::Internal,
         ];
         let missing: Vec<&str> = Code::ALL

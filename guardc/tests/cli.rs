@@ -92,6 +92,36 @@ fn check_reports_diagnostics_as_json() {
 }
 
 #[test]
+fn check_fails_on_secrets_the_deployment_does_not_provide() {
+    insta::assert_snapshot!(guardc(&[
+        "check",
+        "testdata/guardc/secrets",
+        "--secrets-file",
+        "testdata/guardc/secrets/secrets.txt"
+    ]));
+}
+
+#[test]
+fn check_passes_when_every_secret_is_provided() {
+    let out = guardc(&[
+        "check",
+        "testdata/guardc/secrets",
+        "--secrets",
+        "openai_key,anthropic_key",
+    ]);
+    assert!(out.contains("exit: 0\n"), "{out}");
+    let out = guardc(&[
+        "check",
+        "testdata/guardc/secrets",
+        "--secrets",
+        "openai_key",
+        "--secrets-file",
+        "testdata/guardc/secrets/secrets.txt",
+    ]);
+    assert!(out.contains("exit: 0\n"), "{out}");
+}
+
+#[test]
 fn explain_points_at_the_match() {
     insta::assert_snapshot!(guardc(&[
         "explain",

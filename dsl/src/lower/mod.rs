@@ -23,11 +23,11 @@ use crate::ast::{self, JudgeValue, PolicyStmt, RuleStmt, Span, Str};
 use crate::diagnostic::{Code, Diag};
 use crate::load::Loaded;
 
-use template::{template, Context};
+use template::{secret_uses, template, Context};
 use values::{
     blank_keyword, check_cluster, check_deny_regex, check_except_regex, check_header_name,
-    check_header_value, check_keyword, check_path_prefix, lower_duration, lower_endpoint,
-    lower_host, lower_on_error, regex_diag,
+    check_header_value, check_keyword, check_literal_credential, check_path_prefix, lower_duration,
+    lower_endpoint, lower_host, lower_on_error, regex_diag, CredentialSite,
 };
 
 /// A program and what lowering remembers about its source.
@@ -39,6 +39,8 @@ pub(crate) struct Lowered<'a> {
     regexes: Vec<Vec<Vec<&'a Str>>>,
     /// `except_regexes[p][r][x]`: the literal of that rule's `except regex` `x`.
     except_regexes: Vec<Vec<Vec<&'a Str>>>,
+    /// Every `{{ secret.NAME }}` of a header value or `api_key`: its name and where it is.
+    pub secrets: Vec<(String, Span)>,
 }
 
 /// Lowers the parsed files, in order, with the files they name as `load` read them.
@@ -47,7 +49,11 @@ pub(crate) fn lower<'a>(
     loaded: &Loaded,
     diags: &mut Vec<Diag>,
 ) -> Lowered<'a> {
-    let mut lowerer = Lowerer { diags, loaded };
+    let mut lowerer = Lowerer {
+        diags,
+        loaded,
+        secrets: Vec::new(),
+    };
     let mut judges = Vec::new();
     let mut judge_index: HashMap<&str, u32> = HashMap::new();
     for file in files {
@@ -69,6 +75,7 @@ pub(crate) fn lower<'a>(
         rules: Vec::new(),
         regexes: Vec::new(),
         except_regexes: Vec::new(),
+        secrets: Vec::new(),
     };
     // Per policy: its name's span and the header names it sets or removes, with their spans.
     let mut header_sites: Vec<(Span, Vec<(String, Span)>)> = Vec::new();
@@ -91,6 +98,7 @@ pub(crate) fn lower<'a>(
         }
     }
     conflicting_headers(&lowered.program, &header_sites, lowerer.diags);
+    lowered.secrets = lowerer.secrets;
     lowered
 }
 
@@ -237,6 +245,7 @@ fn keyword_too_large(
 struct Lowerer<'d> {
     diags: &'d mut Vec<Diag>,
     loaded: &'d Loaded,
+    secrets: Vec<(String, Span)>,
 }
 
 impl Lowerer<'_> {
@@ -290,7 +299,15 @@ impl Lowerer<'_> {
                 PolicyStmt::Inject { name, value, .. } => {
                     self.header_name(name, &policy.name.value, &mut header_names);
                     let template = template(value, Context::HeaderValue, self.diags);
+                    self.secrets.extend(secret_uses(value));
                     if let Err(d) = check_header_value(value, &template) {
+                        self.report(*d);
+                    }
+                    let site = CredentialSite::Header {
+                        name: &name.value,
+                        policy: &policy.name.value,
+                    };
+                    if let Err(d) = check_literal_credential(value, &site) {
                         self.report(*d);
                     }
                     ir.headers.push(HeaderOp::Set {
@@ -483,7 +500,8 @@ impl Lowerer<'_> {
     }
 
     /// The keywords of a keyword file `load` read: one per line; blank lines and lines starting
-    /// with `#` are skipped and a trailing `\r` is trimmed, so files edited on Windows work.
+    /// with `#` are skipped and trailing white space (a `\r` from Windows, spaces an editor
+    /// left) is trimmed, since no keyword written with it in a file would ever match as meant.
     /// A line that normalisation empties (with `normalized`) is as blank as an empty one.
     fn keyword_file(&mut self, path: &Str, normalized: bool) -> Vec<String> {
         // A file that could not be read has been reported by `load`.
@@ -493,7 +511,7 @@ impl Lowerer<'_> {
         let keywords: Vec<String> = file
             .text
             .split('\n')
-            .map(|line| line.strip_suffix('\r').unwrap_or(line))
+            .map(str::trim_end)
             .filter(|line| !blank_keyword(line, normalized) && !line.starts_with('#'))
             .map(str::to_string)
             .collect();
@@ -547,7 +565,16 @@ impl Lowerer<'_> {
                     template(m, Context::Plain("a `model`"), self.diags);
                     ir.model = m.value.clone();
                 }
-                JudgeValue::ApiKey(key) => ir.api_key = template(key, Context::ApiKey, self.diags),
+                JudgeValue::ApiKey(key) => {
+                    ir.api_key = template(key, Context::ApiKey, self.diags);
+                    self.secrets.extend(secret_uses(key));
+                    let site = CredentialSite::ApiKey {
+                        judge: &judge.name.value,
+                    };
+                    if let Err(d) = check_literal_credential(key, &site) {
+                        self.report(*d);
+                    }
+                }
                 JudgeValue::Timeout(word) => match lower_duration(word) {
                     Ok(ms) => ir.timeout_ms = ms,
                     Err(d) => self.report(*d),
@@ -595,5 +622,69 @@ mod tests {
         assert_eq!(diagnostics.codes(), [Code::RegexTooLarge]);
         let rendered = diagnostics.render(crate::ErrorFormat::Human);
         assert!(rendered.contains("keyword `straße`"), "{rendered}");
+    }
+
+    fn header_codes(name: &str, value: &str) -> Vec<Code> {
+        let source = format!(
+            "policy \"p\" {{\n    match host \"a.example\"\n    inject header \"{name}\" = \"{value}\"\n}}\n"
+        );
+        match crate::compile_sources(
+            &[("p.guard".to_owned(), source)],
+            &CompileOptions::default(),
+        ) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.codes(),
+        }
+    }
+
+    /// Secrets and templates are fine; a literal token after the scheme, a long token-like run
+    /// in `Authorization`, and any literal text in the API-key headers are not.
+    #[test]
+    fn literal_credentials_in_headers() {
+        let secret = "{{ secret.key }}";
+        for (name, value) in [
+            ("Authorization", format!("Bearer {secret}")),
+            ("authorization", format!("Basic {secret}")),
+            ("Authorization", secret.to_owned()),
+            ("Authorization", "Bearer".to_owned()),
+            ("X-Api-Key", secret.to_owned()),
+            ("x-team", "abcdefghijklmnopqrstuvwxyz".to_owned()),
+        ] {
+            assert_eq!(header_codes(name, &value), [], "{name}: {value}");
+        }
+        for (name, value) in [
+            ("Authorization", "Bearer sk-1".to_owned()),
+            ("Authorization", "basic dXNlcjpwYXNz".to_owned()),
+            ("Authorization", "Token abcdefghijklmnop".to_owned()),
+            ("Authorization", format!("Bearer {secret} 0123456789abcdef")),
+            ("x-api-key", "k".to_owned()),
+            ("API-Key", format!("{secret}-suffix")),
+        ] {
+            assert_eq!(
+                header_codes(name, &value),
+                [Code::LiteralCredential],
+                "{name}: {value}"
+            );
+        }
+    }
+
+    /// A keyword-file line with trailing white space (spaces, a tab, a `\r`) is the keyword
+    /// without it; kept, it would only match text that has the same spaces after the word.
+    #[test]
+    fn keyword_file_lines_are_trimmed_at_the_end() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/dsl/ok");
+        let source = "policy \"p\" {\n    match host \"a.example\"\n    rule \"r\" {\n        deny keyword file \"keywords/trailing_spaces.txt\"\n    }\n}\n";
+        let name = format!("{dir}/trailing.guard");
+        let compilation =
+            crate::compile_sources(&[(name, source.to_owned())], &CompileOptions::default())
+                .unwrap_or_else(|d| panic!("{}", d.render(crate::ErrorFormat::Human)));
+        let patterns = compilation
+            .program
+            .policies
+            .first()
+            .and_then(|p| p.rules.first())
+            .and_then(|r| r.action.patterns());
+        let keywords = patterns.map(|p| p.keywords.clone()).unwrap_or_default();
+        assert_eq!(keywords, ["Project Atlas", "nightingale"]);
     }
 }

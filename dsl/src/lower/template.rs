@@ -173,3 +173,30 @@ fn allowed(part: &TemplatePart, context: Context, span: Span, diags: &mut Vec<Di
     diags.push(diag);
     false
 }
+
+/// The `{{ secret.NAME }}` placeholders of a template whose placeholders are valid, by name and
+/// span, in order: where a deployment must provide each secret.
+pub(crate) fn secret_uses(s: &Str) -> Vec<(String, Span)> {
+    let value = s.value.as_str();
+    let mut uses = Vec::new();
+    let mut at = 0;
+    while let Some(open) = value
+        .get(at..)
+        .and_then(|rest| rest.find("{{"))
+        .map(|n| at + n)
+    {
+        let Some(close) = value.get(open + 2..).and_then(|rest| rest.find("}}")) else {
+            break;
+        };
+        let close = open + 2 + close;
+        let inner = value
+            .get(open + 2..close)
+            .unwrap_or("")
+            .trim_matches([' ', '\t']);
+        if let Some(name) = inner.strip_prefix("secret.") {
+            uses.push((name.to_string(), s.span_of(open..close + 2)));
+        }
+        at = close + 2;
+    }
+    uses
+}

@@ -169,12 +169,42 @@ pub(crate) fn lower_host(s: &Str) -> Result<HostPattern, Box<Diag>> {
         );
     }
     let lower = name.to_ascii_lowercase();
+    if wild && is_public_suffix(&lower) {
+        return Err(invalid(
+            Code::WildcardPublicSuffix,
+            s,
+            0..v.len(),
+            format!("`{v}` would send the key to any `.{lower}` host"),
+            "a wildcard over a public suffix",
+            format!(
+                "`.{lower}` is a public suffix: its subdomains belong to unrelated owners, so a \
+                 policy's headers (its key) would reach all of them; name the hosts, e.g. \
+                 `api.example.{lower}`, or a wildcard under a domain you own, e.g. \
+                 `*.example.{lower}`"
+            ),
+        ));
+    }
     Ok(if wild {
         HostPattern::Subdomains(format!(".{lower}"))
     } else {
         HostPattern::Exact(lower)
     })
 }
+
+/// Whether `name` (lowercase, no trailing dot) is itself a public suffix in Mozilla's Public
+/// Suffix List, ICANN or private section (`com`, `co.uk`, `github.io`), as the `psl` crate
+/// compiles it in, or one of [`SHARED_PARENTS`]. A name under an unknown top-level domain
+/// (`internal`, `local`) is not.
+pub(crate) fn is_public_suffix(name: &str) -> bool {
+    SHARED_PARENTS.contains(&name)
+        || psl::suffix(name.as_bytes())
+            .is_some_and(|suffix| suffix.is_known() && suffix == name.as_bytes())
+}
+
+/// Domains the Public Suffix List does not list themselves, only names under them
+/// (`s3.amazonaws.com`, `*.compute.amazonaws.com`): their subdomains are still handed to every
+/// customer of the cloud, so a wildcard over them selects strangers' hosts.
+const SHARED_PARENTS: &[&str] = &["amazonaws.com"];
 
 pub(crate) fn check_path_prefix(s: &Str) -> Result<(), Box<Diag>> {
     let v = s.value.as_str();
@@ -640,10 +670,14 @@ pub(crate) fn regex_diag(literal: &Str, err: &RegexError) -> Diag {
         )
         .at(span, format!("its DFA needs more than the budget of {}", bytes(*limit)))
         .help(
-            "a DFA has a state for every combination of partial matches it can be in, and a repeated \
-             broad class after something that can repeat multiplies them; shorten or narrow the \
-             repetition, prefer ASCII classes (`(?-u:\\w)` to `\\w`), split the pattern, or raise \
-             the budget (`guardc --dfa-size-limit`)",
+            "rewrite the pattern first: a DFA has a state for every combination of partial matches \
+             it can be in, and a broad class repeated after something that can repeat multiplies \
+             them. Bound the repetition where the text allows (`[a-z]{1,40}` instead of `[a-z]+`, \
+             `{0,40}` instead of `*`); use ASCII classes (`[0-9]` instead of `\\d`, `[A-Za-z0-9_]` \
+             instead of `\\w`, which under Unicode match hundreds of characters) or `(?-u:...)` \
+             around a part that only needs ASCII; split an alternation into several `deny regex` \
+             lines. Only then raise the budget with `--dfa-size-limit BYTES` (on `guardc check`, \
+             `test`, `compile`, `build` and `explain`), which every filter pays for in memory",
         ),
         _ => Diag::new(Code::InvalidRegex, format!("invalid regex: {}", err.message))
             .at(span, "here")
@@ -702,4 +736,185 @@ pub(crate) fn check_keyword(keyword: &Str, normalized: bool) -> Result<(), Box<D
 /// default-ignorable characters and an empty keyword matches at every position.
 pub(crate) fn blank_keyword(keyword: &str, normalized: bool) -> bool {
     keyword.trim().is_empty() || (normalized && guard_engine::normalize(keyword).trim().is_empty())
+}
+
+/// Where a value that may carry a credential is written, for [`check_literal_credential`].
+pub(crate) enum CredentialSite<'a> {
+    /// `inject header NAME = ...` in policy `policy`.
+    Header { name: &'a str, policy: &'a str },
+    /// A judge's `api_key`.
+    ApiKey { judge: &'a str },
+}
+
+/// A credential typed into the policy: it would be compiled into the bundle, and so into the
+/// plugin and its OCI image. In `Authorization`, a literal token after `Bearer ` or `Basic `, or
+/// any literal run of 16 or more token characters; in `x-api-key`, `api-key` and a judge's
+/// `api_key`, any literal text. Placeholders (`{{ secret.NAME }}`) are what belongs there.
+pub(crate) fn check_literal_credential(
+    value: &Str,
+    site: &CredentialSite<'_>,
+) -> Result<(), Box<Diag>> {
+    let v = value.value.as_str();
+    let runs = literal_runs(v);
+    let found = match site {
+        CredentialSite::Header { name, .. } if name.eq_ignore_ascii_case("authorization") => runs
+            .iter()
+            .find_map(|run| authorization_token(v, run.clone())),
+        CredentialSite::Header { name, .. }
+            if name.eq_ignore_ascii_case("x-api-key") || name.eq_ignore_ascii_case("api-key") =>
+        {
+            runs.iter().find_map(|run| non_blank(v, run.clone()))
+        }
+        CredentialSite::Header { .. } => None,
+        CredentialSite::ApiKey { .. } => runs.iter().find_map(|run| non_blank(v, run.clone())),
+    };
+    let Some(range) = found else {
+        return Ok(());
+    };
+    let (message, fixed) = match site {
+        CredentialSite::Header { name, policy } => {
+            let scheme = v
+                .trim_start()
+                .split_once(' ')
+                .map(|(scheme, _)| scheme)
+                .filter(|scheme| {
+                    scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("basic")
+                });
+            let secret = format!("{{{{ secret.{}_key }}}}", secret_stem(policy));
+            let fixed = match scheme {
+                Some(scheme) => format!("inject header \"{name}\" = \"{scheme} {secret}\""),
+                None if name.eq_ignore_ascii_case("authorization") => {
+                    format!("inject header \"{name}\" = \"Bearer {secret}\"")
+                }
+                None => format!("inject header \"{name}\" = \"{secret}\""),
+            };
+            (
+                format!("header `{name}` is set to a literal credential"),
+                fixed,
+            )
+        }
+        CredentialSite::ApiKey { judge } => (
+            format!("the `api_key` of judge `{judge}` is a literal key"),
+            format!(
+                "api_key \"{{{{ secret.{}_api_key }}}}\"",
+                secret_stem(judge)
+            ),
+        ),
+    };
+    Err(invalid(
+        Code::LiteralCredential,
+        value,
+        range,
+        message,
+        "a credential written into the policy",
+        format!(
+            "the policy is compiled into the bundle, which ships inside the plugin and its OCI \
+             image for anyone who can pull it to read; take the key from the filter's \
+             configuration with a secret: `{fixed}`"
+        ),
+    ))
+}
+
+/// The byte ranges of `v` outside `{{ ... }}` placeholders (an unclosed `{{` is reported by
+/// template parsing; the text from it on is not looked at).
+fn literal_runs(v: &str) -> Vec<Range<usize>> {
+    let mut runs = Vec::new();
+    let mut at = 0;
+    while let Some(open) = v.get(at..).and_then(|rest| rest.find("{{")).map(|n| at + n) {
+        if open > at {
+            runs.push(at..open);
+        }
+        let Some(close) = v.get(open + 2..).and_then(|rest| rest.find("}}")) else {
+            return runs;
+        };
+        at = open + 2 + close + 2;
+    }
+    if at < v.len() {
+        runs.push(at..v.len());
+    }
+    runs
+}
+
+/// The non-blank part of a literal run, trimmed.
+fn non_blank(v: &str, run: Range<usize>) -> Option<Range<usize>> {
+    let text = v.get(run.clone())?;
+    let start = run.start + (text.len() - text.trim_start().len());
+    let end = run.end - (text.len() - text.trim_end().len());
+    (start < end).then_some(start..end)
+}
+
+/// In an `Authorization` value's literal run: the text after a leading `Bearer `/`Basic `, or a
+/// run of 16 or more token characters (RFC 9110 token68: letters, digits, `-._~+/=`).
+fn authorization_token(v: &str, run: Range<usize>) -> Option<Range<usize>> {
+    let text = v.get(run.clone())?;
+    let leading = text.len() - text.trim_start().len();
+    let body = text.get(leading..).unwrap_or("");
+    if run.start == 0 {
+        if let Some((scheme, _)) = body.split_once([' ', '\t']) {
+            if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("basic") {
+                let after = run.start + leading + scheme.len();
+                if let Some(token) = non_blank(v, after..run.end) {
+                    return Some(token);
+                }
+            }
+        }
+    }
+    let token68 = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
+    let mut start = None;
+    for (i, c) in text
+        .char_indices()
+        .chain(std::iter::once((text.len(), ' ')))
+    {
+        match (token68(c), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                if i - s >= 16 {
+                    return Some(run.start + s..run.start + i);
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A secret name suggested from a policy or judge name: its letters, digits, `_` and `-`.
+fn secret_stem(name: &str) -> String {
+    let stem: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if stem.trim_matches('_').is_empty() {
+        "provider".into()
+    } else {
+        stem
+    }
+}
+
+#[cfg(test)]
+mod public_suffix_tests {
+    use super::is_public_suffix;
+
+    #[test]
+    fn public_suffixes_are_known_and_owned_domains_are_not() {
+        for name in ["com", "co.uk", "github.io", "cn", "com.cn", "amazonaws.com"] {
+            assert!(is_public_suffix(name), "{name}");
+        }
+        for name in [
+            "example.com",
+            "openai.com",
+            "openai.azure.com",
+            "internal",
+            "svc.cluster.local",
+        ] {
+            assert!(!is_public_suffix(name), "{name}");
+        }
+    }
 }
