@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use guardc::commands::{build, check, compile, explain, test};
+use guardc::commands::{build, check, compile, explain, scan, test};
 use guardc::{Cli, Command};
 
 fn main() -> ExitCode {
@@ -13,5 +13,6 @@ fn main() -> ExitCode {
         Command::Test(args) => test::run(&args),
         Command::Build(args) => build::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Scan(args) => scan::run(&args),
     }
 }

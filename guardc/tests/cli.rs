@@ -243,3 +243,36 @@ fn accept_shows_what_it_accepts() {
     insta::assert_snapshot!(guardc_in(dir.path(), &["test", ".", "--accept"]));
     assert!(guardc_in(dir.path(), &["test", "."]).contains("exit: 0\n"));
 }
+
+#[test]
+fn scan_answers_for_one_text() {
+    let runs = [
+        guardc(&[
+            "scan",
+            "policies/",
+            "--host",
+            "api.openai.com",
+            "--text",
+            "old card 4111111111111112, new card 4111111111111111; the Atlas plan",
+        ]),
+        guardc(&[
+            "scan",
+            "policies/",
+            "--host",
+            "api.openai.com",
+            "--text",
+            "polish this internal memo",
+            "--json",
+        ]),
+        guardc(&[
+            "scan",
+            "policies/",
+            "--host",
+            "api.mistral.ai",
+            "--text",
+            "hi",
+        ]),
+        guardc(&["scan", "policies/", "--host", "api.openai.com"]),
+    ];
+    insta::assert_snapshot!(runs.join("\n"));
+}

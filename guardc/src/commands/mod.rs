@@ -10,6 +10,7 @@ pub mod check;
 mod compilation;
 pub mod compile;
 pub mod explain;
+pub mod scan;
 mod size_report;
 pub mod test;
 
@@ -41,4 +42,6 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Show what the guard does with one request fixture: which policy, which rule, where.
     Explain(explain::ExplainArgs),
+    /// Scan one text as a chat request to a host: would it be denied, by what, where.
+    Scan(scan::ScanArgs),
 }
