@@ -276,3 +276,13 @@ fn scan_answers_for_one_text() {
     ];
     insta::assert_snapshot!(runs.join("\n"));
 }
+
+#[test]
+fn explain_shows_a_window_and_invisible_characters() {
+    insta::assert_snapshot!(guardc(&[
+        "explain",
+        "testdata/guardc/explain/long-line-with-invisible.http",
+        "--policy",
+        "policies/",
+    ]));
+}

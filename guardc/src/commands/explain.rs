@@ -205,17 +205,55 @@ fn excerpt(text: &str, span: std::ops::Range<usize>) -> String {
     let line_end = text[span.end.min(text.len())..]
         .find('\n')
         .map_or(text.len(), |i| span.end + i);
-    let line = &text[line_start..line_end];
-    let pad: usize = text[line_start..span.start].chars().map(char_width).sum();
-    let width: usize = text[span.start..span.end.min(line_end)]
-        .chars()
-        .map(char_width)
-        .sum();
+    // A long line is cut to a window around the match, so the match stays in view.
+    let before: Vec<(usize, char)> = text[line_start..span.start].char_indices().collect();
+    let from = before
+        .len()
+        .checked_sub(CONTEXT_CHARS)
+        .and_then(|i| before.get(i))
+        .map_or(line_start, |(i, _)| line_start + i);
+    let after_end = text[span.end.min(line_end)..line_end]
+        .char_indices()
+        .nth(CONTEXT_CHARS)
+        .map_or(line_end, |(i, _)| span.end + i);
+    let shown = |range: std::ops::Range<usize>| -> (String, usize) {
+        let mut out = String::new();
+        let mut width = 0;
+        for c in text[range].chars() {
+            let (piece, w) = visible(c);
+            out.push_str(&piece);
+            width += w;
+        }
+        (out, width)
+    };
+    let (lead, pad) = shown(from..span.start);
+    let (matched, width) = shown(span.start..span.end.min(line_end));
+    let (tail, _) = shown(span.end.min(line_end)..after_end);
+    let open = if from > line_start { "…" } else { "" };
+    let close = if after_end < line_end { "…" } else { "" };
     format!(
-        "    | {line}\n    | {}{}\n",
+        "    | {open}{lead}{matched}{tail}{close}\n    | {}{}{}\n",
+        " ".repeat(open.chars().count()),
         " ".repeat(pad),
         "^".repeat(width.max(1))
     )
+}
+
+/// How many characters of a long line `explain` shows on each side of a match.
+const CONTEXT_CHARS: usize = 60;
+
+/// A character as `explain` prints it, and its width: invisible and control characters (the
+/// ones evasions hide in) are written as `<U+200B>`, so the author sees what is there.
+fn visible(c: char) -> (String, usize) {
+    let invisible = c.is_control() && c != '\t'
+        || matches!(c as u32, 0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFF8 | 0xE0000..=0xE0FFF);
+    if invisible {
+        let shown = format!("<U+{:04X}>", c as u32);
+        let width = shown.len();
+        (shown, width)
+    } else {
+        (c.to_string(), char_width(c))
+    }
 }
 
 /// Terminal columns of a character: CJK and other wide characters take two.
