@@ -42,7 +42,6 @@ pub(crate) trait Host {
     fn remove_request_header(&self, name: &str);
     /// Lets a paused request go on.
     fn resume_request(&self) -> Result<(), Status>;
-    /// Answers the current request locally with a JSON body.
     /// Answers the current request locally with a JSON body, echoing the request's (sanitised)
     /// `x-request-id` when it had one.
     fn send_json(
