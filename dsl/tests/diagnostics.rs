@@ -49,7 +49,10 @@ fn options_for(text: &str) -> CompileOptions {
         .and_then(|line| line.strip_prefix("# budget:"))
         .and_then(|n| n.trim().parse().ok());
     match budget {
-        Some(dfa_size_limit) => CompileOptions { dfa_size_limit },
+        Some(dfa_size_limit) => CompileOptions {
+            dfa_size_limit,
+            ..CompileOptions::default()
+        },
         None => CompileOptions::default(),
     }
 }

@@ -139,7 +139,7 @@ pub struct MatchSite {
     pub byte_span: std::ops::Range<usize>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MatchedPattern {
     Keyword(String),
     Regex(String),
@@ -430,6 +430,39 @@ impl Ruleset {
         content_encoding: Option<&str>,
         body: &[u8],
     ) -> Result<Explanation, String> {
+        self.explain_wanting(selection, content_type, content_encoding, body, Want::Every)
+    }
+
+    /// Every pattern of the selected policies' rules that matches the body, by rule id, with
+    /// where it first matched: what `guardc test` counts for coverage by pattern. A keyword's
+    /// matches are searched overlapping and a regex's leftmost-first one after another, so a
+    /// pattern whose every match lies inside an earlier pattern's match of the same regex rule
+    /// is not counted.
+    pub fn matched_patterns(
+        &self,
+        selection: &Selection,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        body: &[u8],
+    ) -> Result<Vec<(String, MatchSite)>, String> {
+        self.explain_wanting(
+            selection,
+            content_type,
+            content_encoding,
+            body,
+            Want::Patterns,
+        )
+        .map(|e| e.hits)
+    }
+
+    fn explain_wanting(
+        &self,
+        selection: &Selection,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        body: &[u8],
+        want: Want,
+    ) -> Result<Explanation, String> {
         let body = self
             .decode(content_encoding, body)
             .map_err(|e| e.to_string())?;
@@ -440,7 +473,7 @@ impl Ruleset {
             .iter()
             .flat_map(|&p| {
                 let segments = &extracted.segments;
-                self.scan(p, segments, Want::Every)
+                self.scan(p, segments, want)
                     .into_iter()
                     .filter_map(move |hit| {
                         let rule = self.program.policies.get(p)?.rules.get(hit.rule)?;

@@ -119,6 +119,7 @@ fn golden_path() -> PathBuf {
 fn options() -> CompileOptions {
     CompileOptions {
         dfa_size_limit: 256 << 10,
+        ..CompileOptions::default()
     }
 }
 
@@ -384,4 +385,40 @@ fn fuzz_regressions_are_refused_or_evaluate() {
         }
     }
     assert!(seen > 0, "no regression inputs in {}", dir.display());
+}
+
+/// A compile tells its progress before each policy's screens and each rule with patterns, in
+/// order, so `guardc` can name the rule a slow compile is on.
+#[test]
+fn compile_tells_each_stage_in_order() {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    let options = CompileOptions {
+        progress: Some(guard_engine::Progress(Arc::new(move |stage| {
+            if let Ok(mut seen) = sink.lock() {
+                seen.push(format!(
+                    "{}/{} {}/{}",
+                    stage.policy,
+                    stage.rule.unwrap_or("(screens)"),
+                    stage.rules_done,
+                    stage.rules_total
+                ));
+            }
+        }))),
+        ..options()
+    };
+    compile(&program(), &options).unwrap();
+    let seen = seen.lock().unwrap().clone();
+    let rules: Vec<String> = program().policies[0]
+        .rules
+        .iter()
+        .filter(|r| r.action.patterns().is_some())
+        .map(|r| r.id.clone())
+        .collect();
+    let mut expected = vec![format!("golden/(screens) 0/{}", rules.len())];
+    for (i, rule) in rules.iter().enumerate() {
+        expected.push(format!("golden/{rule} {i}/{}", rules.len()));
+    }
+    assert_eq!(seen, expected);
 }

@@ -12,8 +12,10 @@
 //! Comment lines before the request line may carry directives. `@judge NAME: ANSWER` mocks what
 //! a judge answers, so escalations are tested offline; ANSWER is one of `allow`, `deny "REASON"`,
 //! `timeout`, `unreachable`, `status CODE`, `says "TEXT"` (a completion whose message is TEXT)
-//! or `garbage "TEXT"` (a 200 whose whole body is TEXT). A body line `< FILE` reads the body from
-//! FILE, relative to the fixture, for bytes a text file cannot hold.
+//! or `garbage "TEXT"` (a 200 whose whole body is TEXT). `@expect KEY: VALUE` pins one fact of
+//! the verdict without pinning the rest (see [`Expectation`]), so a fixture that only needs to be
+//! denied by a rule does not break when the rule's `reason` is reworded. A body line `< FILE`
+//! reads the body from FILE, relative to the fixture, for bytes a text file cannot hold.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -105,6 +107,46 @@ pub struct Fixture {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub judges: BTreeMap<String, JudgeMock>,
+    /// `# @expect` lines, in the order written.
+    pub expects: Vec<Expectation>,
+}
+
+/// One `# @expect KEY: VALUE` line: a fact the verdict must show, whatever else it says.
+///
+/// KEY is a verdict line's key (`verdict`, `status`, `code`, `policy`, `rule`, `reason`,
+/// `matched`, `judge`, `set-header`, `remove-header`), matched when the verdict has that line
+/// exactly (`policy` also when VALUE is one of the selected policies it lists), or one of two
+/// keys that ask about meaning rather than wording: `class` (`allow`, `deny` or `refuse`, as
+/// `--accept` reports a class change) and `monitored` (a rule id that a monitored rule or judge
+/// recorded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expectation {
+    /// The fixture line it is on, for the failure message.
+    pub line: usize,
+    pub key: String,
+    pub value: String,
+}
+
+/// The keys `@expect` takes; the verdict line keys of `run::render`, then `class` and `monitored`.
+pub const EXPECT_KEYS: &[&str] = &[
+    "verdict",
+    "status",
+    "code",
+    "policy",
+    "rule",
+    "reason",
+    "matched",
+    "judge",
+    "set-header",
+    "remove-header",
+    "class",
+    "monitored",
+];
+
+impl fmt::Display for Expectation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.value)
+    }
 }
 
 impl Fixture {
@@ -157,6 +199,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Fixture, FixtureError> {
         .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
 
     let mut judges = BTreeMap::new();
+    let mut expects = Vec::new();
     let (request_line_no, request_line) = loop {
         let Some((no, line)) = lines.next() else {
             return Err(fail(1, "no request line (`METHOD URL`)".into()));
@@ -170,6 +213,10 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Fixture, FixtureError> {
             .or_else(|| trimmed.strip_prefix("//"))
         {
             if let Some(directive) = comment.trim().strip_prefix('@') {
+                if let Some(expect) = directive.strip_prefix("expect") {
+                    expects.push(parse_expect(no, expect).map_err(|m| fail(no, m))?);
+                    continue;
+                }
                 let (name, mock) = parse_directive(directive).map_err(|m| fail(no, m))?;
                 if judges.insert(name.clone(), mock).is_some() {
                     return Err(fail(no, format!("judge `{name}` is mocked twice")));
@@ -270,6 +317,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Fixture, FixtureError> {
         headers,
         body,
         judges,
+        expects,
     })
 }
 
@@ -328,7 +376,7 @@ fn read_body(fixture: &Path, body: &[u8]) -> Result<Vec<u8>, String> {
 fn parse_directive(directive: &str) -> Result<(String, JudgeMock), String> {
     let Some(rest) = directive.strip_prefix("judge") else {
         return Err(format!(
-            "unknown directive `@{directive}`; the directive is `@judge NAME: ANSWER`"
+            "unknown directive `@{directive}`; the directives are `@judge NAME: ANSWER` and `@expect KEY: VALUE`"
         ));
     };
     let Some((name, answer)) = rest.split_once(':') else {
@@ -363,4 +411,41 @@ fn parse_directive(directive: &str) -> Result<(String, JudgeMock), String> {
         }
     };
     Ok((name, mock))
+}
+
+/// The rest of an `@expect` line after the word: ` KEY: VALUE`.
+fn parse_expect(line: usize, rest: &str) -> Result<Expectation, String> {
+    let usage = || {
+        format!(
+            "expected `@expect KEY: VALUE` with KEY one of {}",
+            EXPECT_KEYS.join(", ")
+        )
+    };
+    if !rest.starts_with(char::is_whitespace) {
+        return Err(usage());
+    }
+    let (key, value) = rest.split_once(':').ok_or_else(usage)?;
+    let (key, value) = (key.trim(), value.trim());
+    if !EXPECT_KEYS.contains(&key) {
+        return Err(format!("unknown key `{key}`; {}", usage()));
+    }
+    if value.is_empty() {
+        return Err(format!("`@expect {key}:` needs a value"));
+    }
+    let allowed: &[&str] = match key {
+        "verdict" => &["allow", "deny"],
+        "class" => &["allow", "deny", "refuse"],
+        _ => &[],
+    };
+    if !allowed.is_empty() && !allowed.contains(&value) {
+        return Err(format!(
+            "`@expect {key}:` is one of {}, not `{value}`",
+            allowed.join(", ")
+        ));
+    }
+    Ok(Expectation {
+        line,
+        key: key.to_string(),
+        value: value.to_string(),
+    })
 }

@@ -45,6 +45,8 @@ pub struct Run {
     pub bundle: String,
     /// (policy, rule) of every rule this request exercised, for coverage.
     pub exercised: BTreeSet<(String, String)>,
+    /// (policy, rule, pattern) of every pattern that matched, for coverage by pattern.
+    pub matched: BTreeSet<(String, String, MatchedPattern)>,
 }
 
 /// The head checks of the headers phase for a fixture's request, as the filter applies them.
@@ -73,6 +75,7 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
         request_id: fixture.header("x-request-id").map(sanitize_request_id),
         bundle: ruleset.digest12().to_string(),
         exercised: BTreeSet::new(),
+        matched: BTreeSet::new(),
     };
     // The headers phase, as the filter runs it: the head checks (odd authorities, upgrades)
     // and the policy's selection. A refused head is answered before any header is planned.
@@ -102,11 +105,16 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
             .unwrap_or_default()
     };
 
-    // Every rule whose patterns match counts as exercised, not only the one the verdict reports.
-    if let Ok(explanation) = ruleset.explain(&policy, content_type, content_encoding, &fixture.body)
+    // Every rule whose patterns match counts as exercised, not only the one the verdict reports,
+    // and every pattern that matched counts for coverage by pattern.
+    if let Ok(hits) =
+        ruleset.matched_patterns(&policy, content_type, content_encoding, &fixture.body)
     {
-        for (rule, _) in explanation.hits {
-            run.exercised.insert((policy_of(&rule), rule));
+        for (rule, site) in hits {
+            let policy = policy_of(&rule);
+            run.matched
+                .insert((policy.clone(), rule.clone(), site.pattern));
+            run.exercised.insert((policy, rule));
         }
     }
 

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use guard_dsl::Compilation;
-use guard_engine::{Ruleset, Secrets};
+use guard_engine::{MatchedPattern, Ruleset, Secrets};
 
 use crate::fixture;
 use crate::run::{self, Run};
@@ -18,8 +18,12 @@ pub enum Status {
     Mismatch {
         expected: String,
     },
-    /// No `.verdict` file yet.
+    /// No `.verdict` file yet (and no `@expect` line in the fixture).
     Missing,
+    /// `@expect` lines the verdict does not satisfy, each as written.
+    Unmet {
+        unmet: Vec<String>,
+    },
     /// The fixture could not be read or run.
     Error(String),
     /// `--accept` wrote the verdict; `previous` is the one it replaced, if there was one.
@@ -45,6 +49,39 @@ impl Case {
     }
 }
 
+/// What `--require-coverage` requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum)]
+pub enum Require {
+    /// Coverage is reported, never a failure.
+    #[default]
+    #[value(skip)]
+    Nothing,
+    /// Every rule is exercised by some fixture.
+    Rules,
+    /// Every rule is exercised, and every keyword and regex of every rule matched in some
+    /// fixture.
+    Patterns,
+}
+
+/// A rule or pattern no fixture covers, when `--require-coverage` requires it.
+#[derive(Debug, Clone)]
+pub struct CoverageFailure {
+    /// `policy/rule`.
+    pub rule: String,
+    /// `keyword "K"` or `regex "R"`, for a pattern.
+    pub pattern: Option<String>,
+    pub message: String,
+}
+
+/// One keyword or regex of a rule, with how many fixtures it matched in.
+#[derive(Debug, Clone)]
+pub struct PatternCoverage {
+    pub policy: String,
+    pub rule: String,
+    pub pattern: MatchedPattern,
+    pub fixtures: usize,
+}
+
 #[derive(Debug)]
 pub struct Outcome {
     pub cases: Vec<Case>,
@@ -52,18 +89,38 @@ pub struct Outcome {
     pub secrets: Vec<String>,
     /// Every rule, with how many fixtures exercised it.
     pub coverage: Vec<(String, String, usize)>,
-    /// `--require-coverage`: an unexercised rule is a failure, in every format.
-    pub require_coverage: bool,
+    /// Every pattern of every rule (deny and mask patterns, escalations' `when`), in rule order.
+    pub patterns: Vec<PatternCoverage>,
+    /// `--require-coverage`: what is a failure when no fixture covers it, in every format.
+    pub require: Require,
 }
 
 impl Outcome {
-    /// The rules that fail the run: the unexercised ones when coverage is required.
-    pub fn coverage_failures(&self) -> Vec<String> {
-        if self.require_coverage {
-            unexercised(self)
-        } else {
-            Vec::new()
+    /// What fails the run for coverage: the unexercised rules when coverage is required, and the
+    /// unmatched patterns when pattern coverage is.
+    pub fn coverage_failures(&self) -> Vec<CoverageFailure> {
+        let mut failures = Vec::new();
+        if self.require >= Require::Rules {
+            for rule in unexercised(self) {
+                failures.push(CoverageFailure {
+                    message: format!("rule {rule} is exercised by no fixture"),
+                    rule,
+                    pattern: None,
+                });
+            }
         }
+        if self.require >= Require::Patterns {
+            for p in self.patterns.iter().filter(|p| p.fixtures == 0) {
+                let rule = format!("{}/{}", p.policy, p.rule);
+                let pattern = describe_pattern(&p.pattern);
+                failures.push(CoverageFailure {
+                    message: format!("{pattern} of rule {rule} matched in no fixture"),
+                    rule,
+                    pattern: Some(pattern),
+                });
+            }
+        }
+        failures
     }
 
     /// Whether the run succeeds, exactly when `guardc test` exits 0.
@@ -176,23 +233,35 @@ fn walk(dir: &Path, ext: &str, found: &mut BTreeSet<PathBuf>) {
     }
 }
 
+/// `keyword "K"` or `regex "R"`, as verdicts name a pattern.
+pub fn describe_pattern(pattern: &MatchedPattern) -> String {
+    match pattern {
+        MatchedPattern::Keyword(k) => format!("keyword {k:?}"),
+        MatchedPattern::Regex(r) => format!("regex {r:?}"),
+    }
+}
+
 pub fn run_suite(
     compilation: &Compilation,
     fixtures: &[PathBuf],
     orphans: &[PathBuf],
     accept: bool,
-    require_coverage: bool,
+    require: Require,
 ) -> Result<Outcome, String> {
     let ruleset = Ruleset::from_bytes(&compilation.compiled.bytes)
         .map_err(|e| format!("the compiled bundle does not load: {e}"))?;
     let secrets: Secrets = run::test_secrets(&ruleset);
     let mut hits: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut matched: BTreeMap<(String, String, MatchedPattern), usize> = BTreeMap::new();
     let mut cases = Vec::new();
     for path in fixtures {
         let case = run_case(&ruleset, &secrets, path, accept);
         if let Some(run) = &case.run {
             for key in &run.exercised {
                 *hits.entry(key.clone()).or_default() += 1;
+            }
+            for key in &run.matched {
+                *matched.entry(key.clone()).or_default() += 1;
             }
         }
         cases.push(case);
@@ -222,6 +291,30 @@ pub fn run_suite(
             (r.policy.clone(), r.rule.clone(), n)
         })
         .collect();
+    let mut patterns = Vec::new();
+    for policy in &compilation.program.policies {
+        for rule in &policy.rules {
+            let Some(p) = rule.action.patterns() else {
+                continue;
+            };
+            let all = p
+                .keywords
+                .iter()
+                .map(|k| MatchedPattern::Keyword(k.clone()))
+                .chain(p.regexes.iter().map(|r| MatchedPattern::Regex(r.clone())));
+            for pattern in all {
+                let key = (policy.name.clone(), rule.id.clone(), pattern);
+                let fixtures = matched.get(&key).copied().unwrap_or(0);
+                let (policy, rule, pattern) = key;
+                patterns.push(PatternCoverage {
+                    policy,
+                    rule,
+                    pattern,
+                    fixtures,
+                });
+            }
+        }
+    }
     let secrets = ruleset
         .required_secrets()
         .into_iter()
@@ -231,7 +324,8 @@ pub fn run_suite(
         cases,
         secrets,
         coverage,
-        require_coverage,
+        patterns,
+        require,
     })
 }
 
@@ -255,7 +349,17 @@ fn run_case(ruleset: &Ruleset, secrets: &Secrets, path: &Path, accept: bool) -> 
     let actual = run::render(&run);
     let expected_path = verdict_path(path);
     let expected = std::fs::read_to_string(&expected_path).ok();
+    let unmet: Vec<String> = fixture
+        .expects
+        .iter()
+        .filter(|e| !expectation_met(e, &actual))
+        .map(|e| format!("line {}: `@expect {e}`", e.line))
+        .collect();
+    // `@expect` lines are the author's; `--accept` never rewrites them, so an unmet one fails
+    // even then. A fixture with them needs no `.verdict`, but one beside it is checked too.
     let status = match expected {
+        _ if !unmet.is_empty() => Status::Unmet { unmet },
+        None if !fixture.expects.is_empty() => Status::Pass,
         Some(expected) if expected == actual => Status::Pass,
         previous if accept => match std::fs::write(&expected_path, &actual) {
             Ok(()) => Status::Accepted { previous },
@@ -275,6 +379,29 @@ fn run_case(ruleset: &Ruleset, secrets: &Secrets, path: &Path, accept: bool) -> 
         } else {
             Vec::new()
         },
+    }
+}
+
+/// Whether a verdict text satisfies one `@expect` line (see [`fixture::Expectation`]).
+pub fn expectation_met(expect: &fixture::Expectation, verdict: &str) -> bool {
+    let value = expect.value.as_str();
+    let lines = || {
+        verdict.lines().filter_map(|l| {
+            l.strip_prefix(expect.key.as_str())
+                .and_then(|rest| rest.strip_prefix(": "))
+        })
+    };
+    match expect.key.as_str() {
+        "class" => verdict_class(verdict) == value,
+        // `monitored: rule ID (policy P) ...`, as `run::describe_finding` writes it.
+        "monitored" => lines().any(|l| {
+            l.strip_prefix("rule ")
+                .and_then(|l| l.strip_prefix(value))
+                .is_some_and(|l| l.starts_with(" (policy "))
+        }),
+        // An allowed request lists every selected policy: `policy: pii, openai-key`.
+        "policy" => lines().any(|l| l == value || l.split(", ").any(|p| p == value)),
+        _ => lines().any(|l| l == value),
     }
 }
 
@@ -356,6 +483,17 @@ pub fn render_human(outcome: &Outcome, base: &Path) -> String {
                 display(&verdict_path(&case.fixture), base),
                 diff(expected, &case.actual)
             ),
+            Status::Unmet { unmet } => writeln!(
+                out,
+                "FAIL     {name}  the verdict does not meet {}\n{}\n  the verdict:\n{}",
+                if unmet.len() == 1 {
+                    "an expectation"
+                } else {
+                    "expectations"
+                },
+                indent(&unmet.join("\n"), "  unmet "),
+                indent(&case.actual, "    ")
+            ),
             Status::Error(message) => writeln!(out, "ERROR    {name}  {message}"),
         };
         for note in &case.notes {
@@ -364,14 +502,17 @@ pub fn render_human(outcome: &Outcome, base: &Path) -> String {
     }
     let total = outcome.coverage.len();
     let missing = unexercised(outcome);
+    let matched = outcome.patterns.iter().filter(|p| p.fixtures > 0).count();
     let _ = writeln!(
         out,
-        "coverage: {} of {total} rules exercised",
-        total - missing.len()
+        "coverage: {} of {total} rules exercised, {matched} of {} patterns matched",
+        total - missing.len(),
+        outcome.patterns.len()
     );
     for rule in &missing {
         let _ = writeln!(out, "  not exercised: {rule}");
     }
+    let _ = write!(out, "{}", unmatched_patterns_human(outcome));
     if new + changed > 0 {
         let _ = writeln!(
             out,
@@ -386,6 +527,60 @@ pub fn render_human(outcome: &Outcome, base: &Path) -> String {
         "{passed} passed, {} failed",
         outcome.cases.len() - passed
     );
+    out
+}
+
+/// Per exercised rule with patterns no fixture matched: how many, and the first few of them
+/// (`--format json` lists every one).
+fn unmatched_patterns_human(outcome: &Outcome) -> String {
+    const SHOWN: usize = 5;
+    let mut out = String::new();
+    // Per rule: where its first pattern stands (to list rules in file order), its unmatched ones.
+    let mut by_rule: BTreeMap<(&str, &str), (usize, Vec<&PatternCoverage>)> = BTreeMap::new();
+    for (order, p) in outcome.patterns.iter().enumerate() {
+        let entry = by_rule
+            .entry((p.policy.as_str(), p.rule.as_str()))
+            .or_insert((order, Vec::new()));
+        if p.fixtures == 0 {
+            entry.1.push(p);
+        }
+    }
+    let exercised: BTreeSet<(&str, &str)> = outcome
+        .coverage
+        .iter()
+        .filter(|(_, _, n)| *n > 0)
+        .map(|(p, r, _)| (p.as_str(), r.as_str()))
+        .collect();
+    let mut rules: Vec<_> = by_rule.into_iter().collect();
+    rules.sort_by_key(|(_, (order, _))| *order);
+    for ((policy, rule), (_, unmatched)) in rules {
+        // An unexercised rule is already named above, with all its patterns.
+        if unmatched.is_empty() || !exercised.contains(&(policy, rule)) {
+            continue;
+        }
+        let total = outcome
+            .patterns
+            .iter()
+            .filter(|p| p.policy == policy && p.rule == rule)
+            .count();
+        let shown: Vec<String> = unmatched
+            .iter()
+            .take(SHOWN)
+            .map(|p| describe_pattern(&p.pattern))
+            .collect();
+        let more = unmatched.len().saturating_sub(SHOWN);
+        let _ = writeln!(
+            out,
+            "  {policy}/{rule}: {} of {total} patterns matched in no fixture: {}{}",
+            unmatched.len(),
+            shown.join(", "),
+            if more > 0 {
+                format!(" (and {more} more)")
+            } else {
+                String::new()
+            }
+        );
+    }
     out
 }
 
@@ -431,6 +626,7 @@ pub fn render_json(outcome: &Outcome, base: &Path) -> String {
                 Status::Accepted { .. } => ("accepted", None),
                 Status::Missing => ("missing", None),
                 Status::Mismatch { expected } => ("fail", Some(expected.clone())),
+                Status::Unmet { unmet } => ("unmet", Some(unmet.join("\n"))),
                 Status::Error(message) => ("error", Some(message.clone())),
             };
             let fixture = display(&case.fixture, base);
@@ -446,6 +642,7 @@ pub fn render_json(outcome: &Outcome, base: &Path) -> String {
                 "fixture": fixture,
                 "status": status,
                 "expected": if status == "fail" { detail.clone() } else { None },
+                "unmet": match &case.status { Status::Unmet { unmet } => unmet.clone(), _ => Vec::new() },
                 "error": if status == "error" { detail } else { None },
                 "actual": case.actual,
                 "outcome": case.run.as_ref().map(run::to_json),
@@ -454,11 +651,12 @@ pub fn render_json(outcome: &Outcome, base: &Path) -> String {
             })
         })
         .collect();
-    for rule in outcome.coverage_failures() {
+    for failure in outcome.coverage_failures() {
         failures.push(serde_json::json!({
             "kind": "coverage",
-            "rule": rule,
-            "message": format!("--require-coverage: rule {rule} is exercised by no fixture"),
+            "rule": failure.rule,
+            "pattern": failure.pattern,
+            "message": format!("--require-coverage: {}", failure.message),
         }));
     }
     let passed = outcome.cases.iter().filter(|c| c.passed()).count();
@@ -470,7 +668,18 @@ pub fn render_json(outcome: &Outcome, base: &Path) -> String {
         "failures": failures,
         "secrets": outcome.secrets,
         "coverage": outcome.coverage.iter().map(|(p, r, n)| serde_json::json!({"policy": p, "rule": r, "fixtures": n})).collect::<Vec<_>>(),
-        "require_coverage": outcome.require_coverage,
+        "pattern_coverage": outcome.patterns.iter().map(|p| {
+            let (kind, text) = match &p.pattern {
+                MatchedPattern::Keyword(k) => ("keyword", k),
+                MatchedPattern::Regex(r) => ("regex", r),
+            };
+            serde_json::json!({"policy": p.policy, "rule": p.rule, "kind": kind, "pattern": text, "fixtures": p.fixtures})
+        }).collect::<Vec<_>>(),
+        "require_coverage": match outcome.require {
+            Require::Nothing => serde_json::Value::Null,
+            Require::Rules => "rules".into(),
+            Require::Patterns => "patterns".into(),
+        },
     });
     serde_json::to_string_pretty(&json).unwrap_or_default()
 }
@@ -483,6 +692,10 @@ fn failure_message(case: &Case) -> (String, String) {
         Status::Mismatch { expected } => {
             ("verdict differs".to_string(), diff(expected, &case.actual))
         }
+        Status::Unmet { unmet } => (
+            format!("unmet: {}", unmet.join("; ")),
+            format!("the verdict:\n{}", case.actual),
+        ),
         Status::Error(message) => ("fixture error".to_string(), message.clone()),
     }
 }
@@ -506,13 +719,14 @@ pub fn render_junit(outcome: &Outcome, base: &Path) -> String {
             system_out: (!case.notes.is_empty()).then(|| case.notes.join("\n")),
         })
         .collect();
-    for rule in outcome.coverage_failures() {
+    for failure in outcome.coverage_failures() {
+        let message = failure.message;
         cases.push(JunitCase {
             classname: "guard.coverage",
-            name: rule.clone(),
+            name: message.clone(),
             failure: Some((
-                format!("--require-coverage: rule {rule} is exercised by no fixture"),
-                "add a fixture that exercises the rule".to_string(),
+                format!("--require-coverage: {message}"),
+                "add a fixture that exercises it".to_string(),
             )),
             system_out: None,
         });

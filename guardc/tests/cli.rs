@@ -286,3 +286,38 @@ fn explain_shows_a_window_and_invisible_characters() {
         "policies/",
     ]));
 }
+
+#[test]
+fn expect_lines_pin_class_and_rule_not_wording() {
+    insta::assert_snapshot!(guardc(&["test", "testdata/guardc/expect"]));
+}
+
+#[test]
+fn unmet_expectations_in_json() {
+    insta::assert_snapshot!(guardc(&[
+        "test",
+        "testdata/guardc/expect",
+        "--format",
+        "json"
+    ]));
+}
+
+#[test]
+fn coverage_by_pattern_names_what_no_fixture_matched() {
+    let runs = [
+        guardc(&["test", "testdata/guardc/uncovered-patterns"]),
+        guardc(&[
+            "test",
+            "testdata/guardc/uncovered-patterns",
+            "--require-coverage=patterns",
+        ]),
+        guardc(&[
+            "test",
+            "testdata/guardc/uncovered-patterns",
+            "--require-coverage=patterns",
+            "--format",
+            "junit",
+        ]),
+    ];
+    insta::assert_snapshot!(runs.join("\n"));
+}

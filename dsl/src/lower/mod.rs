@@ -614,7 +614,10 @@ mod tests {
     #[test]
     fn a_keyword_too_large_to_fold_is_reported_not_dropped() {
         let source = "policy \"p\" {\n    match host \"a.example\"\n    rule \"r\" {\n        deny keyword \"straße\"\n        ignore case\n    }\n}\n";
-        let options = CompileOptions { dfa_size_limit: 64 };
+        let options = CompileOptions {
+            dfa_size_limit: 64,
+            ..CompileOptions::default()
+        };
         let result = crate::compile_sources(&[("p.guard".to_owned(), source.to_owned())], &options);
         let Err(diagnostics) = result else {
             panic!("compiled with a keyword its DFA could not hold");

@@ -12,7 +12,9 @@
 //! [`groups`] builds and serialises a rule's DFA groups. This module drives them and writes the
 //! bundle.
 
+use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 use crate::ir::{Patterns, Program};
 use crate::wire::{self, CompiledMatcher, CompiledScreen, PatternRef, ScreenKind};
@@ -27,17 +29,50 @@ use regex::{
 };
 use screens::{view_screens, without_extensions, ViewScreens};
 
-/// Limits for compilation.
+/// Limits for compilation, and who to tell what it is doing.
 #[derive(Debug, Clone)]
 pub struct CompileOptions {
     /// The most bytes one DFA (forward or reverse) may take.
     pub dfa_size_limit: usize,
+    /// Told before each stage that can take long, so a command can say what it is waiting on.
+    pub progress: Option<Progress>,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
         CompileOptions {
             dfa_size_limit: 16 << 20,
+            progress: None,
+        }
+    }
+}
+
+/// What the compiler is about to build: the screens of a policy, or a rule's DFAs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stage<'a> {
+    pub policy: &'a str,
+    /// `None` while the policy's screens are built.
+    pub rule: Option<&'a str>,
+    /// How many rules with patterns come before this one, of how many in the program.
+    pub rules_done: usize,
+    pub rules_total: usize,
+}
+
+/// A callback told of every [`Stage`]; building a DFA can take seconds for a large pattern, and a
+/// command that says which rule it is on saves its user from guessing.
+#[derive(Clone)]
+pub struct Progress(pub Arc<dyn Fn(Stage<'_>) + Send + Sync>);
+
+impl fmt::Debug for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Progress(..)")
+    }
+}
+
+impl CompileOptions {
+    fn tell(&self, stage: Stage<'_>) {
+        if let Some(progress) = &self.progress {
+            (progress.0)(stage);
         }
     }
 }
@@ -155,7 +190,20 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
 
     let mut screens = Vec::new();
     let mut screen_sizes = Vec::new();
+    let rules_total = program
+        .policies
+        .iter()
+        .flat_map(|p| &p.rules)
+        .filter(|r| r.action.patterns().is_some())
+        .count();
+    let mut rules_done = 0;
     for (p, policy) in program.policies.iter().enumerate() {
+        options.tell(Stage {
+            policy: &policy.name,
+            rule: None,
+            rules_done,
+            rules_total,
+        });
         // One screen per text view, built first: a view with a screen runs its rules' DFAs only
         // on segments the screen matched, so those DFAs can be small anchored ones.
         let mut screened = [false; 2];
@@ -208,6 +256,13 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
             let Some(patterns) = rule.action.patterns() else {
                 continue;
             };
+            options.tell(Stage {
+                policy: &policy.name,
+                rule: Some(&rule.id),
+                rules_done,
+                rules_total,
+            });
+            rules_done += 1;
             let has_screen = screened
                 .get(usize::from(!patterns.skip_normalization))
                 .copied()

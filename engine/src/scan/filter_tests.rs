@@ -9,6 +9,7 @@ use crate::ir::{
     Endpoint, Exceptions, HostPattern, Judge, Mode, OnError, Patterns, Policy, Program, Rule,
     RuleAction, Template, Validator,
 };
+use crate::wire::PatternRef;
 use crate::{compile, CompileOptions, Decision, Ruleset};
 
 fn patterns(keywords: &[&str], regexes: &[&str]) -> Patterns {
@@ -662,4 +663,39 @@ fn program_with_exception() -> Program {
             ..patterns(&["secret"], &[])
         },
     )])
+}
+
+#[test]
+fn want_patterns_reports_every_pattern_that_matches_once() {
+    let scanner = scanner(vec![
+        deny("words", patterns(&["alpha", "beta", "gamma"], &[])),
+        deny("numbers", patterns(&[], &["[0-9]{3}", "x[0-9]{2}"])),
+        deny(
+            "filtered",
+            Patterns {
+                validator: Some(Validator::Luhn),
+                ..patterns(&[], &["[0-9]{4}"])
+            },
+        ),
+    ]);
+    let text = "beta alpha beta 123 x45 678 4242 1234";
+    let hits: Vec<(usize, PatternRef, &str)> = scanner
+        .scan(&[text], Want::Patterns)
+        .into_iter()
+        .map(|h| (h.rule, h.pattern, &text[h.span]))
+        .collect();
+    assert_eq!(
+        hits,
+        vec![
+            (0, PatternRef::Keyword(0), "alpha"),
+            (0, PatternRef::Keyword(1), "beta"),
+            (1, PatternRef::Regex(0), "123"),
+            (1, PatternRef::Regex(1), "x45"),
+            // `1234` fails the Luhn check; `4242` passes it.
+            (2, PatternRef::Regex(0), "4242"),
+        ]
+    );
+    // Want::Every reports one hit per rule, each of them one Want::Patterns reports.
+    let every = scanner.scan(&[text], Want::Every);
+    assert_eq!(rules_hit(&every), vec![0, 1, 2]);
 }

@@ -216,4 +216,7 @@ pub(crate) enum Want {
     First,
     /// The first hit of every rule that matches, for `explain`.
     Every,
+    /// The first hit of every pattern of every rule that the search reports (keywords' matches
+    /// overlapping, regexes' leftmost-first one after another), for coverage by pattern.
+    Patterns,
 }

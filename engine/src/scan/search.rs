@@ -26,33 +26,61 @@ impl KeywordSet {
     }
 }
 
-/// The hits found so far, sorted by rule, at most one per rule.
+/// The hits found so far, sorted by rule, at most one per rule (with [`Want::Patterns`], by rule
+/// and pattern, at most one per pattern).
 struct Found {
     hits: Vec<Hit>,
     /// The earliest decisive rule with a hit (`usize::MAX`: none yet).
     earliest_decisive: usize,
+    per_pattern: bool,
+}
+
+/// A pattern's place in its rule's order: keywords, then regexes.
+fn pattern_order(pattern: PatternRef) -> (u8, u32) {
+    match pattern {
+        PatternRef::Keyword(k) => (0, k),
+        PatternRef::Regex(x) => (1, x),
+    }
 }
 
 impl Found {
-    fn new() -> Found {
+    fn new(want: Want) -> Found {
         Found {
             hits: Vec::new(),
             earliest_decisive: usize::MAX,
+            per_pattern: want == Want::Patterns,
+        }
+    }
+
+    /// Where a hit of `rule` (and `pattern`, when hits are kept per pattern) is or would go.
+    fn slot(&self, rule: usize, pattern: PatternRef) -> Result<usize, usize> {
+        if self.per_pattern {
+            let key = (rule, pattern_order(pattern));
+            self.hits
+                .binary_search_by_key(&key, |h| (h.rule, pattern_order(h.pattern)))
+        } else {
+            self.hits.binary_search_by_key(&rule, |h| h.rule)
         }
     }
 
     /// Whether a hit of `rule` would still be kept: the rule has none yet and, with
     /// [`Want::First`], a decisive rule comes before every decisive rule with a hit. (A rule that
-    /// decides nothing is wanted wherever it is.)
+    /// decides nothing is wanted wherever it is.) With [`Want::Patterns`] every rule is wanted
+    /// until each of its patterns has a hit, which only [`Found::wanted_pattern`] can tell.
     fn wanted(&self, rule: usize, decisive: bool, want: Want) -> bool {
         if want == Want::First && decisive && rule >= self.earliest_decisive {
             return false;
         }
-        self.hits.binary_search_by_key(&rule, |h| h.rule).is_err()
+        self.per_pattern || self.hits.binary_search_by_key(&rule, |h| h.rule).is_err()
+    }
+
+    /// [`Found::wanted`] for a hit of one pattern.
+    fn wanted_pattern(&self, rule: usize, pattern: PatternRef, decisive: bool, want: Want) -> bool {
+        self.wanted(rule, decisive, want) && self.slot(rule, pattern).is_err()
     }
 
     fn record(&mut self, hit: Hit, decisive: bool) {
-        if let Err(at) = self.hits.binary_search_by_key(&hit.rule, |h| h.rule) {
+        if let Err(at) = self.slot(hit.rule, hit.pattern) {
             if decisive {
                 self.earliest_decisive = self.earliest_decisive.min(hit.rule);
             }
@@ -62,8 +90,8 @@ impl Found {
 }
 
 impl<S: AsRef<[u32]>> PolicyScanner<S> {
-    /// Finds hits in the texts, sorted by rule, at most one per rule (see [`Want`]). Spans are
-    /// always in the texts as given.
+    /// Finds hits in the texts, sorted by rule, at most one per rule or, with [`Want::Patterns`],
+    /// per pattern (see [`Want`]). Spans are always in the texts as given.
     pub(crate) fn scan(&self, texts: &[&str], want: Want) -> Vec<Hit> {
         let any_normalized = self.keyword_sets.iter().any(|s| s.normalized)
             || self.regexes.iter().any(|r| r.normalized);
@@ -139,7 +167,7 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
             };
             filter.accepts(&candidate, &view, excused)
         };
-        let mut found = Found::new();
+        let mut found = Found::new(want);
         let mut excused = Excused::default();
         // Per view, the segments where a screen literal occurs.
         let mut literal_hits: [Vec<bool>; 2] = [Vec::new(), Vec::new()];
@@ -184,7 +212,7 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                         continue;
                     };
                     let decisive = decisive(rule);
-                    if !found.wanted(rule, decisive, want) {
+                    if !found.wanted_pattern(rule, PatternRef::Keyword(k), decisive, want) {
                         continue;
                     }
                     let span = match collapsed {
@@ -241,7 +269,7 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                         continue;
                     };
                     let decisive = decisive(rule);
-                    if !found.wanted(rule, decisive, want) {
+                    if !found.wanted_pattern(rule, PatternRef::Keyword(k), decisive, want) {
                         continue;
                     }
                     let Some(span) = joined
@@ -321,8 +349,36 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                 .rules
                 .get(rule.rule)
                 .is_some_and(|r| r.filter.is_some());
+            let skipped = |segment: usize| {
+                passed.is_some_and(|passed| !passed.get(segment).copied().unwrap_or(true))
+            };
+            if want == Want::Patterns {
+                // Every match of every pattern the rule's filters take, one after another.
+                for segment in (0..texts.len()).filter(|&s| !skipped(s)) {
+                    let Some(text) = dfa_view(rule.normalized, segment) else {
+                        continue;
+                    };
+                    let mut taken = Vec::new();
+                    rule.first_accepted(text, |pattern, span| {
+                        let span = unmarked(segment, span.clone());
+                        if accepted(rule.rule, pattern, segment, &span, &mut excused) {
+                            taken.push(Hit {
+                                rule: rule.rule,
+                                pattern,
+                                segment,
+                                span,
+                            });
+                        }
+                        false
+                    });
+                    for hit in taken {
+                        found.record(hit, decisive);
+                    }
+                }
+                continue;
+            }
             let hit = (0..texts.len()).find_map(|segment| {
-                if passed.is_some_and(|passed| !passed.get(segment).copied().unwrap_or(true)) {
+                if skipped(segment) {
                     return None;
                 }
                 let text = dfa_view(rule.normalized, segment)?;

@@ -20,9 +20,10 @@ pub struct TestArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = TestFormat::Human)]
     pub format: TestFormat,
-    /// Fail when a rule is exercised by no fixture.
-    #[arg(long)]
-    pub require_coverage: bool,
+    /// Fail when a rule is exercised by no fixture (`--require-coverage`, the same as `=rules`),
+    /// or also when a keyword or regex matched in no fixture (`=patterns`).
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "rules", value_name = "WHAT")]
+    pub require_coverage: Option<suite::Require>,
     #[command(flatten)]
     pub policy: PolicyArgs,
 }
@@ -66,7 +67,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
         &fixtures,
         &orphans,
         args.accept,
-        args.require_coverage,
+        args.require_coverage.unwrap_or_default(),
     ) {
         Ok(outcome) => outcome,
         Err(message) => {
@@ -86,7 +87,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
     }
     let uncovered = !outcome.coverage_failures().is_empty();
     if uncovered && format == TestFormat::Human {
-        eprintln!("error: --require-coverage: some rules are exercised by no fixture");
+        eprintln!("error: --require-coverage: some rules or patterns are covered by no fixture");
     }
     if fixtures.is_empty() {
         eprintln!("warning: no fixtures found");
