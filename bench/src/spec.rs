@@ -554,7 +554,7 @@ pub fn keywords(program: &Program) -> Vec<String> {
         .flat_map(|p| &p.rules)
         .filter_map(|r| match &r.action {
             RuleAction::Deny(p) => Some(p.keywords.clone()),
-            RuleAction::Escalate { .. } => None,
+            RuleAction::Escalate { .. } | RuleAction::Mask(_) => None,
         })
         .flatten()
         .collect()

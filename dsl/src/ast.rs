@@ -138,19 +138,39 @@ pub(crate) struct Rule {
     pub stmts: Vec<RuleStmt>,
 }
 
+/// What a rule's pattern lines do: `deny ...` or (v1) `mask ...`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verb {
+    Deny,
+    Mask,
+}
+
+/// A rule's statements. The three pattern lines are `deny` or `mask` lines by their `verb`.
 #[derive(Debug, Clone)]
 pub(crate) enum RuleStmt {
     DenyKeyword {
         head: Span,
+        verb: Verb,
         keywords: Vec<Str>,
     },
     DenyKeywordFile {
         head: Span,
+        verb: Verb,
         path: Str,
     },
     DenyRegex {
         head: Span,
+        verb: Verb,
         regexes: Vec<Str>,
+    },
+    /// `with "TEXT"` (v1): a mask's replacement.
+    With {
+        head: Span,
+        text: Str,
+    },
+    /// `restore` (v1).
+    Restore {
+        head: Span,
     },
     IgnoreCase {
         head: Span,
@@ -214,17 +234,20 @@ impl RuleStmt {
             | RuleStmt::Except { head, .. }
             | RuleStmt::Validate { head, .. }
             | RuleStmt::WholeWords { head }
+            | RuleStmt::With { head, .. }
+            | RuleStmt::Restore { head }
             | RuleStmt::Mode { head, .. } => *head,
         }
     }
 
-    pub fn is_deny(&self) -> bool {
-        matches!(
-            self,
-            RuleStmt::DenyKeyword { .. }
-                | RuleStmt::DenyKeywordFile { .. }
-                | RuleStmt::DenyRegex { .. }
-        )
+    /// The verb of a `deny` or `mask` pattern line.
+    pub fn verb(&self) -> Option<Verb> {
+        match self {
+            RuleStmt::DenyKeyword { verb, .. }
+            | RuleStmt::DenyKeywordFile { verb, .. }
+            | RuleStmt::DenyRegex { verb, .. } => Some(*verb),
+            _ => None,
+        }
     }
 }
 

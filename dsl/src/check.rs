@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::ast::{self, PolicyStmt, RuleStmt, Span, Str};
+use crate::ast::{self, PolicyStmt, RuleStmt, Span, Str, Verb};
 use crate::diagnostic::{all_of, one_of, Code, Diag};
 use crate::keywords::{Block, Statement};
 use crate::suggest::closest;
@@ -204,8 +204,12 @@ impl<'a> Checker<'a> {
     fn rule(&mut self, rule: &'a ast::Rule, complete: bool) {
         self.name(Kind::Rule, &rule.name);
         let owner = format!("rule `{}`", rule.name.value);
-        // Every `deny` line together is one action; each `escalate` is one.
+        // Every `deny` line together is one action, every `mask` line another; each `escalate`
+        // is one. `true`: an action with patterns (deny or mask).
         let mut actions: Vec<(Span, bool)> = Vec::new();
+        let mut verbs: Vec<Verb> = Vec::new();
+        let mut with: Option<(Span, bool)> = None;
+        let mut restore: Option<Span> = None;
         let mut reason: Option<Span> = None;
         let mut ignore_case: Option<Span> = None;
         let mut normalize_off: Option<Span> = None;
@@ -226,6 +230,8 @@ impl<'a> Checker<'a> {
             .any(|s| matches!(s, RuleStmt::DenyRegex { .. }));
         for stmt in &rule.stmts {
             let single = match stmt {
+                RuleStmt::With { head, .. } => Some(("with", *head)),
+                RuleStmt::Restore { head } => Some(("restore", *head)),
                 RuleStmt::Validate { head, .. } => Some(("validate", *head)),
                 RuleStmt::WholeWords { head } => Some(("whole words", *head)),
                 RuleStmt::Mode { head, .. } => Some(("mode", *head)),
@@ -249,10 +255,16 @@ impl<'a> Checker<'a> {
                 RuleStmt::Except { head, .. } => excepts.push(*head),
                 RuleStmt::Validate { head, .. } => validate = validate.or(Some(*head)),
                 RuleStmt::WholeWords { head } => whole_words = whole_words.or(Some(*head)),
+                RuleStmt::With { head, text } => {
+                    let numbered = is_numbered(&text.value);
+                    with = with.or(Some((*head, numbered)));
+                }
+                RuleStmt::Restore { head } => restore = restore.or(Some(*head)),
                 _ => {}
             }
             match stmt {
-                s if s.is_deny() && !actions.iter().any(|(_, deny)| *deny) => {
+                s if s.verb().is_some_and(|v| !verbs.contains(&v)) => {
+                    verbs.extend(s.verb());
                     actions.push((s.head(), true));
                 }
                 RuleStmt::Escalate { head, judge } => {
@@ -290,6 +302,7 @@ impl<'a> Checker<'a> {
                 _ => {}
             }
         }
+        self.mask_options(rule, &verbs, with, restore, reason);
         if let ([(_, false)], Some(span)) = (actions.as_slice(), reason) {
             self.diags.push(
                 Diag::new(
@@ -316,7 +329,10 @@ impl<'a> Checker<'a> {
                 ),
             ),
             [(first, first_deny), (second, second_deny), ..] => {
-                let help = if *first_deny || *second_deny {
+                let help = if *first_deny && *second_deny {
+                    "a rule either denies or masks what it matches; put the `mask` lines in a \
+                     rule of their own"
+                } else if *first_deny || *second_deny {
                     "a rule either denies (all its `deny` lines form one action) or escalates to a \
                      judge; put the escalation in a rule of its own"
                 } else {
@@ -361,6 +377,63 @@ impl<'a> Checker<'a> {
             has_regex,
         };
         self.v1_modifiers(rule, &facts);
+    }
+
+    /// `with` and `restore` (v1) need a `mask` rule, `restore` a `with` that numbers its
+    /// values, and a mask's `reason` is never shown.
+    fn mask_options(
+        &mut self,
+        rule: &ast::Rule,
+        verbs: &[Verb],
+        with: Option<(Span, bool)>,
+        restore: Option<Span>,
+        reason: Option<Span>,
+    ) {
+        let name = &rule.name.value;
+        let masks = verbs.contains(&Verb::Mask);
+        if !masks {
+            for (what, span) in [("with", with.map(|w| w.0)), ("restore", restore)] {
+                let Some(span) = span else { continue };
+                self.diags.push(
+                    Diag::new(
+                        Code::MaskOptionWithoutMask,
+                        format!("`{what}` has no effect in rule `{name}`"),
+                    )
+                    .at(span, "this rule does not mask")
+                    .help(format!(
+                        "`{what}` belongs to a rule with `mask keyword` or `mask regex` lines"
+                    )),
+                );
+            }
+            return;
+        }
+        if let (Some(span), Some((with_span, false))) = (restore, with) {
+            self.diags.push(
+                Diag::new(
+                    Code::RestoreWithoutNumber,
+                    format!("rule `{name}` restores values its placeholder does not tell apart"),
+                )
+                .at(with_span, "no `{{ n }}` in this replacement")
+                .also(
+                    span,
+                    "restore needs to know which value each placeholder stands for",
+                )
+                .help(
+                    "put the value's number in the replacement, as in `with \"[PHONE_{{ n }}]\"`, \
+                     or drop `with` for the default `[REDACTED_{{ n }}]`",
+                ),
+            );
+        }
+        if let (Some(span), false) = (reason, verbs.contains(&Verb::Deny)) {
+            self.diags.push(
+                Diag::new(
+                    Code::ReasonOnMask,
+                    format!("`reason` is never used in rule `{name}`"),
+                )
+                .at(span, "this rule masks and lets the request go on")
+                .help("a mask denies nothing, so no client or log is given a reason; remove it"),
+            );
+        }
     }
 
     /// The v1 statements that only make sense beside a given action or kind of pattern.
@@ -504,4 +577,20 @@ impl<'a> Checker<'a> {
             );
         }
     }
+}
+
+/// Whether a `with` text holds the `{{ n }}` placeholder (spaces inside the braces optional).
+fn is_numbered(text: &str) -> bool {
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        let after = rest.get(open + 2..).unwrap_or("");
+        let Some(close) = after.find("}}") else {
+            return false;
+        };
+        if after.get(..close).is_some_and(|inner| inner.trim() == "n") {
+            return true;
+        }
+        rest = after.get(close + 2..).unwrap_or("");
+    }
+    false
 }

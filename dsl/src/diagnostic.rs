@@ -69,6 +69,9 @@ codes! {
     DuplicateStatement => "duplicate_statement", "a statement given twice where once is allowed";
     NoPolicy => "no_policy", "a `.guard` file with nothing in it, or files that define no policy";
     ReasonOnEscalate => "reason_on_escalate", "`reason` in a rule that escalates, where the judge's reason is what the client sees";
+    ReasonOnMask => "reason_on_mask", "`reason` in a rule that only masks, which denies nothing and so shows no reason";
+    MaskOptionWithoutMask => "mask_option_without_mask", "`with` or `restore` in a rule that does not mask";
+    RestoreWithoutNumber => "restore_without_number", "`restore` with a `with` replacement that has no `{{ n }}`";
     MissingMatchHost => "missing_match_host", "a policy without `match host`";
     RuleWithoutAction => "rule_without_action", "a rule with no `deny` or `escalate`";
     RuleWithTwoActions => "rule_with_two_actions", "a rule with more than one action";

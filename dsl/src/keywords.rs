@@ -44,6 +44,9 @@ const KEYWORDS: &[(Rule, &str)] = &[
     (Rule::kw_whole, "whole"),
     (Rule::kw_words, "words"),
     (Rule::kw_mode, "mode"),
+    (Rule::kw_mask, "mask"),
+    (Rule::kw_with, "with"),
+    (Rule::kw_restore, "restore"),
 ];
 
 /// Every statement, block by block, in the order messages list them. A form is the keywords it
@@ -68,6 +71,13 @@ const STATEMENTS: &[Statement] = &[
         (&[Rule::kw_deny, Rule::kw_keyword, Rule::kw_file], Some(Rule::deny_keyword_file)),
         (&[Rule::kw_deny, Rule::kw_regex], Some(Rule::deny_regex)),
     ]),
+    Statement::new(Block::Rule, Rule::mask, &[
+        (&[Rule::kw_mask, Rule::kw_keyword], Some(Rule::mask_keyword)),
+        (&[Rule::kw_mask, Rule::kw_keyword, Rule::kw_file], Some(Rule::mask_keyword_file)),
+        (&[Rule::kw_mask, Rule::kw_regex], Some(Rule::mask_regex)),
+    ]),
+    Statement::new(Block::Rule, Rule::with, &[(&[Rule::kw_with], None)]),
+    Statement::new(Block::Rule, Rule::restore, &[(&[Rule::kw_restore], None)]).bare(),
     Statement::new(Block::Rule, Rule::ignore_case, &[(&[Rule::kw_ignore, Rule::kw_case], None)])
         .bare(),
     Statement::new(Block::Rule, Rule::normalize_off, &[(&[Rule::kw_normalize, Rule::kw_off], None)])

@@ -413,4 +413,18 @@ fn the_contract_v1_example_behaves_as_the_contract_says() {
         Decision::Escalate(_)
     ));
     assert_eq!(inspect("a haiku about rain").decision, Decision::Allow);
+    // mask: the number is replaced in the forwarded body, the same value by the same
+    // placeholder, and the request goes on; the judge sees the masked text.
+    let masked = inspect("call 13812345678, not 13912345678, or 13812345678");
+    assert_eq!(masked.decision, Decision::Allow);
+    let body = String::from_utf8(masked.masked.expect("masked").body).expect("utf-8");
+    assert_eq!(
+        body,
+        r#"{"model":"m","messages":[{"role":"user","content":"call [PHONE_1], not [PHONE_2], or [PHONE_1]"}]}"#
+    );
+    let Decision::Escalate(escalation) = inspect("internal: call 13812345678").decision else {
+        panic!("not escalated");
+    };
+    assert!(escalation.content().contains("[PHONE_1]"));
+    assert!(!escalation.content().contains("13812345678"));
 }

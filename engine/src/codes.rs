@@ -52,6 +52,7 @@ codes! {
     MalformedMultipart => "malformed_multipart", "a multipart body does not parse as multipart/form-data";
     MalformedEncoding => "malformed_encoding", "a gzip or deflate body does not decode";
     UnsupportedEncoding => "unsupported_encoding", "a content encoding other than gzip, deflate and identity";
+    MaskUnsupported => "mask_unsupported", "a value a mask rule replaces is where guard cannot rewrite it (a compressed, form or multipart body, a media payload)";
     BodyTooLarge => "body_too_large", "the body is over guard's limit, before or after decoding";
     InvalidAuthority => "invalid_authority", "the authority is not a plain host[:port] and some reading of it names a guarded host";
     UpgradeRefused => "upgrade_refused", "a protocol upgrade (WebSocket, CONNECT) to a guarded host";

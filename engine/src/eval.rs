@@ -19,9 +19,10 @@ use std::collections::BTreeSet;
 
 use crate::codes::Code;
 use crate::decode::{decode, DecodeError};
-use crate::extract::{extract, ExtractError, Limits, Origin, Segment};
+use crate::extract::{extract, ExtractError, Format, Limits, Origin, Segment};
 use crate::ir::{HeaderOp, Mode, OnError, Policy, Program, RuleAction};
 use crate::judge::{self, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict};
+use crate::mask::{self, Masked};
 use crate::scan::{self, DfaLoader, Hit, PolicyScanner, Scanners, Want};
 use crate::template::{render, MissingSecret, PromptVars, Secrets};
 use crate::validate;
@@ -61,13 +62,17 @@ pub struct HeaderPlan {
     pub remove: Vec<String>,
 }
 
-/// The answer of the body phase: what the enforced rules decided, and what monitored rules
-/// matched.
+/// The answer of the body phase: what the enforced rules decided, what monitored rules
+/// matched, and the body to forward when mask rules rewrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inspection {
     pub decision: Decision,
-    /// Monitored deny rules that matched, in file order: recorded, never acted on.
+    /// Monitored deny and mask rules that matched, in file order: recorded, never acted on.
     pub monitored: Vec<Finding>,
+    /// The body as it goes upstream when an enforced mask rule matched (see [`crate::mask`]);
+    /// `None`: the body goes as it came. Set with an allowing or escalating decision only, and
+    /// the escalation's judge is shown the masked text.
+    pub masked: Option<Masked>,
 }
 
 /// What the enforced rules of the body phase decided.
@@ -93,6 +98,16 @@ pub struct Finding {
     pub answer: Option<String>,
     /// The denial the rule would have caused in enforce mode.
     pub would_deny: Option<Denial>,
+    /// A monitored mask rule: enforced, it would have masked the match.
+    pub would_mask: bool,
+}
+
+/// What [`Ruleset::decide`] found in one reading of the body.
+struct Decided {
+    decision: Decision,
+    monitored: Vec<Finding>,
+    /// An enforced mask rule matched.
+    masks: bool,
 }
 
 /// A final answer.
@@ -336,6 +351,7 @@ impl Ruleset {
         let refused = |denial: Denial| Inspection {
             decision: Decision::Deny(denial),
             monitored: Vec::new(),
+            masked: None,
         };
         let name = self.selection_name(selection);
         let body = match self.decode(content_encoding, body) {
@@ -346,10 +362,63 @@ impl Ruleset {
             Ok(extracted) => extracted,
             Err(err) => return refused(malformed(&name, &err)),
         };
-        let segments = &extracted.segments;
+        let first = self.decide(selection, &extracted.segments);
+        if matches!(first.decision, Decision::Deny(_)) || !first.masks {
+            return Inspection {
+                decision: first.decision,
+                monitored: first.monitored,
+                masked: None,
+            };
+        }
+        // An enforced mask rule matched: rewrite the body, then decide again on what will be
+        // sent, so the judge is asked about the masked text, and check that no value the policy
+        // masks is left in it (one the rewrite could not reach is refused, never forwarded).
+        let unmaskable = |reason: &str| {
+            refused(Denial::refusal(
+                &name,
+                422,
+                Code::MaskUnsupported.as_str(),
+                reason,
+            ))
+        };
+        if matches!(body, std::borrow::Cow::Owned(_)) {
+            return unmaskable(
+                "a value the policy masks is in a compressed body, which guard does not rewrite",
+            );
+        }
+        let json = !matches!(extracted.format, Format::Text);
+        let rewritable = !matches!(extracted.format, Format::Form | Format::Multipart);
+        let masked = rewritable
+            .then(|| mask::mask(&self.program, &self.scanners, &selection.0, &body, json))
+            .flatten();
+        let Some(masked) = masked else {
+            return unmaskable(
+                "a value the policy masks is in a part of the request guard cannot rewrite",
+            );
+        };
+        let again = match extract(&masked.body, content_type, &self.limits) {
+            Ok(extracted) => self.decide(selection, &extracted.segments),
+            Err(_) => return unmaskable("the masked request does not read as the original did"),
+        };
+        if again.masks {
+            return unmaskable(
+                "a value the policy masks is in a part of the request guard cannot rewrite",
+            );
+        }
+        Inspection {
+            decision: again.decision,
+            monitored: first.monitored,
+            masked: Some(masked),
+        }
+    }
+
+    /// What the selected policies' enforced rules decide about the segments, what the monitored
+    /// ones matched, and whether an enforced mask rule matched.
+    fn decide(&self, selection: &Selection, segments: &[Segment]) -> Decided {
         let mut monitored = Vec::new();
         let mut deny = None;
         let mut escalate = Vec::new();
+        let mut masks = false;
         for &p in &selection.0 {
             let Some(policy) = self.program.policies.get(p) else {
                 continue;
@@ -359,10 +428,13 @@ impl Ruleset {
                 let Some(rule) = policy.rules.get(hit.rule) else {
                     continue;
                 };
-                if !matches!(rule.action, RuleAction::Deny(_)) {
-                    continue;
-                }
+                let would_mask = match rule.action {
+                    RuleAction::Deny(_) => false,
+                    RuleAction::Mask(_) => true,
+                    RuleAction::Escalate { .. } => continue,
+                };
                 match rule.mode {
+                    Mode::Enforce if would_mask => masks = true,
                     Mode::Enforce => {
                         deny.get_or_insert_with(|| self.rule_denial(p, segments, hit));
                     }
@@ -372,7 +444,8 @@ impl Ruleset {
                         matched: self.match_site(p, segments, hit),
                         judge: None,
                         answer: None,
-                        would_deny: Some(self.rule_denial(p, segments, hit)),
+                        would_deny: (!would_mask).then(|| self.rule_denial(p, segments, hit)),
+                        would_mask,
                     }),
                 }
             }
@@ -402,9 +475,10 @@ impl Ruleset {
                 }
             }
         };
-        Inspection {
+        Decided {
             decision,
             monitored,
+            masks,
         }
     }
 
@@ -603,6 +677,7 @@ impl Escalation {
                     judge: Some(judge.name.clone()),
                     answer: Some(answer.to_string()),
                     would_deny: denial,
+                    would_mask: false,
                 });
                 None
             }

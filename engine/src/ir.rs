@@ -126,15 +126,66 @@ pub enum RuleAction {
     /// Ask the judge at this index of [`Program::judges`]; with `when`, only about text those
     /// patterns match (without, about every request with text).
     Escalate { judge: u32, when: Option<Patterns> },
+    /// Replace every match in the forwarded request and let it go on (v1 `mask`).
+    Mask(Mask),
 }
 
 impl RuleAction {
-    /// The patterns the scanner searches for this rule: a deny's, or an escalation's `when`.
+    /// The patterns the scanner searches for this rule: a deny's, a mask's, or an escalation's
+    /// `when`.
     pub fn patterns(&self) -> Option<&Patterns> {
         match self {
             RuleAction::Deny(patterns) => Some(patterns),
+            RuleAction::Mask(mask) => Some(&mask.patterns),
             RuleAction::Escalate { when, .. } => when.as_ref(),
         }
+    }
+
+    /// The action's name in metrics, logs and verdicts.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RuleAction::Deny(_) => "deny",
+            RuleAction::Escalate { .. } => "escalate",
+            RuleAction::Mask(_) => "mask",
+        }
+    }
+}
+
+/// A `mask` rule: what its matches become.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Mask {
+    pub patterns: Patterns,
+    /// `with`: the replacement, where [`MaskPart::Number`] is the number of the distinct masked
+    /// value within the request (1, 2, ...).
+    pub with: Vec<MaskPart>,
+    /// `restore`: the placeholders in the model's answer become the values again.
+    pub restore: bool,
+}
+
+/// A piece of a mask's replacement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MaskPart {
+    Text(String),
+    /// `{{ n }}`.
+    Number,
+}
+
+impl Mask {
+    /// The replacement of the `n`th distinct value.
+    pub fn placeholder(&self, n: usize) -> String {
+        let mut out = String::new();
+        for part in &self.with {
+            match part {
+                MaskPart::Text(text) => out.push_str(text),
+                MaskPart::Number => out.push_str(&n.to_string()),
+            }
+        }
+        out
+    }
+
+    /// Whether the replacement tells values apart (has `{{ n }}`).
+    pub fn numbered(&self) -> bool {
+        self.with.iter().any(|p| matches!(p, MaskPart::Number))
     }
 }
 

@@ -20,6 +20,7 @@ mod eval;
 mod extract;
 mod head;
 mod judge;
+mod mask;
 mod normalize;
 mod reply;
 mod scan;
@@ -46,6 +47,7 @@ pub use head::{HeadVerdict, RequestHead, INVALID_AUTHORITY, UPGRADE_REFUSED};
 pub use judge::{
     read_reply, read_verdict, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict, MAX_ANSWER_BYTES,
 };
+pub use mask::{Masked, MaskedValue};
 pub use normalize::normalize;
 pub use reply::{sanitize_request_id, ErrorShape, ReplyContext, MAX_REQUEST_ID};
 pub use template::{MissingSecret, Secrets};

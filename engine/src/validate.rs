@@ -12,8 +12,8 @@
 //!
 //! Then by [`parts`], which also loads the DFAs:
 //!
-//! 2. Matchers: exactly one per rule with patterns (`RuleAction::patterns`: a deny rule, an
-//!    escalate rule with `when`), in (policy, rule) order, so none for an escalate rule without
+//! 2. Matchers: exactly one per rule with patterns (`RuleAction::patterns`: a deny or mask
+//!    rule, an escalate rule with `when`), in (policy, rule) order, so none for an escalate rule without
 //!    `when` and none for a rule that does not exist; exception matchers (automaton keywords,
 //!    DFA groups) only for a rule with `except`, `whole words` or `validate` (one whose filters
 //!    the scanner runs).
@@ -38,8 +38,9 @@
 //! Then the keyword automata are built (`scan::load`; aho-corasick refuses only pattern sets
 //! too large for its state ids), and last, by [`program`]:
 //!
-//! 8. Every escalate rule names a judge that exists, and every header name a policy sets or
-//!    removes is a non-empty HTTP token.
+//! 8. Every escalate rule names a judge that exists, every mask rule with `restore` numbers its
+//!    values (`{{ n }}`, so a placeholder in an answer stands for one value), and every header
+//!    name a policy sets or removes is a non-empty HTTP token.
 //!
 //! Code after load relies on these properties, and still reads with `get` rather than
 //! indexing: a broken promise is then a wrong answer, never a trap that kills the Wasm VM.
@@ -325,13 +326,20 @@ pub(crate) fn program(program: &Program) -> Result<(), LoadError> {
     let invalid = |what: String| Err(LoadError::Invalid(what));
     for policy in &program.policies {
         for rule in &policy.rules {
-            if let RuleAction::Escalate { judge, .. } = rule.action {
-                if judge as usize >= program.judges.len() {
+            match &rule.action {
+                RuleAction::Escalate { judge, .. } if *judge as usize >= program.judges.len() => {
                     return invalid(format!(
                         "rule `{}` names judge {judge}, which does not exist",
                         rule.id
                     ));
                 }
+                RuleAction::Mask(mask) if mask.restore && !mask.numbered() => {
+                    return invalid(format!(
+                        "mask rule `{}` restores values its placeholders do not tell apart",
+                        rule.id
+                    ));
+                }
+                _ => {}
             }
         }
         for op in &policy.headers {

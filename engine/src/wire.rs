@@ -29,7 +29,7 @@ use crate::ir::Program;
 
 pub(crate) const MAGIC: [u8; 8] = [0x89, b'G', b'R', b'D', b'\r', b'\n', 0x1a, b'\n'];
 /// The bundle layout version this engine reads and writes.
-pub const FORMAT_VERSION: u32 = 8;
+pub const FORMAT_VERSION: u32 = 9;
 /// The regex-automata release whose DFA serialisation the bundle carries (pinned in Cargo.toml).
 pub const REGEX_AUTOMATA_VERSION: &str = "regex-automata 0.4.13";
 pub(crate) const HEADER_SIZE: usize = 96;

@@ -9,8 +9,8 @@
 use std::path::PathBuf;
 
 use guard_engine::ir::{
-    Endpoint, HeaderOp, HostPattern, Judge, OnError, Patterns, Policy, Program, Rule, RuleAction,
-    Template, TemplatePart,
+    Endpoint, HeaderOp, HostPattern, Judge, Mask, MaskPart, OnError, Patterns, Policy, Program,
+    Rule, RuleAction, Template, TemplatePart,
 };
 use guard_engine::{compile, CompileOptions, Decision, LoadError, Ruleset, FORMAT_VERSION};
 
@@ -73,6 +73,23 @@ fn program() -> Program {
                         ignore_case: false,
                         skip_normalization: false,
                         ..Default::default()
+                    }),
+                },
+                Rule {
+                    id: "ids".into(),
+                    reason: None,
+                    mode: Default::default(),
+                    action: RuleAction::Mask(Mask {
+                        patterns: Patterns {
+                            regexes: vec!["ID-[0-9]{4}".into()],
+                            ..Default::default()
+                        },
+                        with: vec![
+                            MaskPart::Text("[ID_".into()),
+                            MaskPart::Number,
+                            MaskPart::Text("]".into()),
+                        ],
+                        restore: true,
                     }),
                 },
                 Rule {
@@ -248,6 +265,21 @@ fn golden_bundle_loads_and_evaluates() {
             .decision,
         Decision::Escalate(_)
     ));
+    // The mask rule rewrites the string tokens that hold its matches, and only them; the same
+    // value twice is one placeholder, and the judge is asked about the masked text.
+    let body =
+        br#"{"messages": [{"role": "user", "content": "ID-1234, ID-5678 and ID-1234"}], "n": 1}"#;
+    let inspection = ruleset.inspect(&policy, Some("application/json"), body);
+    let masked = inspection.masked.unwrap();
+    assert_eq!(
+        String::from_utf8(masked.body).unwrap(),
+        r#"{"messages": [{"role": "user", "content": "[ID_1], [ID_2] and [ID_1]"}], "n": 1}"#
+    );
+    let Decision::Escalate(escalation) = inspection.decision else {
+        panic!("not escalated");
+    };
+    assert!(escalation.content().contains("[ID_2]"));
+    assert!(!escalation.content().contains("5678"));
     assert!(ruleset.select("example.net", "/").is_none());
     assert!(ruleset.select("a.example.net.", "/").is_some());
 }

@@ -444,10 +444,7 @@ pub(crate) fn push_clean(out: &mut String, s: &str) {
 
 /// The `action` label of a rule.
 pub(crate) fn action_name(action: &RuleAction) -> &'static str {
-    match action {
-        RuleAction::Deny(_) => "deny",
-        RuleAction::Escalate { .. } => "escalate",
-    }
+    action.name()
 }
 
 /// The codes a refusal (a denial without a rule) can carry: every client code but the three a

@@ -14,12 +14,12 @@ mod values;
 use std::collections::HashMap;
 
 use guard_engine::ir::{
-    Endpoint, HeaderOp, Judge, Mode, OnError, Patterns, Policy, Program, Rule, RuleAction,
-    Template, TemplatePart,
+    Endpoint, HeaderOp, Judge, Mask, MaskPart, Mode, OnError, Patterns, Policy, Program, Rule,
+    RuleAction, Template, TemplatePart,
 };
 use guard_engine::{CompileOptions, Compiled, PatternRef};
 
-use crate::ast::{self, JudgeValue, PolicyStmt, RuleStmt, Span, Str};
+use crate::ast::{self, JudgeValue, PolicyStmt, RuleStmt, Span, Str, Verb};
 use crate::diagnostic::{Code, Diag};
 use crate::load::Loaded;
 
@@ -381,6 +381,9 @@ impl Lowerer<'_> {
         let mut reason = None;
         let mut escalate = None;
         let mut denies = false;
+        let mut masks = false;
+        let mut with = None;
+        let mut restore = false;
         let mut mode = policy_mode;
         let mut has_when = false;
         for stmt in &rule.stmts {
@@ -440,8 +443,13 @@ impl Lowerer<'_> {
                     Err(d) => self.report(*d),
                 },
                 RuleStmt::WholeWords { .. } => {}
-                RuleStmt::DenyKeyword { keywords, .. } => {
-                    denies = true;
+                RuleStmt::With { text, .. } => {
+                    with.get_or_insert(text);
+                }
+                RuleStmt::Restore { .. } => restore = true,
+                RuleStmt::DenyKeyword { keywords, verb, .. } => {
+                    denies |= *verb == Verb::Deny;
+                    masks |= *verb == Verb::Mask;
                     for keyword in keywords {
                         if let Err(d) = check_keyword(keyword, !patterns.skip_normalization) {
                             self.report(*d);
@@ -449,13 +457,15 @@ impl Lowerer<'_> {
                         patterns.keywords.push(keyword.value.clone());
                     }
                 }
-                RuleStmt::DenyKeywordFile { path, .. } => {
-                    denies = true;
+                RuleStmt::DenyKeywordFile { path, verb, .. } => {
+                    denies |= *verb == Verb::Deny;
+                    masks |= *verb == Verb::Mask;
                     let keywords = self.keyword_file(path, !patterns.skip_normalization);
                     patterns.keywords.extend(keywords);
                 }
-                RuleStmt::DenyRegex { regexes, .. } => {
-                    denies = true;
+                RuleStmt::DenyRegex { regexes, verb, .. } => {
+                    denies |= *verb == Verb::Deny;
+                    masks |= *verb == Verb::Mask;
                     for regex in regexes {
                         if let Err(d) = check_deny_regex(regex, ignore_case) {
                             self.report(*d);
@@ -483,11 +493,28 @@ impl Lowerer<'_> {
                 RuleStmt::IgnoreCase { .. } | RuleStmt::NormalizeOff { .. } => {}
             }
         }
-        let action = match (denies, escalate) {
-            (false, Some(judge)) => RuleAction::Escalate {
+        // check.rs refuses a rule with two actions; the lowering picks one.
+        let action = match (denies, masks, escalate) {
+            (false, false, Some(judge)) => RuleAction::Escalate {
                 judge,
                 when: has_when.then_some(patterns),
             },
+            (false, true, _) => {
+                let with = match with {
+                    Some(text) => template::mask_replacement(text, self.diags),
+                    None if restore => vec![
+                        MaskPart::Text("[REDACTED_".into()),
+                        MaskPart::Number,
+                        MaskPart::Text("]".into()),
+                    ],
+                    None => vec![MaskPart::Text("[REDACTED]".into())],
+                };
+                RuleAction::Mask(Mask {
+                    patterns,
+                    with,
+                    restore,
+                })
+            }
             _ => RuleAction::Deny(patterns),
         };
         let ir = Rule {

@@ -1,7 +1,7 @@
 //! Templates: the `{{ ... }}` placeholders of header values, `api_key`s and judge prompts, parsed
 //! into the engine's [`Template`] and checked against where the template is used.
 
-use guard_engine::ir::{Template, TemplatePart};
+use guard_engine::ir::{MaskPart, Template, TemplatePart};
 
 use crate::ast::{Span, Str};
 use crate::diagnostic::{Code, Diag};
@@ -199,4 +199,57 @@ pub(crate) fn secret_uses(s: &Str) -> Vec<(String, Span)> {
         at = close + 2;
     }
     uses
+}
+
+/// A mask's `with` text: its one placeholder is `{{ n }}`, the number of the distinct value.
+pub(crate) fn mask_replacement(s: &Str, diags: &mut Vec<Diag>) -> Vec<MaskPart> {
+    let value = s.value.as_str();
+    let mut parts = Vec::new();
+    let mut text = String::new();
+    let mut at = 0;
+    while let Some(open) = value
+        .get(at..)
+        .and_then(|rest| rest.find("{{"))
+        .map(|n| at + n)
+    {
+        text.push_str(value.get(at..open).unwrap_or(""));
+        let Some(close) = value
+            .get(open + 2..)
+            .and_then(|rest| rest.find("}}"))
+            .map(|n| open + 2 + n)
+        else {
+            diags.push(
+                Diag::new(Code::UnclosedTemplate, "`{{` is never closed")
+                    .at(s.span_of(open..value.len()), "placeholder starts here")
+                    .help("close the placeholder with `}}`, as in `[PHONE_{{ n }}]`"),
+            );
+            at = value.len();
+            break;
+        };
+        let inner = value
+            .get(open + 2..close)
+            .unwrap_or("")
+            .trim_matches([' ', '\t']);
+        if inner == "n" {
+            if !text.is_empty() {
+                parts.push(MaskPart::Text(std::mem::take(&mut text)));
+            }
+            parts.push(MaskPart::Number);
+        } else {
+            diags.push(
+                Diag::new(
+                    Code::UnknownTemplateVariable,
+                    format!("unknown template variable `{inner}`"),
+                )
+                .at(s.span_of(open..close + 2), "not a mask placeholder")
+                .help("a mask's replacement has one placeholder, `{{ n }}`: the number of the distinct value within the request"),
+            );
+        }
+        at = close + 2;
+    }
+    text.push_str(value.get(at..).unwrap_or(""));
+    if !text.is_empty() {
+        parts.push(MaskPart::Text(text));
+    }
+    parts
 }

@@ -205,21 +205,33 @@ impl Builder {
                     ast::PatternList::Regexes(strings)
                 }
             };
+            let verb = if r == Rule::mask {
+                ast::Verb::Mask
+            } else {
+                ast::Verb::Deny
+            };
             let stmt = match r {
-                Rule::deny if keywords.contains(&Rule::kw_file) => strings
+                Rule::deny | Rule::mask if keywords.contains(&Rule::kw_file) => strings
                     .into_iter()
                     .next()
-                    .map(|path| ast::RuleStmt::DenyKeywordFile { head, path }),
-                Rule::deny if keywords.contains(&Rule::kw_keyword) => {
+                    .map(|path| ast::RuleStmt::DenyKeywordFile { head, verb, path }),
+                Rule::deny | Rule::mask if keywords.contains(&Rule::kw_keyword) => {
                     Some(ast::RuleStmt::DenyKeyword {
                         head,
+                        verb,
                         keywords: strings,
                     })
                 }
-                Rule::deny => Some(ast::RuleStmt::DenyRegex {
+                Rule::deny | Rule::mask => Some(ast::RuleStmt::DenyRegex {
                     head,
+                    verb,
                     regexes: strings,
                 }),
+                Rule::with => strings
+                    .into_iter()
+                    .next()
+                    .map(|text| ast::RuleStmt::With { head, text }),
+                Rule::restore => Some(ast::RuleStmt::Restore { head }),
                 Rule::ignore_case => Some(ast::RuleStmt::IgnoreCase { head }),
                 Rule::normalize_off => Some(ast::RuleStmt::NormalizeOff { head }),
                 Rule::reason => strings

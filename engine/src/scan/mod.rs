@@ -219,4 +219,7 @@ pub(crate) enum Want {
     /// The first hit of every pattern of every rule that the search reports (keywords' matches
     /// overlapping, regexes' leftmost-first one after another), for coverage by pattern.
     Patterns,
+    /// Every hit of every rule, found as [`Want::Patterns`] finds them, sorted by rule, segment
+    /// and position: what a mask rule replaces.
+    All,
 }

@@ -27,12 +27,13 @@ impl KeywordSet {
 }
 
 /// The hits found so far, sorted by rule, at most one per rule (with [`Want::Patterns`], by rule
-/// and pattern, at most one per pattern).
+/// and pattern, at most one per pattern; with [`Want::All`], every hit, sorted at the end).
 struct Found {
     hits: Vec<Hit>,
     /// The earliest decisive rule with a hit (`usize::MAX`: none yet).
     earliest_decisive: usize,
     per_pattern: bool,
+    every: bool,
 }
 
 /// A pattern's place in its rule's order: keywords, then regexes.
@@ -49,6 +50,7 @@ impl Found {
             hits: Vec::new(),
             earliest_decisive: usize::MAX,
             per_pattern: want == Want::Patterns,
+            every: want == Want::All,
         }
     }
 
@@ -71,15 +73,19 @@ impl Found {
         if want == Want::First && decisive && rule >= self.earliest_decisive {
             return false;
         }
-        self.per_pattern || self.hits.binary_search_by_key(&rule, |h| h.rule).is_err()
+        self.every || self.per_pattern || self.hits.binary_search_by_key(&rule, |h| h.rule).is_err()
     }
 
     /// [`Found::wanted`] for a hit of one pattern.
     fn wanted_pattern(&self, rule: usize, pattern: PatternRef, decisive: bool, want: Want) -> bool {
-        self.wanted(rule, decisive, want) && self.slot(rule, pattern).is_err()
+        self.wanted(rule, decisive, want) && (self.every || self.slot(rule, pattern).is_err())
     }
 
     fn record(&mut self, hit: Hit, decisive: bool) {
+        if self.every {
+            self.hits.push(hit);
+            return;
+        }
         if let Err(at) = self.slot(hit.rule, hit.pattern) {
             if decisive {
                 self.earliest_decisive = self.earliest_decisive.min(hit.rule);
@@ -352,7 +358,7 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
             let skipped = |segment: usize| {
                 passed.is_some_and(|passed| !passed.get(segment).copied().unwrap_or(true))
             };
-            if want == Want::Patterns {
+            if matches!(want, Want::Patterns | Want::All) {
                 // Every match of every pattern the rule's filters take, one after another.
                 for segment in (0..texts.len()).filter(|&s| !skipped(s)) {
                     let Some(text) = dfa_view(rule.normalized, segment) else {
@@ -402,6 +408,9 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
             }
         }
         let mut hits = found.hits;
+        if want == Want::All {
+            hits.sort_by_key(|h| (h.rule, h.segment, h.span.start, h.span.end));
+        }
         if want == Want::First {
             // Decisive rules found before an earlier one was are not wanted.
             let earliest = found.earliest_decisive;

@@ -291,7 +291,7 @@ fn explain_judges(
         .flat_map(|p| p.rules.iter())
         .filter_map(|r| match &r.action {
             RuleAction::Escalate { judge, when } => Some((r, *judge, when.is_some())),
-            RuleAction::Deny(_) => None,
+            RuleAction::Deny(_) | RuleAction::Mask(_) => None,
         });
     for (rule, judge, has_when) in escalations {
         let judge = ruleset

@@ -1,0 +1,288 @@
+//! Masking: every match of an enforced `mask` rule of the selected policies is replaced in the
+//! body that goes upstream, and every other byte is kept.
+//!
+//! The body is rewritten token by token. A JSON body is lexed into its string tokens (object
+//! keys included) and number tokens; each token's value is searched with the mask rules as the
+//! scanner searches any text (normalised, with `ignore case`, `whole words`, `validate` and
+//! `except`); a token with matches is written anew (a string as a JSON string, escapes and all;
+//! a number becomes a string, since its digits are what must not leave), the bytes between
+//! tokens are copied. A text body is one token. A value masked inside `\u` escapes is masked like
+//! any other, because the search reads the decoded value.
+//!
+//! What cannot be rewritten in place (a compressed or non-UTF-8 body, a form or multipart body,
+//! a value inside a `data:` URL's payload) is not masked here, and the caller's check of the
+//! rewritten body refuses the request rather than forward a value the policy masks.
+//!
+//! Placeholders number the distinct values of one request (the same value twice gets the same
+//! one), counting across rules in body order; a number whose placeholder the client itself wrote
+//! somewhere in the body is skipped, so a placeholder in the answer always stands for one value
+//! and `restore` never turns text the client wrote into a value.
+
+use std::ops::Range;
+
+use crate::ir::{Mode, Program, RuleAction};
+use crate::scan::{Scanners, Want};
+
+/// The body as it goes upstream, and what was replaced in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Masked {
+    pub body: Vec<u8>,
+    /// Every distinct value replaced, in the order of its first place in the body.
+    pub values: Vec<MaskedValue>,
+}
+
+/// One distinct value and what it became.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaskedValue {
+    /// Index of the policy in the program, and of the rule in it, whose match it was first.
+    pub policy: usize,
+    pub rule: usize,
+    pub placeholder: String,
+    pub value: String,
+    /// The rule's `restore`: the placeholder in the answer becomes the value again.
+    pub restore: bool,
+    /// How many times it was replaced.
+    pub count: usize,
+}
+
+/// One token of the body that masking may rewrite.
+#[derive(Debug)]
+struct Token {
+    /// Byte range in the body, quotes included for a string.
+    range: Range<usize>,
+    /// The token's value: a string decoded, a number as written, a text body as it is.
+    text: String,
+}
+
+/// The tokens of a JSON text: every string (keys included) and number, in order. `None` when a
+/// string does not decode (cannot happen for a body the extractor parsed).
+fn json_tokens(text: &str) -> Option<Vec<Token>> {
+    let bytes = text.as_bytes();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while let Some(&byte) = bytes.get(i) {
+        match byte {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while let Some(&inner) = bytes.get(i) {
+                    i += if inner == b'\\' { 2 } else { 1 };
+                    if inner == b'"' {
+                        break;
+                    }
+                }
+                let raw = text.get(start..i)?;
+                let value: String = serde_json::from_str(raw).ok()?;
+                tokens.push(Token {
+                    range: start..i,
+                    text: value,
+                });
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while bytes
+                    .get(i)
+                    .is_some_and(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                {
+                    i += 1;
+                }
+                tokens.push(Token {
+                    range: start..i,
+                    text: text.get(start..i)?.to_owned(),
+                });
+            }
+            _ => i += 1,
+        }
+    }
+    Some(tokens)
+}
+
+/// A span of a token to replace, and the rule whose match it is.
+#[derive(Debug, Clone)]
+struct Cut {
+    span: Range<usize>,
+    policy: usize,
+    rule: usize,
+}
+
+/// Masks the body, or `None` when no enforced mask rule matches any token. `json` says the body
+/// was read as JSON (else it is one text); a body that is not UTF-8 is not rewritten.
+pub(crate) fn mask(
+    program: &Program,
+    scanners: &Scanners,
+    policies: &[usize],
+    body: &[u8],
+    json: bool,
+) -> Option<Masked> {
+    let text = std::str::from_utf8(body).ok()?;
+    let tokens = if json {
+        json_tokens(text)?
+    } else {
+        let start = if text.starts_with('\u{feff}') { 3 } else { 0 };
+        vec![Token {
+            range: start..text.len(),
+            text: text.get(start..)?.to_owned(),
+        }]
+    };
+    let texts: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+    // Per token, the cuts of every enforced mask rule of every selected policy.
+    let mut cuts: Vec<Vec<Cut>> = vec![Vec::new(); tokens.len()];
+    for &p in policies {
+        let Some(policy) = program.policies.get(p) else {
+            continue;
+        };
+        let masks = |rule: usize| {
+            policy
+                .rules
+                .get(rule)
+                .is_some_and(|r| r.mode == Mode::Enforce && matches!(r.action, RuleAction::Mask(_)))
+        };
+        if !policy.rules.iter().enumerate().any(|(r, _)| masks(r)) {
+            continue;
+        }
+        for hit in scanners.scan(p, &texts, Want::All) {
+            if !masks(hit.rule) || hit.span.is_empty() {
+                continue;
+            }
+            if let Some(token_cuts) = cuts.get_mut(hit.segment) {
+                token_cuts.push(Cut {
+                    span: hit.span,
+                    policy: p,
+                    rule: hit.rule,
+                });
+            }
+        }
+    }
+    if cuts.iter().all(Vec::is_empty) {
+        return None;
+    }
+    let mut values: Vec<MaskedValue> = Vec::new();
+    let mut next = 1;
+    let mut out = Vec::with_capacity(body.len());
+    let mut copied = 0;
+    for (token, token_cuts) in tokens.iter().zip(cuts.iter_mut()) {
+        if token_cuts.is_empty() {
+            continue;
+        }
+        let merged = merge(token_cuts);
+        let mut rewritten = String::with_capacity(token.text.len());
+        let mut at = 0;
+        for cut in &merged {
+            let (Some(before), Some(value)) = (
+                token.text.get(at..cut.span.start),
+                token.text.get(cut.span.clone()),
+            ) else {
+                // Spans come from the scanner on char boundaries; if one ever did not, the
+                // token is left whole and the caller's check of the result refuses it.
+                continue;
+            };
+            rewritten.push_str(before);
+            let placeholder = match values.iter_mut().find(|v| v.value == value) {
+                Some(known) => {
+                    known.count += 1;
+                    known.placeholder.clone()
+                }
+                None => {
+                    // Every cut is of a mask rule (checked above), so the default is never used.
+                    let default = crate::ir::Mask::default();
+                    let mask = mask_of(program, cut.policy, cut.rule).unwrap_or(&default);
+                    // Skip a number whose placeholder the client wrote itself.
+                    let mut placeholder = mask.placeholder(next);
+                    while mask.numbered() && text.contains(&placeholder) {
+                        next += 1;
+                        placeholder = mask.placeholder(next);
+                    }
+                    if mask.numbered() {
+                        next += 1;
+                    }
+                    values.push(MaskedValue {
+                        policy: cut.policy,
+                        rule: cut.rule,
+                        placeholder: placeholder.clone(),
+                        value: value.to_owned(),
+                        restore: mask.restore,
+                        count: 1,
+                    });
+                    placeholder
+                }
+            };
+            rewritten.push_str(&placeholder);
+            at = cut.span.end;
+        }
+        rewritten.push_str(token.text.get(at..).unwrap_or_default());
+        out.extend_from_slice(body.get(copied..token.range.start).unwrap_or_default());
+        if json {
+            // serde_json writes a valid JSON string for any Rust string.
+            let encoded = serde_json::to_string(&rewritten).ok()?;
+            out.extend_from_slice(encoded.as_bytes());
+        } else {
+            out.extend_from_slice(rewritten.as_bytes());
+        }
+        copied = token.range.end;
+    }
+    out.extend_from_slice(body.get(copied..).unwrap_or_default());
+    Some(Masked { body: out, values })
+}
+
+fn mask_of(program: &Program, policy: usize, rule: usize) -> Option<&crate::ir::Mask> {
+    match &program.policies.get(policy)?.rules.get(rule)?.action {
+        RuleAction::Mask(mask) => Some(mask),
+        _ => None,
+    }
+}
+
+/// The cuts of one token, overlapping ones joined (the earliest's rule names the join), sorted.
+fn merge(cuts: &mut [Cut]) -> Vec<Cut> {
+    cuts.sort_by_key(|c| (c.span.start, std::cmp::Reverse(c.span.end)));
+    let mut merged: Vec<Cut> = Vec::new();
+    for cut in cuts.iter() {
+        match merged.last_mut() {
+            Some(last) if cut.span.start < last.span.end => {
+                last.span.end = last.span.end.max(cut.span.end);
+            }
+            _ => merged.push(cut.clone()),
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_tokens_are_every_string_and_number() {
+        let text = r#"{"a\"b": ["x\u0041", -2.5e3, true, null, "y\\"], "n": 13812345678}"#;
+        let tokens: Vec<(&str, String)> = json_tokens(text)
+            .unwrap()
+            .into_iter()
+            .map(|t| (&text[t.range], t.text))
+            .collect();
+        assert_eq!(
+            tokens,
+            vec![
+                (r#""a\"b""#, "a\"b".to_string()),
+                (r#""x\u0041""#, "xA".to_string()),
+                ("-2.5e3", "-2.5e3".to_string()),
+                (r#""y\\""#, "y\\".to_string()),
+                (r#""n""#, "n".to_string()),
+                ("13812345678", "13812345678".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn overlapping_cuts_join() {
+        let cut = |start, end, rule| Cut {
+            span: start..end,
+            policy: 0,
+            rule,
+        };
+        let mut cuts = vec![cut(5, 9, 1), cut(0, 3, 0), cut(2, 4, 1), cut(9, 10, 0)];
+        let merged: Vec<(Range<usize>, usize)> = merge(&mut cuts)
+            .into_iter()
+            .map(|c| (c.span, c.rule))
+            .collect();
+        assert_eq!(merged, vec![(0..4, 0), (5..9, 1), (9..10, 0)]);
+    }
+}
