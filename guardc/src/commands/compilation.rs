@@ -35,9 +35,14 @@ pub(crate) fn compile_reporting(
 }
 
 fn print_diagnostics(diagnostics: &Diagnostics, format: ErrorFormatArg) {
+    if format == ErrorFormatArg::Sarif {
+        // `check` and `lint`: the log is their output, on stdout.
+        super::lint::emit(diagnostics, format);
+        return;
+    }
     let format = match format {
-        ErrorFormatArg::Human => ErrorFormat::Human,
         ErrorFormatArg::Json => ErrorFormat::Json,
+        ErrorFormatArg::Human | ErrorFormatArg::Sarif => ErrorFormat::Human,
     };
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(diagnostics.render(format).as_bytes());
