@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use miette::{
-    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, Severity,
-    SourceCode, SourceSpan, SpanContents,
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, SourceCode,
+    SourceSpan, SpanContents,
 };
 
 use crate::ast::{FileId, Span};
@@ -19,7 +19,7 @@ use crate::ast::{FileId, Span};
 /// Defines [`Code`], its list and its names from one table, so a code is written once: its
 /// variant, its stable name and what it means (`docs/codes.md` is generated from the table).
 macro_rules! codes {
-    ($($(#[$doc:meta])* $variant:ident => $name:literal, $meaning:literal;)*) => {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal $([$level:ident])?, $meaning:literal;)*) => {
         /// The stable identity of a diagnostic: tools and tests match on it, so a code never
         /// changes meaning; new situations get new codes.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -38,13 +38,32 @@ macro_rules! codes {
             }
 
             /// What the code means, in one line.
-            #[cfg(test)]
             pub fn meaning(self) -> &'static str {
                 match self {
                     $(Code::$variant => $meaning,)*
                 }
             }
+
+            /// How serious a diagnostic with this code is: `error` unless the table says
+            /// `[warning]` or `[note]` (the lints of `guardc lint`).
+            pub fn severity(self) -> Severity {
+                match self {
+                    $(Code::$variant => level!($($level)?),)*
+                }
+            }
         }
+    };
+}
+
+macro_rules! level {
+    () => {
+        Severity::Error
+    };
+    (warning) => {
+        Severity::Warning
+    };
+    (note) => {
+        Severity::Note
     };
 }
 
@@ -114,6 +133,12 @@ codes! {
     VariableNotAllowed => "variable_not_allowed", "a prompt placeholder outside a judge prompt";
     PromptWithoutContent => "prompt_without_content", "a judge prompt without `{{ content }}`";
     MissingSecret => "missing_secret", "a secret the policy uses that `guardc check --secrets` does not list";
+    // Lints (`guardc lint`): the policy compiles, but likely does not do what was meant.
+    ShadowedRule => "shadowed_rule" [warning], "a rule that never decides: an earlier enforced deny rule matches every request it matches";
+    DuplicatePattern => "duplicate_pattern" [warning], "a keyword or regex written twice in rules that can check one request";
+    UnusedJudge => "unused_judge" [warning], "a judge no `escalate judge` names";
+    CaseSensitiveKeyword => "case_sensitive_keyword" [note], "keywords with Latin letters in a rule without `ignore case`, which miss other cases";
+    OverlappingHosts => "overlapping_hosts" [note], "two policies that can select one request, so both apply to it";
     /// A bug in guard, never the author's fault; reported rather than panicking.
     Internal => "internal", "a bug in guard, reported rather than panicking";
 }
@@ -121,6 +146,35 @@ codes! {
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// How serious a diagnostic is. Errors stop compilation; warnings and notes come from
+/// `guardc lint`, and only warnings fail `--deny-warnings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Error,
+    Warning,
+    /// A hint: worth knowing, often intended.
+    Note,
+}
+
+impl Severity {
+    /// `error`, `warning` or `note`: the JSON `severity` and SARIF's `level`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        }
+    }
+
+    fn miette(self) -> miette::Severity {
+        match self {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+            Severity::Note => miette::Severity::Advice,
+        }
     }
 }
 
@@ -250,6 +304,37 @@ pub enum ErrorFormat {
     Json,
 }
 
+/// One diagnostic as data: what [`Diagnostics::entries`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The stable code, `guard::dsl::NAME`.
+    pub code: &'static str,
+    /// What the code means, in one line (as `docs/codes.md` lists it).
+    pub meaning: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub help: Option<String>,
+    /// The primary span; `None` for a problem with a path and no text.
+    pub location: Option<Location>,
+    /// The path of such a problem.
+    pub path: Option<PathBuf>,
+    /// The other labelled places ("first defined here").
+    pub related: Vec<Location>,
+}
+
+/// A labelled range of a source file; lines and columns are 1-based, columns count characters,
+/// and the end is exclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file's name as it was given.
+    pub file: String,
+    pub start_line: usize,
+    pub start_column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    pub label: String,
+}
+
 /// Every diagnostic of every file compiled together, sorted by file and position.
 #[derive(Debug, Clone)]
 pub struct Diagnostics {
@@ -278,6 +363,70 @@ impl Diagnostics {
             ErrorFormat::Human => self.render_human(),
             ErrorFormat::Json => self.render_json(),
         }
+    }
+
+    /// How many diagnostics have this severity.
+    pub fn count(&self, severity: Severity) -> usize {
+        self.items
+            .iter()
+            .filter(|d| d.code.severity() == severity)
+            .count()
+    }
+
+    /// "2 warnings, 1 note": how many of each severity there are, the counts that are not zero.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        for (severity, one, many) in [
+            (Severity::Error, "error", "errors"),
+            (Severity::Warning, "warning", "warnings"),
+            (Severity::Note, "note", "notes"),
+        ] {
+            match self.count(severity) {
+                0 => {}
+                1 => parts.push(format!("1 {one}")),
+                n => parts.push(format!("{n} {many}")),
+            }
+        }
+        if parts.is_empty() {
+            "no diagnostics".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+
+    /// Every diagnostic as data, in order, for renderings outside this crate (guardc's SARIF).
+    pub fn entries(&self) -> Vec<Entry> {
+        self.items
+            .iter()
+            .map(|diag| Entry {
+                code: diag.code.as_str(),
+                meaning: diag.code.meaning(),
+                severity: diag.code.severity(),
+                message: diag.message.clone(),
+                help: diag.help.clone(),
+                location: diag.primary.as_ref().and_then(|l| self.location(l)),
+                path: diag.path.clone(),
+                related: diag
+                    .secondary
+                    .iter()
+                    .filter_map(|l| self.location(l))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn location(&self, label: &Label) -> Option<Location> {
+        let source = self.source(label.span.file)?;
+        let (start_line, start_column) = source.line_col(label.span.start);
+        let (end_line, end_column) = source.line_col(label.span.end);
+        Some(Location {
+            file: source.name.clone(),
+            start_line,
+            start_column,
+            end_line,
+            end_column,
+            label: label.text.clone(),
+        })
     }
 
     #[cfg(test)]
@@ -347,7 +496,7 @@ impl Diagnostics {
                     message: label.text.clone(),
                     code: None,
                     help: None,
-                    severity: Severity::Advice,
+                    severity: miette::Severity::Advice,
                     source: self.source(label.span.file).map(GuardSource::new),
                     labels: vec![LabeledSpan::new_primary_with_span(
                         None,
@@ -361,7 +510,7 @@ impl Diagnostics {
             message: diag.message.clone(),
             code: Some(diag.code),
             help: diag.help.clone(),
-            severity: Severity::Error,
+            severity: diag.code.severity().miette(),
             source: file.and_then(|f| self.source(f)).map(GuardSource::new),
             labels,
             related,
@@ -377,7 +526,7 @@ impl Diagnostics {
             out.push_str("\n  {");
             let mut fields: Vec<(&str, String)> = vec![
                 ("code", json_str(diag.code.as_str())),
-                ("severity", json_str("error")),
+                ("severity", json_str(diag.code.severity().as_str())),
                 ("message", json_str(&diag.message)),
                 ("help", diag.help.as_deref().map_or("null".into(), json_str)),
             ];
@@ -544,7 +693,7 @@ struct Report {
     message: String,
     code: Option<Code>,
     help: Option<String>,
-    severity: Severity,
+    severity: miette::Severity,
     source: Option<GuardSource>,
     labels: Vec<LabeledSpan>,
     related: Vec<Report>,
@@ -563,7 +712,7 @@ impl Diagnostic for Report {
         self.code.map(|c| Box::new(c) as Box<dyn fmt::Display>)
     }
 
-    fn severity(&self) -> Option<Severity> {
+    fn severity(&self) -> Option<miette::Severity> {
         Some(self.severity)
     }
 
@@ -656,10 +805,18 @@ mod codes_doc {
     fn docs_list_every_diagnostic_code() {
         let mut section = String::from(
             "\n## Policy diagnostics\n\nThe codes of `guardc check` diagnostics, from \
-             `dsl/src/diagnostic.rs`.\n\n| code | when |\n|---|---|\n",
+             `dsl/src/diagnostic.rs`. Errors stop `guardc check`; warnings and notes are the \
+             lints of `guardc lint` (only warnings fail `--deny-warnings`; silence one with \
+             `# guardc: allow(NAME)`, see `docs/language.md`).\n\n| code | severity | when \
+             |\n|---|---|---|\n",
         );
         for code in Code::ALL {
-            section.push_str(&format!("| `{}` | {} |\n", code.as_str(), code.meaning()));
+            section.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                code.as_str(),
+                code.severity().as_str(),
+                code.meaning()
+            ));
         }
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/codes.md");
         let written = std::fs::read_to_string(path).unwrap_or_default();

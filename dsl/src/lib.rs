@@ -43,6 +43,7 @@ mod ast;
 mod check;
 mod diagnostic;
 mod keywords;
+mod lint;
 mod load;
 mod lower;
 mod parse;
@@ -51,7 +52,8 @@ mod suggest;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use diagnostic::{Diagnostics, ErrorFormat};
+pub use diagnostic::{Diagnostics, Entry, ErrorFormat, Location, Severity};
+pub use lint::lint_paths;
 
 use ast::{FileId, Span};
 use diagnostic::{lowercase_first, Code, Diag, SourceFile};
@@ -70,6 +72,9 @@ pub struct Compilation {
     sources: Vec<SourceFile>,
     /// Every `{{ secret.NAME }}` the program expands, with where it is written.
     secret_uses: Vec<(String, Span)>,
+    /// The parsed files and where each rule's patterns are written, for `lint`.
+    asts: Vec<ast::File>,
+    pattern_spans: Vec<Vec<(Vec<Span>, Vec<Span>)>>,
 }
 
 impl Compilation {
@@ -351,6 +356,7 @@ fn run(
         Ok(compiled) => compiled,
         Err(errors) => return Err(Diagnostics::new(sources, errors)),
     };
+    let pattern_spans = lowered.pattern_spans();
     // In file order: the first use shown is the first one written.
     let mut secret_uses = lowered.secrets.clone();
     secret_uses.sort_by_key(|(_, span)| *span);
@@ -373,13 +379,17 @@ fn run(
             }
         })
         .collect();
+    let program = lowered.program;
+    let trees = parsed.into_iter().map(|(_, _, file)| file).collect();
     Ok(Compilation {
-        program: lowered.program,
+        program,
         compiled,
         rules,
         files: inputs.into_iter().map(|(p, _)| p).collect(),
         sources,
         secret_uses,
+        asts: trees,
+        pattern_spans,
     })
 }
 
@@ -419,8 +429,10 @@ mod tests {
             Code::MissingSecret,
             Code::Internal,
         ];
+        // Lints (warnings, notes) have theirs in `testdata/lint/` (dsl/tests/lint.rs).
         let missing: Vec<&str> = Code::ALL
             .iter()
+            .filter(|c| c.severity() == diagnostic::Severity::Error)
             .filter(|c| !exempt.contains(c) && !seen.contains(c))
             .map(|c| c.as_str())
             .collect();

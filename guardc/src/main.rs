@@ -3,12 +3,13 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use guardc::commands::{build, check, compile, explain, scan, test};
+use guardc::commands::{build, check, compile, explain, lint, scan, test};
 use guardc::{Cli, Command};
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Check(args) => check::run(&args),
+        Command::Lint(args) => lint::run(&args),
         Command::Compile(args) => compile::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Build(args) => build::run(&args),

@@ -1,7 +1,11 @@
 //! guardc as CI runs it: exit codes, the per-fixture lines, diffs and machine formats, over the
 //! small suites in `testdata/guardc/`. Each case is a command line and a snapshot of what it did.
 
-#![allow(clippy::unwrap_used, reason = "a test that cannot set up should fail")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "a test that cannot set up should fail, and a failed check panics"
+)]
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -320,4 +324,131 @@ fn coverage_by_pattern_names_what_no_fixture_matched() {
         ]),
     ];
     insta::assert_snapshot!(runs.join("\n"));
+}
+
+#[test]
+fn lint_reports_warnings_and_notes() {
+    insta::assert_snapshot!(guardc(&[
+        "lint",
+        "testdata/lint/shadowed_across_policies.guard"
+    ]));
+}
+
+#[test]
+fn lint_deny_warnings_fails_on_a_warning() {
+    let out = guardc(&[
+        "lint",
+        "--deny-warnings",
+        "testdata/lint/shadowed_keyword.guard",
+    ]);
+    assert!(out.contains("exit: 1\n"), "{out}");
+}
+
+#[test]
+fn lint_notes_never_fail() {
+    let out = guardc(&[
+        "lint",
+        "--deny-warnings",
+        "testdata/lint/overlapping_hosts.guard",
+    ]);
+    assert!(out.contains("exit: 0\n") && out.contains("1 note"), "{out}");
+}
+
+#[test]
+fn lint_of_a_policy_that_does_not_compile_exits_2() {
+    let out = guardc(&["lint", "testdata/dsl/err/unknown_judge.guard"]);
+    assert!(
+        out.contains("exit: 2\n") && out.contains("1 error"),
+        "{out}"
+    );
+}
+
+/// The example policies and the evasion corpus have no warnings: `scripts/test` runs the same.
+#[test]
+fn the_example_policies_lint_clean() {
+    for dir in ["policies/", "testdata/evasion/"] {
+        let out = guardc(&["lint", "--deny-warnings", dir]);
+        assert!(out.contains("exit: 0\n"), "{out}");
+    }
+}
+
+/// The official SARIF 2.1.0 schema, compiled once.
+fn sarif_schema() -> (boon::Schemas, boon::SchemaIndex) {
+    let path = root().join("testdata/schemas/sarif-schema-2.1.0.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    let url = "https://guard.invalid/sarif-schema-2.1.0.json";
+    compiler.add_resource(url, schema).unwrap();
+    let index = compiler.compile(url, &mut schemas).unwrap();
+    (schemas, index)
+}
+
+/// Runs guardc and returns its exit code and stdout parsed as JSON, checked against the schema.
+fn sarif(args: &[&str]) -> (i32, serde_json::Value) {
+    let output = Command::new(env!("CARGO_BIN_EXE_guardc"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let log: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let (schemas, index) = sarif_schema();
+    if let Err(err) = schemas.validate(&log, index) {
+        panic!("guardc {} wrote invalid SARIF: {err:#}", args.join(" "));
+    }
+    (output.status.code().unwrap_or(-1), log)
+}
+
+#[test]
+fn check_errors_as_sarif() {
+    let (code, log) = sarif(&[
+        "check",
+        "--error-format",
+        "sarif",
+        "testdata/dsl/err/multiple_errors.guard",
+    ]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(serde_json::to_string_pretty(&log).unwrap());
+}
+
+#[test]
+fn lint_findings_as_sarif() {
+    let (code, log) = sarif(&[
+        "lint",
+        "--deny-warnings",
+        "--error-format",
+        "sarif",
+        "testdata/lint/shadowed_across_policies.guard",
+    ]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(serde_json::to_string_pretty(&log).unwrap());
+}
+
+#[test]
+fn clean_and_path_problems_are_valid_sarif() {
+    let (code, log) = sarif(&["check", "--error-format", "sarif", "policies/"]);
+    assert_eq!(code, 0);
+    assert_eq!(log["runs"][0]["results"], serde_json::json!([]));
+    let (code, _) = sarif(&["lint", "--error-format", "sarif", "testdata/no/such/dir"]);
+    assert_eq!(code, 2);
+}
+
+/// The validation can fail: a log with a level SARIF does not have is refused.
+#[test]
+fn the_schema_refuses_a_broken_log() {
+    let (_, mut log) = sarif(&[
+        "lint",
+        "--error-format",
+        "sarif",
+        "testdata/lint/shadowed_keyword.guard",
+    ]);
+    log["runs"][0]["results"][0]["level"] = serde_json::json!("fatal");
+    let (schemas, index) = sarif_schema();
+    assert!(schemas.validate(&log, index).is_err());
+    log["runs"][0]["results"][0]["level"] = serde_json::json!("warning");
+    log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"] =
+        serde_json::json!(0);
+    assert!(schemas.validate(&log, index).is_err());
 }

@@ -41,6 +41,26 @@ pub(crate) struct Lowered<'a> {
     except_regexes: Vec<Vec<Vec<&'a Str>>>,
     /// Every `{{ secret.NAME }}` of a header value or `api_key`: its name and where it is.
     pub secrets: Vec<(String, Span)>,
+    /// `keywords[p][r][k]`: where keyword `k` of that rule's patterns is written (for a keyword
+    /// file, its path), for `lint`.
+    pub keywords: Vec<Vec<Vec<Span>>>,
+}
+
+impl Lowered<'_> {
+    /// For `lint`: per policy, per rule, where its keywords and its regexes are written.
+    pub fn pattern_spans(&self) -> Vec<Vec<(Vec<Span>, Vec<Span>)>> {
+        self.keywords
+            .iter()
+            .zip(&self.regexes)
+            .map(|(keywords, regexes)| {
+                keywords
+                    .iter()
+                    .zip(regexes)
+                    .map(|(k, r)| (k.clone(), r.iter().map(|s| s.span).collect()))
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 /// Lowers the parsed files, in order, with the files they name as `load` read them.
@@ -76,13 +96,14 @@ pub(crate) fn lower<'a>(
         regexes: Vec::new(),
         except_regexes: Vec::new(),
         secrets: Vec::new(),
+        keywords: Vec::new(),
     };
     // Per policy: its name's span and the header names it sets or removes, with their spans.
     let mut header_sites: Vec<(Span, Vec<(String, Span)>)> = Vec::new();
     for file in files {
         for item in &file.items {
             if let ast::Item::Policy(policy) = item {
-                let (ir, regexes, except_regexes) = lowerer.policy(policy, &judge_index);
+                let (ir, regexes, except_regexes, keywords) = lowerer.policy(policy, &judge_index);
                 header_sites.push((policy.name.span, header_spans(policy)));
                 let spans = policy.stmts.iter().filter_map(|s| match s {
                     PolicyStmt::Rule(r) => Some(r.keyword),
@@ -94,6 +115,7 @@ pub(crate) fn lower<'a>(
                 lowered.program.policies.push(ir);
                 lowered.regexes.push(regexes);
                 lowered.except_regexes.push(except_regexes);
+                lowered.keywords.push(keywords);
             }
         }
     }
@@ -242,6 +264,10 @@ fn keyword_too_large(
     }
 }
 
+/// A policy, the regex and `except regex` literals of each rule, and where each rule's keywords
+/// are written.
+type LoweredPolicy<'a> = (Policy, Vec<Vec<&'a Str>>, Vec<Vec<&'a Str>>, Vec<Vec<Span>>);
+
 struct Lowerer<'d> {
     diags: &'d mut Vec<Diag>,
     loaded: &'d Loaded,
@@ -257,7 +283,7 @@ impl Lowerer<'_> {
         &mut self,
         policy: &'a ast::Policy,
         judges: &HashMap<&str, u32>,
-    ) -> (Policy, Vec<Vec<&'a Str>>, Vec<Vec<&'a Str>>) {
+    ) -> LoweredPolicy<'a> {
         let mut ir = Policy {
             name: policy.name.value.clone(),
             hosts: Vec::new(),
@@ -267,6 +293,7 @@ impl Lowerer<'_> {
         };
         let mut regexes = Vec::new();
         let mut except_regexes = Vec::new();
+        let mut keyword_spans = Vec::new();
         let mut header_names: HashMap<String, Span> = HashMap::new();
         // The policy's `mode` is the default of every rule in it, wherever the line stands.
         let mut policy_mode = Mode::Enforce;
@@ -322,14 +349,16 @@ impl Lowerer<'_> {
                     });
                 }
                 PolicyStmt::Rule(rule) => {
-                    let (r, literals, except_literals) = self.rule(rule, judges, policy_mode);
+                    let (r, literals, except_literals, keywords) =
+                        self.rule(rule, judges, policy_mode);
                     ir.rules.push(r);
+                    keyword_spans.push(keywords);
                     regexes.push(literals);
                     except_regexes.push(except_literals);
                 }
             }
         }
-        (ir, regexes, except_regexes)
+        (ir, regexes, except_regexes, keyword_spans)
     }
 
     fn header_name(&mut self, name: &Str, policy: &str, seen: &mut HashMap<String, Span>) {
@@ -359,7 +388,7 @@ impl Lowerer<'_> {
         rule: &'a ast::Rule,
         judges: &HashMap<&str, u32>,
         policy_mode: Mode,
-    ) -> (Rule, Vec<&'a Str>, Vec<&'a Str>) {
+    ) -> (Rule, Vec<&'a Str>, Vec<&'a Str>, Vec<Span>) {
         let ignore_case = rule
             .stmts
             .iter()
@@ -378,6 +407,7 @@ impl Lowerer<'_> {
         };
         let mut literals = Vec::new();
         let mut except_literals = Vec::new();
+        let mut keyword_spans = Vec::new();
         let mut reason = None;
         let mut escalate = None;
         let mut denies = false;
@@ -400,6 +430,7 @@ impl Lowerer<'_> {
                                     self.report(*d);
                                 }
                                 patterns.keywords.push(keyword.value.clone());
+                                keyword_spans.push(keyword.span);
                             }
                         }
                         ast::PatternList::Regexes(regexes) => {
@@ -455,12 +486,14 @@ impl Lowerer<'_> {
                             self.report(*d);
                         }
                         patterns.keywords.push(keyword.value.clone());
+                        keyword_spans.push(keyword.span);
                     }
                 }
                 RuleStmt::DenyKeywordFile { path, verb, .. } => {
                     denies |= *verb == Verb::Deny;
                     masks |= *verb == Verb::Mask;
                     let keywords = self.keyword_file(path, !patterns.skip_normalization);
+                    keyword_spans.extend(keywords.iter().map(|_| path.span));
                     patterns.keywords.extend(keywords);
                 }
                 RuleStmt::DenyRegex { regexes, verb, .. } => {
@@ -523,7 +556,7 @@ impl Lowerer<'_> {
             mode,
             action,
         };
-        (ir, literals, except_literals)
+        (ir, literals, except_literals, keyword_spans)
     }
 
     /// The keywords of a keyword file `load` read: one per line; blank lines and lines starting

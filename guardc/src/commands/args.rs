@@ -14,11 +14,13 @@ pub struct PolicyArgs {
     pub dfa_size_limit: usize,
 }
 
-/// `--error-format`: the diagnostics as people read them, or as JSON for tools.
-#[derive(Clone, Copy, Debug, ValueEnum)]
+/// `--error-format`: the diagnostics as people read them, as JSON for tools, or (`check` and
+/// `lint`) as a SARIF 2.1.0 log on stdout for code-scanning UIs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ErrorFormatArg {
     Human,
     Json,
+    Sarif,
 }
 
 /// `guardc test --format`: the report as people read it, as JSON, or as JUnit XML for CI.

@@ -52,6 +52,10 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         }
         if let Err(diagnostics) = c.missing_secrets(&provided) {
             let format = match args.policy.error_format {
+                ErrorFormatArg::Sarif => {
+                    super::lint::emit(&diagnostics, ErrorFormatArg::Sarif);
+                    return ExitCode::FAILURE;
+                }
                 ErrorFormatArg::Human => ErrorFormat::Human,
                 ErrorFormatArg::Json => ErrorFormat::Json,
             };
@@ -64,12 +68,19 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    println!(
+    let summary = format!(
         "ok: {} policies, {} rules, {} judges",
         c.program.policies.len(),
         c.rules.len(),
         c.program.judges.len()
     );
+    if args.policy.error_format == ErrorFormatArg::Sarif {
+        // The log, with no results, is the output; the summary goes beside it.
+        eprintln!("{summary}");
+        print!("{}", super::sarif::render_entries(&[]));
+    } else {
+        println!("{summary}");
+    }
     ExitCode::SUCCESS
 }
 

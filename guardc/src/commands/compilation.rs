@@ -34,9 +34,16 @@ pub(crate) fn compile_reporting(
 const FIRST_WORD: Duration = Duration::from_secs(3);
 const NEXT_WORD: Duration = Duration::from_secs(10);
 
-/// Compiles, with a line on stderr while it takes long: building a DFA for a large pattern can
-/// take minutes, and a silent command looks hung.
+/// Compiles, with a line on stderr while it takes long (see [`watched`]).
 fn compile_watched(paths: &[PathBuf], dfa_size_limit: usize) -> Result<Compilation, Diagnostics> {
+    watched(dfa_size_limit, |options| {
+        guard_dsl::compile_paths(paths, options)
+    })
+}
+
+/// Runs `work` with compile options that report progress, and a line on stderr while it takes
+/// long: building a DFA for a large pattern can take minutes, and a silent command looks hung.
+pub(crate) fn watched<T>(dfa_size_limit: usize, work: impl FnOnce(&CompileOptions) -> T) -> T {
     let current: Arc<Mutex<Option<String>>> = Arc::default();
     let sink = Arc::clone(&current);
     let options = CompileOptions {
@@ -66,7 +73,7 @@ fn compile_watched(paths: &[PathBuf], dfa_size_limit: usize) -> Result<Compilati
             next += NEXT_WORD;
         }
     });
-    let result = guard_dsl::compile_paths(paths, &options);
+    let result = work(&options);
     drop(done);
     let _ = watcher.join();
     result
@@ -87,9 +94,14 @@ fn describe_stage(stage: Stage<'_>) -> String {
 }
 
 fn print_diagnostics(diagnostics: &Diagnostics, format: ErrorFormatArg) {
+    if format == ErrorFormatArg::Sarif {
+        // `check` and `lint`: the log is their output, on stdout.
+        super::lint::emit(diagnostics, format);
+        return;
+    }
     let format = match format {
-        ErrorFormatArg::Human => ErrorFormat::Human,
         ErrorFormatArg::Json => ErrorFormat::Json,
+        ErrorFormatArg::Human | ErrorFormatArg::Sarif => ErrorFormat::Human,
     };
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(diagnostics.render(format).as_bytes());

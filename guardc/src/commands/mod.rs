@@ -10,6 +10,8 @@ pub mod check;
 mod compilation;
 pub mod compile;
 pub mod explain;
+pub mod lint;
+mod sarif;
 pub mod scan;
 mod size_report;
 pub mod test;
@@ -33,6 +35,8 @@ pub struct Cli {
 pub enum Command {
     /// Check policies and print diagnostics; nothing is written.
     Check(check::CheckArgs),
+    /// Warn about rules that can never decide, duplicates, unused judges and other likely mistakes.
+    Lint(lint::LintArgs),
     /// Compile policies into a bundle and report its size.
     Compile(compile::CompileArgs),
     /// Run request fixtures (`*.http`) against their expected verdicts (`*.verdict`).
