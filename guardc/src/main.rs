@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use guardc::commands::{build, check, compile, explain, scan, test};
+use guardc::commands::{build, check, compile, explain, fmt, scan, test};
 use guardc::{Cli, Command};
 
 fn main() -> ExitCode {
@@ -14,5 +14,6 @@ fn main() -> ExitCode {
         Command::Build(args) => build::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Scan(args) => scan::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
     }
 }
