@@ -655,8 +655,9 @@ fn lit(s: &str) -> String {
     out
 }
 
-/// The `.guard` text of a generated program (no judges), with rules of more than 1,000
-/// keywords written to keyword files: returns (text, [(file name, contents)]).
+/// The `.guard` text of a generated program (no judges), formatted as `guardc fmt` does, with
+/// rules of more than 1,000 keywords written to keyword files: returns (text, [(file name,
+/// contents)]).
 pub fn render(program: &Program, stem: &str) -> (String, Vec<(String, String)>) {
     let mut out = String::new();
     let mut files = Vec::new();

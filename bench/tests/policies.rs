@@ -21,7 +21,7 @@ fn dsl_program(path: &Path) -> guard_engine::ir::Program {
 fn committed_policies_are_up_to_date() {
     for name in ["large", "dictionary"] {
         let program = spec::by_name(name).unwrap();
-        let (text, files) = spec::render(&program, name);
+        let (text, files) = guard_bench::policy_files(&program, name);
         let committed = std::fs::read_to_string(dir().join(format!("{name}.guard"))).unwrap();
         assert!(
             committed == text,

@@ -15,6 +15,8 @@
 //!
 //! Beside the stages, `keywords` is the one table of the language's keywords and statements that
 //! parsing, syntax errors and checks read, and `suggest` the did-you-mean every stage uses.
+//! `format` (`guardc fmt`) prints a file in the canonical layout, comments kept, from its parse
+//! and its text.
 //!
 //! Every stage reports all it finds; a file with a syntax error is reported (pest stops at the
 //! first one in a file) and the other files are still checked. The program is compiled only when
@@ -42,6 +44,7 @@
 mod ast;
 mod check;
 mod diagnostic;
+mod format;
 mod keywords;
 mod lint;
 mod load;
@@ -53,6 +56,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use diagnostic::{Diagnostics, Entry, ErrorFormat, Location, Severity};
+pub use format::{format_off, format_source, FORMAT_OFF};
 pub use lint::lint_paths;
 
 use ast::{FileId, Span};

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use guardc::commands::{build, check, compile, explain, lint, scan, test};
+use guardc::commands::{build, check, compile, explain, fmt, lint, scan, test};
 use guardc::{Cli, Command};
 
 fn main() -> ExitCode {
@@ -15,5 +15,6 @@ fn main() -> ExitCode {
         Command::Build(args) => build::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Scan(args) => scan::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
     }
 }

@@ -15,7 +15,7 @@ fn main() -> std::io::Result<()> {
         let Some(program) = spec::by_name(name) else {
             continue;
         };
-        let (text, files) = spec::render(&program, name);
+        let (text, files) = guard_bench::policy_files(&program, name);
         std::fs::write(dir.join(format!("{name}.guard")), text)?;
         for (file, contents) in files {
             std::fs::write(dir.join(file), contents)?;

@@ -10,10 +10,13 @@ mod strings;
 mod syntax_error;
 mod tree;
 
+use pest::iterators::Pair;
 use pest::Parser as _;
 
 use crate::ast::{self, FileId};
-use crate::diagnostic::Diag;
+use crate::diagnostic::{Code, Diag};
+
+pub(crate) use strings::{decode_plain, decode_triple};
 
 #[derive(pest_derive::Parser, Debug)]
 #[grammar = "grammar.pest"]
@@ -27,5 +30,19 @@ pub(crate) fn parse_file(file: FileId, text: &str) -> (Option<ast::File>, Vec<Di
             (Some(tree), diags)
         }
         Err(err) => (None, vec![syntax_error::syntax_error(file, text, &err)]),
+    }
+}
+
+/// The grammar's tree of one file (its `file` pair), or the syntax error `check` reports for it;
+/// for tools that work on the text as written (`format`).
+pub(crate) fn parse_syntax(file: FileId, text: &str) -> Result<Pair<'_, Rule>, Vec<Diag>> {
+    match GuardParser::parse(Rule::file, text) {
+        Ok(mut pairs) => pairs.next().ok_or_else(|| {
+            vec![
+                Diag::new(Code::Internal, "internal error: the grammar gave no tree")
+                    .help("this is a bug in guard; please report it with this file"),
+            ]
+        }),
+        Err(err) => Err(vec![syntax_error::syntax_error(file, text, &err)]),
     }
 }

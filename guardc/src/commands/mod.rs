@@ -10,6 +10,7 @@ pub mod check;
 mod compilation;
 pub mod compile;
 pub mod explain;
+pub mod fmt;
 pub mod lint;
 mod sarif;
 pub mod scan;
@@ -48,4 +49,6 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Scan one text as a chat request to a host: would it be denied, by what, where.
     Scan(scan::ScanArgs),
+    /// Format policies in one canonical layout; `--check` reports what would change.
+    Fmt(fmt::FmtArgs),
 }
