@@ -297,6 +297,14 @@ impl Ruleset {
         names.join(", ")
     }
 
+    /// Whether an enforced mask rule of the selected policies may rewrite the body, so a proxy
+    /// that forwards the head before the body must not promise the body's length.
+    pub fn may_mask(&self, selection: &Selection) -> bool {
+        self.selected(selection)
+            .flat_map(|p| &p.rules)
+            .any(|r| r.mode == Mode::Enforce && matches!(r.action, RuleAction::Mask(_)))
+    }
+
     fn selected<'a>(&'a self, selection: &'a Selection) -> impl Iterator<Item = &'a Policy> + 'a {
         selection
             .0

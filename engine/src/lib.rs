@@ -47,7 +47,7 @@ pub use head::{HeadVerdict, RequestHead, INVALID_AUTHORITY, UPGRADE_REFUSED};
 pub use judge::{
     read_reply, read_verdict, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict, MAX_ANSWER_BYTES,
 };
-pub use mask::{Masked, MaskedValue};
+pub use mask::{restore, Masked, MaskedValue};
 pub use normalize::normalize;
 pub use reply::{sanitize_request_id, ErrorShape, ReplyContext, MAX_REQUEST_ID};
 pub use template::{MissingSecret, Secrets};

@@ -224,6 +224,43 @@ pub(crate) fn mask(
     Some(Masked { body: out, values })
 }
 
+/// The answer with each placeholder of a `restore` rule replaced by its value: the model's
+/// answer to a masked request, for that request only. `json`: the answer is JSON, so a value is
+/// written as JSON string content (escaped), where the placeholder stood inside a string. A
+/// placeholder the model changed (`[PHONE 1]`, `[phone_1]`) is not one and stays as it is.
+pub fn restore(answer: &[u8], values: &[MaskedValue], json: bool) -> Vec<u8> {
+    let restored: Vec<&MaskedValue> = values.iter().filter(|v| v.restore).collect();
+    let placeholders: Vec<&str> = restored.iter().map(|v| v.placeholder.as_str()).collect();
+    // Leftmost-longest, so `PHONE_10` is never read as `PHONE_1` and a `0`.
+    let Ok(automaton) = aho_corasick::AhoCorasick::builder()
+        .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+        .build(&placeholders)
+    else {
+        return answer.to_vec();
+    };
+    let mut out = Vec::with_capacity(answer.len());
+    let mut at = 0;
+    for found in automaton.find_iter(answer) {
+        let Some(value) = restored.get(found.pattern().as_usize()) else {
+            continue;
+        };
+        out.extend_from_slice(answer.get(at..found.start()).unwrap_or_default());
+        if json {
+            let quoted = serde_json::to_string(&value.value).unwrap_or_default();
+            let inner = quoted
+                .strip_prefix('"')
+                .and_then(|q| q.strip_suffix('"'))
+                .unwrap_or_default();
+            out.extend_from_slice(inner.as_bytes());
+        } else {
+            out.extend_from_slice(value.value.as_bytes());
+        }
+        at = found.end();
+    }
+    out.extend_from_slice(answer.get(at..).unwrap_or_default());
+    out
+}
+
 fn mask_of(program: &Program, policy: usize, rule: usize) -> Option<&crate::ir::Mask> {
     match &program.policies.get(policy)?.rules.get(rule)?.action {
         RuleAction::Mask(mask) => Some(mask),
@@ -268,6 +305,35 @@ mod tests {
                 (r#""n""#, "n".to_string()),
                 ("13812345678", "13812345678".to_string()),
             ]
+        );
+    }
+
+    fn value(placeholder: &str, value: &str, restore: bool) -> MaskedValue {
+        MaskedValue {
+            policy: 0,
+            rule: 0,
+            placeholder: placeholder.into(),
+            value: value.into(),
+            restore,
+            count: 1,
+        }
+    }
+
+    #[test]
+    fn restore_puts_back_exact_placeholders_only() {
+        let values = [
+            value("[P_1]", "13812345678", true),
+            value("[P_10]", "a \"quoted\" one", true),
+            value("[X]", "kept masked", false),
+        ];
+        let answer = br#"{"content": "[P_1], [P_10], [p_1], [P_1 ], [X]"}"#;
+        assert_eq!(
+            String::from_utf8(restore(answer, &values, true)).unwrap(),
+            r#"{"content": "13812345678, a \"quoted\" one, [p_1], [P_1 ], [X]"}"#
+        );
+        assert_eq!(
+            restore(b"text [P_10]", &values, false),
+            b"text a \"quoted\" one".to_vec()
         );
     }
 

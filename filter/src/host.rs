@@ -40,6 +40,12 @@ pub(crate) trait Host {
     fn set_request_header(&self, name: &str, value: &str) -> Result<(), Status>;
     /// Removes every value of request header `name`; a header that is not there is no error.
     fn remove_request_header(&self, name: &str);
+    /// Every response header, read with one hostcall.
+    fn response_headers(&self) -> Headers;
+    /// Removes every value of response header `name`.
+    fn remove_response_header(&self, name: &str);
+    /// Replaces the first `len` bytes of the response body Envoy holds with `bytes`.
+    fn replace_response_body(&self, len: usize, bytes: &[u8]) -> Result<(), Status>;
     /// Lets a paused request go on.
     fn resume_request(&self) -> Result<(), Status>;
     /// Answers the current request locally with a JSON body, echoing the request's (sanitised)
@@ -109,6 +115,18 @@ impl Host for Envoy {
 
     fn remove_request_header(&self, name: &str) {
         let _ = hostcalls::remove_map_value(MapType::HttpRequestHeaders, name);
+    }
+
+    fn response_headers(&self) -> Headers {
+        Headers::read(MapType::HttpResponseHeaders)
+    }
+
+    fn remove_response_header(&self, name: &str) {
+        let _ = hostcalls::remove_map_value(MapType::HttpResponseHeaders, name);
+    }
+
+    fn replace_response_body(&self, len: usize, bytes: &[u8]) -> Result<(), Status> {
+        hostcalls::set_buffer(BufferType::HttpResponseBody, 0, len, bytes)
     }
 
     fn resume_request(&self) -> Result<(), Status> {

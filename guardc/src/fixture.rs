@@ -114,7 +114,7 @@ pub struct Fixture {
 /// One `# @expect KEY: VALUE` line: a fact the verdict must show, whatever else it says.
 ///
 /// KEY is a verdict line's key (`verdict`, `status`, `code`, `policy`, `rule`, `reason`,
-/// `matched`, `judge`, `set-header`, `remove-header`), matched when the verdict has that line
+/// `matched`, `judge`, `set-header`, `remove-header`, `masked`, `forwarded-body`), matched when the verdict has that line
 /// exactly (`policy` also when VALUE is one of the selected policies it lists), or one of two
 /// keys that ask about meaning rather than wording: `class` (`allow`, `deny` or `refuse`, as
 /// `--accept` reports a class change) and `monitored` (a rule id that a monitored rule or judge
@@ -139,6 +139,8 @@ pub const EXPECT_KEYS: &[&str] = &[
     "judge",
     "set-header",
     "remove-header",
+    "masked",
+    "forwarded-body",
     "class",
     "monitored",
 ];

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use guard_engine::{
     sanitize_request_id, Decision, Denial, ErrorShape, Finding, HeadVerdict, HeaderPlan,
-    JudgeReply, MatchedPattern, Outcome, ReplyContext, RequestHead, Ruleset, Secrets,
+    JudgeReply, Masked, MatchedPattern, Outcome, ReplyContext, RequestHead, Ruleset, Secrets,
 };
 
 use crate::fixture::{Fixture, JudgeMock};
@@ -47,6 +47,10 @@ pub struct Run {
     pub exercised: BTreeSet<(String, String)>,
     /// (policy, rule, pattern) of every pattern that matched, for coverage by pattern.
     pub matched: BTreeSet<(String, String, MatchedPattern)>,
+    /// The body as it went upstream when mask rules rewrote it, and what they replaced.
+    pub masked: Option<Masked>,
+    /// (policy index, rule index, policy name, rule id) of the rules that masked a value.
+    names: Vec<(usize, usize, String, String)>,
 }
 
 /// The head checks of the headers phase for a fixture's request, as the filter applies them.
@@ -76,6 +80,8 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
         bundle: ruleset.digest12().to_string(),
         exercised: BTreeSet::new(),
         matched: BTreeSet::new(),
+        masked: None,
+        names: Vec::new(),
     };
     // The headers phase, as the filter runs it: the head checks (odd authorities, upgrades)
     // and the policy's selection. A refused head is answered before any header is planned.
@@ -121,6 +127,19 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
     let inspection =
         ruleset.inspect_encoded(&policy, content_type, content_encoding, &fixture.body);
     run.monitored = inspection.monitored;
+    run.masked = inspection.masked;
+    for value in run.masked.iter().flat_map(|m| &m.values) {
+        let policy = ruleset.program().policies.get(value.policy);
+        let rule = policy.and_then(|p| p.rules.get(value.rule));
+        if let (Some(policy), Some(rule)) = (policy, rule) {
+            run.names.push((
+                value.policy,
+                value.rule,
+                policy.name.clone(),
+                rule.id.clone(),
+            ));
+        }
+    }
     run.outcome = match inspection.decision {
         Decision::Allow => Outcome::Allow,
         Decision::Deny(denial) => Outcome::Deny(denial),
@@ -186,6 +205,12 @@ pub fn render(run: &Run) -> String {
             for (name, value) in &run.headers.set {
                 line("set-header", &format!("{name}: {value}"));
             }
+            if let Some(masked) = &run.masked {
+                for value in &masked.values {
+                    line("masked", &describe_masked(ruleset_rule(run, value), value));
+                }
+                line("forwarded-body", &one_line(&masked.body));
+            }
         }
         Outcome::Deny(denial) => {
             line("verdict", "deny");
@@ -224,6 +249,7 @@ pub fn describe_finding(finding: &Finding) -> String {
             "; enforced, it would deny ({} {})",
             denial.status, denial.code
         )),
+        None if finding.would_mask => text.push_str("; enforced, it would mask it"),
         None => text.push_str("; enforced, it would allow"),
     }
     text
@@ -238,6 +264,40 @@ pub fn describe_site(site: &guard_engine::MatchSite) -> String {
         "{pattern} in {} at characters {}..{}",
         site.segment, site.start, site.end
     )
+}
+
+/// `rule R (policy P): "VALUE" -> PLACEHOLDER`, with the count when the value was masked more
+/// than once and `, restored in the answer` for a `restore` rule.
+fn describe_masked(names: (String, String), value: &guard_engine::MaskedValue) -> String {
+    let (policy, rule) = names;
+    let mut text = format!(
+        "rule {rule} (policy {policy}) {:?} -> {}",
+        value.value, value.placeholder
+    );
+    if value.count > 1 {
+        text.push_str(&format!(" ({} times)", value.count));
+    }
+    if value.restore {
+        text.push_str(", restored in the answer");
+    }
+    text
+}
+
+/// The policy and rule names of a masked value.
+fn ruleset_rule(run: &Run, value: &guard_engine::MaskedValue) -> (String, String) {
+    run.names
+        .iter()
+        .find(|(p, r, _, _)| *p == value.policy && *r == value.rule)
+        .map(|(_, _, policy, rule)| (policy.clone(), rule.clone()))
+        .unwrap_or_default()
+}
+
+/// A body on one verdict line: as it is when it is one line of UTF-8, else escaped.
+fn one_line(body: &[u8]) -> String {
+    match std::str::from_utf8(body) {
+        Ok(text) if !text.contains(['\n', '\r']) => text.to_string(),
+        _ => String::from_utf8_lossy(body).escape_debug().to_string(),
+    }
 }
 
 /// The run as JSON, for `--format json` and the Envoy differential test.
@@ -264,6 +324,14 @@ pub fn to_json(run: &Run) -> serde_json::Value {
         "remove_headers": run.headers.remove,
         "judges": run.judges.iter().map(|(j, m)| serde_json::json!({"judge": j, "answer": m.to_string(), "mock": m.to_json()})).collect::<Vec<_>>(),
         "deny": match &run.outcome { Outcome::Deny(d) => denial(d), Outcome::Allow => serde_json::Value::Null },
+        "masked": run.masked.as_ref().map(|m| serde_json::json!({
+            "forwarded_body": String::from_utf8_lossy(&m.body),
+            "forwarded_body_bytes": m.body,
+            "values": m.values.iter().map(|v| {
+                let (policy, rule) = ruleset_rule(run, v);
+                serde_json::json!({"policy": policy, "rule": rule, "value": v.value, "placeholder": v.placeholder, "count": v.count, "restore": v.restore})
+            }).collect::<Vec<_>>(),
+        })),
         "monitored": run.monitored.iter().map(|f| serde_json::json!({
             "policy": f.policy,
             "rule": f.rule,

@@ -14,6 +14,7 @@ use super::{Counter, Headers, Host, Metric};
 pub(crate) enum Event {
     SetHeader(String, String),
     RemoveHeader(String),
+    RemoveResponseHeader(String),
     Resume,
     Reply {
         status: u16,
@@ -34,6 +35,10 @@ pub(crate) struct FakeHost {
     pub headers: Vec<(String, String)>,
     /// What Envoy holds of the request body: what the upstream gets if the request continues.
     pub buffer: RefCell<Vec<u8>>,
+    /// The upstream's response headers.
+    pub response_headers: Vec<(String, String)>,
+    /// What Envoy holds of the response body: what the client gets when it continues.
+    pub response_buffer: RefCell<Vec<u8>>,
     /// Whether reads and writes of the request body fail.
     pub body_fails: Cell<bool>,
     /// Whether a judge call cannot be sent (no such cluster).
@@ -108,6 +113,10 @@ impl Host for FakeHost {
                 let held = self.buffer.borrow();
                 Ok(held.get(..len.min(held.len())).unwrap_or_default().to_vec())
             }
+            BufferType::HttpResponseBody => {
+                let held = self.response_buffer.borrow();
+                Ok(held.get(..len.min(held.len())).unwrap_or_default().to_vec())
+            }
             BufferType::HttpCallResponseBody => {
                 let body = self.judge_body.borrow();
                 Ok(body.get(..len.min(body.len())).unwrap_or_default().to_vec())
@@ -136,6 +145,28 @@ impl Host for FakeHost {
 
     fn remove_request_header(&self, name: &str) {
         self.record(Event::RemoveHeader(name.to_owned()));
+    }
+
+    fn response_headers(&self) -> Headers {
+        let pairs: Vec<(&str, &str)> = self
+            .response_headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        Headers::from_pairs(&pairs)
+    }
+
+    fn remove_response_header(&self, name: &str) {
+        self.record(Event::RemoveResponseHeader(name.to_owned()));
+    }
+
+    fn replace_response_body(&self, len: usize, bytes: &[u8]) -> Result<(), Status> {
+        let mut held = self.response_buffer.borrow_mut();
+        let at = len.min(held.len());
+        let rest = held.split_off(at);
+        *held = bytes.to_vec();
+        held.extend_from_slice(&rest);
+        Ok(())
     }
 
     fn resume_request(&self) -> Result<(), Status> {

@@ -45,8 +45,11 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, LogLevel};
 
 use crate::held::{self, Held};
+
+mod restore;
 use crate::host::{action_name, push_clean, Counter, Envoy, Host, JudgeOutcome, Metric};
 use crate::root::Active;
+use restore::Restore;
 
 /// The reason a client gets when the proxy would not hand over the body.
 const NOT_READ: &str = "the request body could not be read";
@@ -112,6 +115,13 @@ pub(crate) struct Request<H: Host = Envoy> {
     monitored: Vec<String>,
     /// How the last judge call ended, for the audit line of what it decided.
     last_judge: Option<JudgeRecord>,
+    /// The forwarded body's length when mask rules rewrote it: a held head gets it as its
+    /// `Content-Length` on approval.
+    masked_length: Option<usize>,
+    /// The enforced mask rules that rewrote the body, for the `guard` property.
+    masked: Vec<String>,
+    /// Puts the values of `restore` rules back into the answer.
+    restore: Option<Restore>,
 }
 
 /// One judge call's end, as the audit line reports it.
@@ -140,6 +150,9 @@ impl<H: Host> Request<H> {
             too_large: false,
             monitored: Vec::new(),
             last_judge: None,
+            masked_length: None,
+            masked: Vec::new(),
+            restore: None,
         }
     }
 
@@ -224,6 +237,11 @@ impl<H: Host> Request<H> {
                 },
             );
             return Action::Pause;
+        }
+        // The head goes on before the body is read: a body a mask rule may rewrite must not
+        // be promised at its old length.
+        if active.ruleset.may_mask(&policy) {
+            self.host.remove_request_header("content-length");
         }
         self.apply_plan();
         Action::Continue
@@ -312,6 +330,14 @@ impl<H: Host> Request<H> {
             &self.body,
         );
         self.record_monitored(&inspection.monitored);
+        if let Some(masked) = inspection.masked {
+            if !matches!(inspection.decision, Decision::Deny(_)) {
+                self.record_masked(&active, &masked);
+                self.masked_length = Some(masked.body.len());
+                self.restore = Restore::new(&masked.values);
+                self.body = masked.body;
+            }
+        }
         match inspection.decision {
             Decision::Allow => match self.restore_body() {
                 Step::Forward => self.approve(),
@@ -623,8 +649,12 @@ impl<H: Host> Request<H> {
             (None, Some(denial)) => policy_list(&denial.policy),
             (None, None) => String::new(),
         };
-        self.host
-            .set_guard_property(&property(&policy, denial, &self.monitored));
+        let mut value = property(&policy, denial, &self.monitored);
+        if denial.is_none() && !self.masked.is_empty() {
+            value.push_str(" masked=");
+            value.push_str(&comma_list(self.masked.iter().map(String::as_str)));
+        }
+        self.host.set_guard_property(&value);
     }
 
     fn finish(&mut self, outcome: Outcome) -> Step {
@@ -634,9 +664,69 @@ impl<H: Host> Request<H> {
         }
     }
 
+    /// The rules that masked the body: each enforced mask rule's counter and an audit line with
+    /// how many values it replaced (names and counts only, never a value).
+    fn record_masked(&mut self, active: &Active, masked: &guard_engine::Masked) {
+        let program = active.ruleset.program();
+        let mut rules: Vec<(usize, usize, usize)> = Vec::new();
+        for value in &masked.values {
+            match rules
+                .iter_mut()
+                .find(|(p, r, _)| *p == value.policy && *r == value.rule)
+            {
+                Some(entry) => entry.2 += value.count,
+                None => rules.push((value.policy, value.rule, value.count)),
+            }
+        }
+        for (p, r, count) in rules {
+            let Some(policy) = program.policies.get(p) else {
+                continue;
+            };
+            let Some(rule) = policy.rules.get(r) else {
+                continue;
+            };
+            self.host.count_metric(&Metric::RuleMatch {
+                policy: &policy.name,
+                rule: &rule.id,
+                action: action_name(&rule.action),
+                mode: Mode::Enforce,
+            });
+            let policies = policy_list(&policy.name);
+            let audit = Audit {
+                request_id: self.request_id.as_deref(),
+                bundle: self.bundle(),
+                verdict: "mask",
+                policy: &policies,
+                rule: Some(&rule.id),
+                action: Some(action_name(&rule.action)),
+                mode: Some(Mode::Enforce),
+                code: None,
+                status: None,
+                site: None,
+                judge: None,
+                judge_outcome: None,
+                judge_ms: None,
+            };
+            self.host
+                .log(LogLevel::Debug, &format!("{} masked={count}", audit.line()));
+            if !self.masked.contains(&rule.id) {
+                self.masked.push(rule.id.clone());
+            }
+        }
+    }
+
     /// The request is approved: its header plan is applied now, right before it continues.
     fn approve(&mut self) -> Step {
         self.apply_plan();
+        if let Some(length) = self.masked_length.take() {
+            // A held head has not left yet: it goes with the masked body's length. (One sent
+            // ahead lost its `Content-Length` in the headers phase.)
+            if held_head(&self.active) {
+                let _ = self
+                    .host
+                    .set_request_header("content-length", &length.to_string());
+            }
+        }
         self.phase = Phase::Forwarded;
         self.host.count(Counter::Allowed);
         if let (Some(active), Some(selection)) = (&self.active, &self.selection) {
@@ -751,6 +841,11 @@ impl<H: Host> Request<H> {
             .clone()
             .unwrap_or_else(|| format!("ctx-{}", self.context_id))
     }
+}
+
+/// Whether the filter holds request heads until the body is decided.
+fn held_head(active: &Option<Rc<Active>>) -> bool {
+    active.as_ref().is_some_and(|a| a.hold_request_headers)
 }
 
 /// The names of the selected policies, in file order.
@@ -1092,6 +1187,22 @@ impl<H: Host> HttpContext for Request<H> {
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         self.on_body(body_size, end_of_stream)
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let label = self.request_label();
+        if let Some(restore) = &mut self.restore {
+            restore.on_headers(&self.host, end_of_stream, &label);
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let label = self.request_label();
+        match &mut self.restore {
+            Some(restore) => restore.on_body(&self.host, body_size, end_of_stream, &label),
+            None => Action::Continue,
+        }
     }
 
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {

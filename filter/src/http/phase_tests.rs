@@ -9,8 +9,8 @@
 use std::rc::Rc;
 
 use guard_engine::ir::{
-    Endpoint, HeaderOp, HostPattern, Judge, Mode, OnError, Patterns, Policy, Program, Rule,
-    RuleAction, Template, TemplatePart,
+    Endpoint, HeaderOp, HostPattern, Judge, Mask, MaskPart, Mode, OnError, Patterns, Policy,
+    Program, Rule, RuleAction, Template, TemplatePart,
 };
 use guard_engine::{Code, CompileOptions, Ruleset, Secrets, DEFAULT_MAX_BODY_BYTES};
 use proxy_wasm::traits::HttpContext as _;
@@ -25,6 +25,7 @@ use crate::root::Active;
 const PLAIN: &str = "api.plain.test";
 const JUDGED: &str = "api.judged.test";
 const WATCHED: &str = "api.watched.test";
+const MASKED: &str = "api.masked.test";
 const KEY: &str = "sk-injected";
 
 fn text(value: &str) -> TemplatePart {
@@ -91,6 +92,27 @@ fn ruleset() -> Rc<Ruleset> {
                         },
                     },
                 ],
+            ),
+            policy(
+                "masked",
+                MASKED,
+                vec![Rule {
+                    id: "phone".to_owned(),
+                    reason: None,
+                    mode: Mode::Enforce,
+                    action: RuleAction::Mask(Mask {
+                        patterns: Patterns {
+                            regexes: vec!["1[3-9][0-9]{9}".to_owned()],
+                            ..Patterns::default()
+                        },
+                        with: vec![
+                            MaskPart::Text("[PHONE_".to_owned()),
+                            MaskPart::Number,
+                            MaskPart::Text("]".to_owned()),
+                        ],
+                        restore: true,
+                    }),
+                }],
             ),
             policy(
                 "watched",
@@ -870,4 +892,108 @@ fn an_audit_line_never_shows_a_key_the_client_chose() {
         !line.contains("merger") && !line.contains("globex"),
         "{line}"
     );
+}
+
+#[test]
+fn a_masked_body_goes_upstream_with_its_own_length() {
+    let mut request = request(post(MASKED), true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    let body = chat("call 13812345678 or 13812345678");
+    assert_eq!(send_body(&mut request, &body, 3), Action::Continue);
+    let forwarded = chat("call [PHONE_1] or [PHONE_1]");
+    assert_eq!(*request.host.buffer.borrow(), forwarded);
+    let events = request.host.events();
+    assert!(
+        events.contains(&Event::SetHeader(
+            "content-length".to_owned(),
+            forwarded.len().to_string()
+        )),
+        "{events:?}"
+    );
+    assert!(replies(&events).is_empty());
+    let property = request.host.property.borrow().join("\n");
+    assert!(
+        property.contains("verdict=allow") && property.contains("masked=phone"),
+        "{property}"
+    );
+    let audit = request.host.logs.borrow().iter().any(|(_, line)| {
+        line.contains("verdict=mask") && line.contains("masked=2") && !line.contains("13812345678")
+    });
+    assert!(audit, "{:?}", request.host.logs.borrow());
+}
+
+#[test]
+fn a_head_sent_ahead_of_a_maskable_body_loses_its_length() {
+    let mut request = request(post(MASKED), false);
+    assert_eq!(request.on_headers(false), Action::Continue);
+    assert_eq!(
+        request.host.events().first(),
+        Some(&Event::RemoveHeader("content-length".to_owned()))
+    );
+    let body = chat("call 13812345678");
+    assert_eq!(send_body(&mut request, &body, 2), Action::Continue);
+    assert_eq!(*request.host.buffer.borrow(), chat("call [PHONE_1]"));
+}
+
+#[test]
+fn the_answer_gets_the_values_back_even_split_across_chunks() {
+    let mut host = post(MASKED);
+    host.response_headers = vec![
+        (":status".to_owned(), "200".to_owned()),
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("content-length".to_owned(), "99".to_owned()),
+    ];
+    let mut request = request(host, true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    send_body(&mut request, &chat("call 13812345678"), 1);
+    assert_eq!(request.on_http_response_headers(3, false), Action::Continue);
+    assert!(request
+        .host
+        .events()
+        .contains(&Event::RemoveResponseHeader("content-length".to_owned())));
+    let answer = br#"{"choices":[{"message":{"content":"I will call [PHONE_1] today."}}]}"#;
+    let (first, second) = answer.split_at(45);
+    request
+        .host
+        .response_buffer
+        .borrow_mut()
+        .extend_from_slice(first);
+    assert_eq!(
+        request.on_http_response_body(first.len(), false),
+        Action::Pause
+    );
+    assert!(request.host.response_buffer.borrow().is_empty());
+    request
+        .host
+        .response_buffer
+        .borrow_mut()
+        .extend_from_slice(second);
+    assert_eq!(
+        request.on_http_response_body(second.len(), true),
+        Action::Continue
+    );
+    assert_eq!(
+        String::from_utf8(request.host.response_buffer.borrow().clone()).unwrap(),
+        r#"{"choices":[{"message":{"content":"I will call 13812345678 today."}}]}"#
+    );
+}
+
+#[test]
+fn an_answer_to_an_unmasked_request_passes_untouched() {
+    let mut request = request(post(PLAIN), true);
+    assert_eq!(request.on_headers(false), Action::Pause);
+    send_body(&mut request, &chat("hello"), 1);
+    let before = request.host.events().len();
+    assert_eq!(request.on_http_response_headers(3, false), Action::Continue);
+    request
+        .host
+        .response_buffer
+        .borrow_mut()
+        .extend_from_slice(b"[PHONE_1]");
+    assert_eq!(request.on_http_response_body(9, true), Action::Continue);
+    assert_eq!(
+        *request.host.response_buffer.borrow(),
+        b"[PHONE_1]".to_vec()
+    );
+    assert_eq!(request.host.events().len(), before);
 }
