@@ -193,7 +193,15 @@ class _UpstreamHandler(_Recorder):
         self.server.add(entry)
         # The answer names the client's x-test-id, so a test can tell its own answer apart.
         ident = self.headers.get("x-test-id", "none")
-        self._json(200, completion("Hello from the mock upstream.", f"chatcmpl-{ident}"))
+        content = "Hello from the mock upstream."
+        if self.headers.get("x-test-echo"):
+            # Echo the last message's text as it arrived, so a test sees what the model was
+            # given come back (masked placeholders, and the answer's restoring).
+            try:
+                content = json.loads(entry["body"])["messages"][-1]["content"]
+            except (ValueError, KeyError, IndexError, TypeError):
+                content = ""
+        self._json(200, completion(content, f"chatcmpl-{ident}"))
 
 
 class MockUpstream(MockServer):
