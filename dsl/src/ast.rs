@@ -172,6 +172,10 @@ pub(crate) enum RuleStmt {
     Restore {
         head: Span,
     },
+    /// `on response` (v1).
+    OnResponse {
+        head: Span,
+    },
     IgnoreCase {
         head: Span,
     },
@@ -236,6 +240,7 @@ impl RuleStmt {
             | RuleStmt::WholeWords { head }
             | RuleStmt::With { head, .. }
             | RuleStmt::Restore { head }
+            | RuleStmt::OnResponse { head }
             | RuleStmt::Mode { head, .. } => *head,
         }
     }

@@ -232,6 +232,7 @@ impl<'a> Checker<'a> {
             let single = match stmt {
                 RuleStmt::With { head, .. } => Some(("with", *head)),
                 RuleStmt::Restore { head } => Some(("restore", *head)),
+                RuleStmt::OnResponse { head } => Some(("on response", *head)),
                 RuleStmt::Validate { head, .. } => Some(("validate", *head)),
                 RuleStmt::WholeWords { head } => Some(("whole words", *head)),
                 RuleStmt::Mode { head, .. } => Some(("mode", *head)),
@@ -303,6 +304,7 @@ impl<'a> Checker<'a> {
             }
         }
         self.mask_options(rule, &verbs, with, restore, reason);
+        self.response_options(rule, &actions, restore);
         if let ([(_, false)], Some(span)) = (actions.as_slice(), reason) {
             self.diags.push(
                 Diag::new(
@@ -432,6 +434,45 @@ impl<'a> Checker<'a> {
                 )
                 .at(span, "this rule masks and lets the request go on")
                 .help("a mask denies nothing, so no client or log is given a reason; remove it"),
+            );
+        }
+    }
+
+    /// `on response` (v1) goes with deny and mask rules; an answer asks no judge, and a mask of
+    /// the answer has nothing to put back.
+    fn response_options(
+        &mut self,
+        rule: &ast::Rule,
+        actions: &[(Span, bool)],
+        restore: Option<Span>,
+    ) {
+        let Some(on) = rule.stmts.iter().find_map(|s| match s {
+            RuleStmt::OnResponse { head } => Some(*head),
+            _ => None,
+        }) else {
+            return;
+        };
+        let name = &rule.name.value;
+        if let Some((escalate, _)) = actions.iter().find(|(_, patterns)| !*patterns) {
+            self.diags.push(
+                Diag::new(
+                    Code::EscalateOnResponse,
+                    format!("rule `{name}` escalates on the answer"),
+                )
+                .at(on, "this rule scans the model's answer")
+                .also(*escalate, "a judge is asked about requests only")
+                .help("an answer is denied or masked by its own rules; ask the judge about the request in a rule without `on response`"),
+            );
+        }
+        if let Some(span) = restore {
+            self.diags.push(
+                Diag::new(
+                    Code::RestoreOnResponse,
+                    format!("`restore` has no effect in rule `{name}`"),
+                )
+                .at(span, "this rule masks the answer")
+                .also(on, "on the answer")
+                .help("`restore` puts a request's masked values back into the answer; a mask of the answer itself has nothing to put back, so remove it"),
             );
         }
     }

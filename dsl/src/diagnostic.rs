@@ -91,6 +91,9 @@ codes! {
     ReasonOnMask => "reason_on_mask", "`reason` in a rule that only masks, which denies nothing and so shows no reason";
     MaskOptionWithoutMask => "mask_option_without_mask", "`with` or `restore` in a rule that does not mask";
     RestoreWithoutNumber => "restore_without_number", "`restore` with a `with` replacement that has no `{{ n }}`";
+    EscalateOnResponse => "escalate_on_response", "`on response` in a rule that escalates to a judge";
+    RestoreOnResponse => "restore_on_response", "`restore` in a mask rule on the answer";
+    UnboundedResponsePattern => "unbounded_response_pattern", "an `on response` regex with no longest match, which could hold a stream back for ever";
     MissingMatchHost => "missing_match_host", "a policy without `match host`";
     RuleWithoutAction => "rule_without_action", "a rule with no `deny` or `escalate`";
     RuleWithTwoActions => "rule_with_two_actions", "a rule with more than one action";

@@ -47,6 +47,8 @@ const KEYWORDS: &[(Rule, &str)] = &[
     (Rule::kw_mask, "mask"),
     (Rule::kw_with, "with"),
     (Rule::kw_restore, "restore"),
+    (Rule::kw_on, "on"),
+    (Rule::kw_response, "response"),
 ];
 
 /// Every statement, block by block, in the order messages list them. A form is the keywords it
@@ -78,6 +80,8 @@ const STATEMENTS: &[Statement] = &[
     ]),
     Statement::new(Block::Rule, Rule::with, &[(&[Rule::kw_with], None)]),
     Statement::new(Block::Rule, Rule::restore, &[(&[Rule::kw_restore], None)]).bare(),
+    Statement::new(Block::Rule, Rule::on_response, &[(&[Rule::kw_on, Rule::kw_response], None)])
+        .bare(),
     Statement::new(Block::Rule, Rule::ignore_case, &[(&[Rule::kw_ignore, Rule::kw_case], None)])
         .bare(),
     Statement::new(Block::Rule, Rule::normalize_off, &[(&[Rule::kw_normalize, Rule::kw_off], None)])

@@ -427,4 +427,16 @@ fn the_contract_v1_example_behaves_as_the_contract_says() {
     };
     assert!(escalation.content().contains("[PHONE_1]"));
     assert!(!escalation.content().contains("13812345678"));
+    // on response: the key is denied in the answer, and a request may carry it.
+    assert_eq!(denied_by("AKIAIOSFODNN7EXAMPLE"), None);
+    let answer = br#"{"choices":[{"message":{"content":"use AKIAIOSFODNN7EXAMPLE"}}]}"#;
+    let Decision::Deny(denial) = ruleset
+        .inspect_answer(&openai, Some("application/json"), None, answer)
+        .decision
+    else {
+        panic!("the answer was not denied");
+    };
+    assert_eq!(denial.rule.as_deref(), Some("keys-in-answers"));
+    assert_eq!(denial.code, "guard.answer_denied");
+    assert_eq!(ruleset.response_reach(&openai), 20);
 }

@@ -39,6 +39,9 @@ macro_rules! codes {
 codes! {
     RuleDenied => "rule_denied", "a deny rule matched the request's text";
     JudgeDenied => "judge_denied", "an escalate rule's judge answered deny";
+    AnswerDenied => "answer_denied", "an `on response` deny rule matched the model's answer, which the client does not get";
+    MalformedAnswer => "malformed_answer", "the upstream's answer (or a stream event) cannot be read, so it is not passed unscanned";
+    AnswerTooLarge => "answer_too_large", "the upstream's answer, or one stream event, is over guard's limit, so it is not passed unscanned";
     JudgeUnavailable => "judge_unavailable", "a judge with `on_error deny` timed out, failed or answered no verdict";
     MalformedJson => "malformed_json", "the body is, or looks like, JSON and does not parse";
     DuplicateKey => "duplicate_key", "an object has a key twice, compared ignoring case, at any depth";

@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use crate::codes::Code;
 use crate::decode::{decode, DecodeError};
 use crate::extract::{extract, ExtractError, Format, Limits, Origin, Segment};
-use crate::ir::{HeaderOp, Mode, OnError, Policy, Program, RuleAction};
+use crate::ir::{HeaderOp, Mode, OnError, Policy, Program, RuleAction, Side};
 use crate::judge::{self, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict};
 use crate::mask::{self, Masked};
 use crate::scan::{self, DfaLoader, Hit, PolicyScanner, Scanners, Want};
@@ -300,9 +300,30 @@ impl Ruleset {
     /// Whether an enforced mask rule of the selected policies may rewrite the body, so a proxy
     /// that forwards the head before the body must not promise the body's length.
     pub fn may_mask(&self, selection: &Selection) -> bool {
+        self.selected(selection).flat_map(|p| &p.rules).any(|r| {
+            r.mode == Mode::Enforce
+                && r.side() == Side::Request
+                && matches!(r.action, RuleAction::Mask(_))
+        })
+    }
+
+    /// Whether the selected policies have `on response` rules: the answer must be read.
+    pub fn reads_answers(&self, selection: &Selection) -> bool {
         self.selected(selection)
             .flat_map(|p| &p.rules)
-            .any(|r| r.mode == Mode::Enforce && matches!(r.action, RuleAction::Mask(_)))
+            .any(|r| r.side() == Side::Response)
+    }
+
+    /// How much of a streamed answer's text could still be the start of a match of the selected
+    /// policies' `on response` rules (see `CompiledMatcher::reach`): a stream scanner holds back
+    /// events until this much text follows them.
+    pub fn response_reach(&self, selection: &Selection) -> usize {
+        selection
+            .0
+            .iter()
+            .map(|&p| self.scanners.response_reach(p))
+            .max()
+            .unwrap_or(0)
     }
 
     fn selected<'a>(&'a self, selection: &'a Selection) -> impl Iterator<Item = &'a Policy> + 'a {
@@ -370,7 +391,7 @@ impl Ruleset {
             Ok(extracted) => extracted,
             Err(err) => return refused(malformed(&name, &err)),
         };
-        let first = self.decide(selection, &extracted.segments);
+        let first = self.decide(selection, &extracted.segments, Side::Request);
         if matches!(first.decision, Decision::Deny(_)) || !first.masks {
             return Inspection {
                 decision: first.decision,
@@ -396,8 +417,14 @@ impl Ruleset {
         }
         let json = !matches!(extracted.format, Format::Text);
         let rewritable = !matches!(extracted.format, Format::Form | Format::Multipart);
+        let scope = mask::Scope {
+            program: &self.program,
+            scanners: &self.scanners,
+            policies: &selection.0,
+            side: Side::Request,
+        };
         let masked = rewritable
-            .then(|| mask::mask(&self.program, &self.scanners, &selection.0, &body, json))
+            .then(|| mask::mask(&scope, &body, json))
             .flatten();
         let Some(masked) = masked else {
             return unmaskable(
@@ -405,7 +432,7 @@ impl Ruleset {
             );
         };
         let again = match extract(&masked.body, content_type, &self.limits) {
-            Ok(extracted) => self.decide(selection, &extracted.segments),
+            Ok(extracted) => self.decide(selection, &extracted.segments, Side::Request),
             Err(_) => return unmaskable("the masked request does not read as the original did"),
         };
         if again.masks {
@@ -420,9 +447,94 @@ impl Ruleset {
         }
     }
 
-    /// What the selected policies' enforced rules decide about the segments, what the monitored
-    /// ones matched, and whether an enforced mask rule matched.
-    fn decide(&self, selection: &Selection, segments: &[Segment]) -> Decided {
+    /// The answer phase for a whole (not streamed) answer: decode, extract every text, and run
+    /// the selected policies' `on response` rules. An enforced deny replaces the answer with
+    /// guard's error (`guard.answer_denied`); enforced masks rewrite it as they rewrite a request
+    /// (an answer they cannot rewrite is refused, never passed); monitored rules are recorded.
+    pub fn inspect_answer(
+        &self,
+        selection: &Selection,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        body: &[u8],
+    ) -> Inspection {
+        let name = self.selection_name(selection);
+        let refused = |reason: &str, code: Code, status: u16| Inspection {
+            decision: Decision::Deny(Denial::refusal(&name, status, code.as_str(), reason)),
+            monitored: Vec::new(),
+            masked: None,
+        };
+        let body = match self.decode(content_encoding, body) {
+            Ok(body) => body,
+            Err(DecodeError::TooLarge { .. }) => {
+                return refused(
+                    "the answer is over guard's size limit",
+                    Code::AnswerTooLarge,
+                    502,
+                )
+            }
+            Err(_) => {
+                return refused(
+                    "the answer could not be decoded",
+                    Code::MalformedAnswer,
+                    502,
+                )
+            }
+        };
+        let extracted = match extract(&body, content_type, &self.limits) {
+            Ok(extracted) => extracted,
+            Err(_) => return refused("the answer could not be read", Code::MalformedAnswer, 502),
+        };
+        let first = self.decide(selection, &extracted.segments, Side::Response);
+        if matches!(first.decision, Decision::Deny(_)) || !first.masks {
+            return Inspection {
+                decision: first.decision,
+                monitored: first.monitored,
+                masked: None,
+            };
+        }
+        let unmaskable = || {
+            refused(
+                "a value the policy masks is in a part of the answer guard cannot rewrite",
+                Code::MaskUnsupported,
+                502,
+            )
+        };
+        if matches!(body, std::borrow::Cow::Owned(_))
+            || matches!(extracted.format, Format::Form | Format::Multipart)
+        {
+            return unmaskable();
+        }
+        let scope = mask::Scope {
+            program: &self.program,
+            scanners: &self.scanners,
+            policies: &selection.0,
+            side: Side::Response,
+        };
+        let json = !matches!(extracted.format, Format::Text);
+        let Some(masked) = mask::mask(&scope, &body, json) else {
+            return unmaskable();
+        };
+        match extract(&masked.body, content_type, &self.limits) {
+            Ok(again)
+                if !self
+                    .decide(selection, &again.segments, Side::Response)
+                    .masks =>
+            {
+                Inspection {
+                    decision: Decision::Allow,
+                    monitored: first.monitored,
+                    masked: Some(masked),
+                }
+            }
+            _ => unmaskable(),
+        }
+    }
+
+    /// What the selected policies' enforced rules of one side decide about the segments, what
+    /// the monitored ones matched, and whether an enforced mask rule matched. Escalations are
+    /// the request's only.
+    fn decide(&self, selection: &Selection, segments: &[Segment], side: Side) -> Decided {
         let mut monitored = Vec::new();
         let mut deny = None;
         let mut escalate = Vec::new();
@@ -431,7 +543,8 @@ impl Ruleset {
             let Some(policy) = self.program.policies.get(p) else {
                 continue;
             };
-            let hits = self.scan(p, segments, Want::First);
+            let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+            let hits = self.scanners.scan_side(p, &texts, Want::First, side);
             for hit in &hits {
                 let Some(rule) = policy.rules.get(hit.rule) else {
                     continue;
@@ -461,7 +574,7 @@ impl Ruleset {
                 let RuleAction::Escalate { when, .. } = &rule.action else {
                     continue;
                 };
-                if when.is_none() || hits.iter().any(|h| h.rule == r) {
+                if side == Side::Request && (when.is_none() || hits.iter().any(|h| h.rule == r)) {
                     escalate.push((p, r));
                 }
             }
@@ -578,9 +691,14 @@ impl Ruleset {
     fn rule_denial(&self, policy: usize, segments: &[Segment], hit: &Hit) -> Denial {
         let p = self.program.policies.get(policy);
         let rule = p.and_then(|p| p.rules.get(hit.rule));
+        let answer = rule.is_some_and(|r| r.side() == Side::Response);
         Denial {
             status: 403,
-            code: Code::RuleDenied.as_str(),
+            code: if answer {
+                Code::AnswerDenied.as_str()
+            } else {
+                Code::RuleDenied.as_str()
+            },
             policy: p.map(|p| p.name.clone()).unwrap_or_default(),
             rule: rule.map(|r| r.id.clone()),
             judge: None,

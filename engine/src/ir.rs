@@ -99,6 +99,24 @@ pub struct Rule {
     pub action: RuleAction,
 }
 
+/// Which text a rule searches: the request, or the model's answer (`on response`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Side {
+    #[default]
+    Request,
+    Response,
+}
+
+impl Rule {
+    /// The text this rule searches.
+    pub fn side(&self) -> Side {
+        match self.action.patterns() {
+            Some(p) if p.on_response => Side::Response,
+            _ => Side::Request,
+        }
+    }
+}
+
 /// What a rule's match does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Mode {
@@ -209,6 +227,9 @@ pub struct Patterns {
     /// `except keyword` / `except regex`: a match lying wholly within a match of one of these
     /// (searched in the same text, with the same `ignore case` and normalisation) is no match.
     pub except: Exceptions,
+    /// `on response`: the patterns search the model's answer (whole or streamed) instead of the
+    /// request. A deny or mask rule only; an escalation's `when` always searches the request.
+    pub on_response: bool,
 }
 
 impl Patterns {

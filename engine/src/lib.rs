@@ -32,8 +32,8 @@ mod wire;
 pub use codes::Code;
 #[cfg(feature = "build")]
 pub use compile::{
-    check_regex, compile, CompileOptions, Compiled, GroupSize, PatternError, Progress, RegexError,
-    RegexErrorKind, Stage,
+    check_regex, compile, reach, CompileOptions, Compiled, GroupSize, PatternError, Progress,
+    RegexError, RegexErrorKind, Stage,
 };
 pub use decode::DecodeError;
 pub use eval::{

@@ -20,8 +20,16 @@
 
 use std::ops::Range;
 
-use crate::ir::{Mode, Program, RuleAction};
+use crate::ir::{Mode, Program, RuleAction, Side};
 use crate::scan::{Scanners, Want};
+
+/// What a mask pass searches with: the selected policies' mask rules of one side.
+pub(crate) struct Scope<'a> {
+    pub program: &'a Program,
+    pub scanners: &'a Scanners,
+    pub policies: &'a [usize],
+    pub side: Side,
+}
 
 /// The body as it goes upstream, and what was replaced in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,13 +115,8 @@ struct Cut {
 
 /// Masks the body, or `None` when no enforced mask rule matches any token. `json` says the body
 /// was read as JSON (else it is one text); a body that is not UTF-8 is not rewritten.
-pub(crate) fn mask(
-    program: &Program,
-    scanners: &Scanners,
-    policies: &[usize],
-    body: &[u8],
-    json: bool,
-) -> Option<Masked> {
+pub(crate) fn mask(scope: &Scope<'_>, body: &[u8], json: bool) -> Option<Masked> {
+    let program = scope.program;
     let text = std::str::from_utf8(body).ok()?;
     let tokens = if json {
         json_tokens(text)?
@@ -127,7 +130,7 @@ pub(crate) fn mask(
     let texts: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
     // Per token, the cuts of every enforced mask rule of every selected policy.
     let mut cuts: Vec<Vec<Cut>> = vec![Vec::new(); tokens.len()];
-    for &p in policies {
+    for &p in scope.policies {
         let Some(policy) = program.policies.get(p) else {
             continue;
         };
@@ -140,7 +143,7 @@ pub(crate) fn mask(
         if !policy.rules.iter().enumerate().any(|(r, _)| masks(r)) {
             continue;
         }
-        for hit in scanners.scan(p, &texts, Want::All) {
+        for hit in scope.scanners.scan_side(p, &texts, Want::All, scope.side) {
             if !masks(hit.rule) || hit.span.is_empty() {
                 continue;
             }

@@ -17,6 +17,8 @@
 //!    `when` and none for a rule that does not exist; exception matchers (automaton keywords,
 //!    DFA groups) only for a rule with `except`, `whole words` or `validate` (one whose filters
 //!    the scanner runs).
+//!    The matcher of an `on response` rule has a bounded reach (a stream scanner holds back that
+//!    much text).
 //! 3. Every pattern a matcher references exists in its rule: its keywords and its groups'
 //!    patterns among the rule's patterns, its exception keywords and its exception groups'
 //!    patterns among the rule's `except` patterns.
@@ -71,7 +73,7 @@ pub(crate) fn parts<S: AsRef<[u32]>>(
     for (policy, parts) in program.policies.iter().zip(&mut builders) {
         for rule in &policy.rules {
             let decisive = rule.mode == Mode::Enforce && matches!(rule.action, RuleAction::Deny(_));
-            parts.rule_kind(decisive);
+            parts.rule_kind(decisive, rule.side() == crate::ir::Side::Response);
         }
     }
     let searched_rules: Vec<(usize, usize)> = program
@@ -102,6 +104,19 @@ pub(crate) fn parts<S: AsRef<[u32]>>(
         let parts = builders
             .get_mut(p)
             .ok_or_else(|| LoadError::Invalid("matcher policy out of range".into()))?;
+        let rule = program
+            .policies
+            .get(p)
+            .and_then(|policy| policy.rules.get(r));
+        if let Some(rule) = rule.filter(|rule| rule.side() == crate::ir::Side::Response) {
+            let reach = matcher.reach.ok_or_else(|| {
+                LoadError::Invalid(format!(
+                    "rule `{}` on response has patterns of unbounded length",
+                    rule.id
+                ))
+            })?;
+            parts.response_reach(reach as usize);
+        }
         matcher_parts(program, matcher, load_dfa, parts)?;
     }
     for screen in &decoded.meta.screens {

@@ -70,6 +70,11 @@ pub(crate) struct CompiledMatcher {
     /// `except.regexes`, not the rule's own patterns. Searched only in the segments where the
     /// rule had a candidate match.
     pub except_groups: Vec<CompiledRegexGroup>,
+    /// The longest match any of the rule's patterns can have, in bytes of the text it searches
+    /// with each run of separators counted as one byte and removed invisible characters as none
+    /// (see [`crate::compile::reach`]); `None` when a pattern's matches are unbounded. A stream
+    /// scanner holds back this much of an answer's text.
+    pub reach: Option<u32>,
 }
 
 /// One group of a rule's patterns and its DFAs; DFA pattern id `i` is `patterns[i]` of the rule.

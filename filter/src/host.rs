@@ -465,13 +465,13 @@ pub(crate) fn action_name(action: &RuleAction) -> &'static str {
     action.name()
 }
 
-/// The codes a refusal (a denial without a rule) can carry: every client code but the three a
+/// The codes a refusal (a denial without a rule) can carry: every client code but the four a
 /// rule or a judge gives.
 pub(crate) fn refusal_codes() -> impl Iterator<Item = Code> {
     Code::ALL.iter().copied().filter(|code| {
         !matches!(
             code,
-            Code::RuleDenied | Code::JudgeDenied | Code::JudgeUnavailable
+            Code::RuleDenied | Code::AnswerDenied | Code::JudgeDenied | Code::JudgeUnavailable
         )
     })
 }

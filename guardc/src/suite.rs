@@ -145,7 +145,12 @@ pub fn verdict_class(verdict: &str) -> &'static str {
         (Some("allow"), _) => "allow",
         (
             Some("deny"),
-            Some("guard.rule_denied" | "guard.judge_denied" | "guard.judge_unavailable"),
+            Some(
+                "guard.rule_denied"
+                | "guard.answer_denied"
+                | "guard.judge_denied"
+                | "guard.judge_unavailable",
+            ),
         ) => "deny",
         (Some("deny"), _) => "refuse",
         _ => "unknown",

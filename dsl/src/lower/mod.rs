@@ -403,6 +403,10 @@ impl Lowerer<'_> {
                 .stmts
                 .iter()
                 .any(|s| matches!(s, RuleStmt::WholeWords { .. })),
+            on_response: rule
+                .stmts
+                .iter()
+                .any(|s| matches!(s, RuleStmt::OnResponse { .. })),
             ..Patterns::default()
         };
         let mut literals = Vec::new();
@@ -478,6 +482,7 @@ impl Lowerer<'_> {
                     with.get_or_insert(text);
                 }
                 RuleStmt::Restore { .. } => restore = true,
+                RuleStmt::OnResponse { .. } => {}
                 RuleStmt::DenyKeyword { keywords, verb, .. } => {
                     denies |= *verb == Verb::Deny;
                     masks |= *verb == Verb::Mask;
@@ -526,6 +531,9 @@ impl Lowerer<'_> {
                 RuleStmt::IgnoreCase { .. } | RuleStmt::NormalizeOff { .. } => {}
             }
         }
+        if patterns.on_response {
+            self.bounded_for_streams(&patterns, &literals);
+        }
         // check.rs refuses a rule with two actions; the lowering picks one.
         let action = match (denies, masks, escalate) {
             (false, false, Some(judge)) => RuleAction::Escalate {
@@ -557,6 +565,35 @@ impl Lowerer<'_> {
             action,
         };
         (ir, literals, except_literals, keyword_spans)
+    }
+
+    /// An `on response` rule's regexes must have a longest match: a streamed answer is held back
+    /// until that much text follows, so a pattern without one could hold a stream for ever.
+    /// (Keywords always have one.)
+    fn bounded_for_streams(&mut self, patterns: &Patterns, regexes: &[&Str]) {
+        for regex in regexes {
+            let one = Patterns {
+                keywords: Vec::new(),
+                regexes: vec![regex.value.clone()],
+                ..patterns.clone()
+            };
+            if guard_engine::reach(&one).is_none()
+                && check_deny_regex(regex, patterns.ignore_case).is_ok()
+            {
+                self.report(
+                    Diag::new(
+                        Code::UnboundedResponsePattern,
+                        format!("regex `{}` can match text of any length", regex.value),
+                    )
+                    .at(regex.span, "no longest match")
+                    .help(
+                        "an `on response` rule holds back a streamed answer until no match can \
+                         still start in it; bound every repetition (`{1,64}` instead of `+` or \
+                         `*`, `{3,}` with an upper end)",
+                    ),
+                );
+            }
+        }
     }
 
     /// The keywords of a keyword file `load` read: one per line; blank lines and lines starting

@@ -232,6 +232,7 @@ impl Builder {
                     .next()
                     .map(|text| ast::RuleStmt::With { head, text }),
                 Rule::restore => Some(ast::RuleStmt::Restore { head }),
+                Rule::on_response => Some(ast::RuleStmt::OnResponse { head }),
                 Rule::ignore_case => Some(ast::RuleStmt::IgnoreCase { head }),
                 Rule::normalize_off => Some(ast::RuleStmt::NormalizeOff { head }),
                 Rule::reason => strings

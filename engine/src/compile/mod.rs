@@ -281,6 +281,7 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                 regex_groups: Vec::new(),
                 except_keywords: Vec::new(),
                 except_groups: Vec::new(),
+                reach: reach(patterns),
             };
             for (k, keyword) in patterns.keywords.iter().enumerate() {
                 if !patterns.ignore_case || ascii_folding_suffices(keyword) {
@@ -322,6 +323,29 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
         keywords,
         screens: screen_sizes,
     })
+}
+
+/// The longest match a rule's patterns can have, in bytes of the text they search, each run of
+/// separators counted as one byte (a keyword's space matches any run) and removed invisible
+/// characters as none (a normalised rule's DFAs read them as nothing); `None` when a pattern can
+/// match text of any length (`+`, `*`, `{n,}`), or does not parse. A keyword is measured as the
+/// escaped literal it is, under the rule's `ignore case` (Unicode folding can match a longer
+/// form: `s` matches `ſ`).
+pub fn reach(patterns: &Patterns) -> Option<u32> {
+    let keywords = patterns.keywords.iter().map(|k| {
+        let k = if patterns.skip_normalization {
+            k.clone()
+        } else {
+            crate::normalize::normalize_keyword(k)
+        };
+        regex_syntax::escape(&k)
+    });
+    let mut longest = 0;
+    for pattern in keywords.chain(patterns.regexes.iter().cloned()) {
+        let hir = regex::parse(&pattern, patterns.ignore_case).ok()?;
+        longest = longest.max(hir.properties().maximum_len()?);
+    }
+    u32::try_from(longest).ok()
 }
 
 /// Where a rule's groups and errors go while it is compiled.

@@ -5,6 +5,7 @@
 use std::ops::Range;
 
 use super::{Hit, PolicyScanner, Want};
+use crate::ir::Side;
 use crate::ir::{
     Endpoint, Exceptions, HostPattern, Judge, Mode, OnError, Patterns, Policy, Program, Rule,
     RuleAction, Template, Validator,
@@ -291,9 +292,17 @@ fn an_exception_in_another_segment_excuses_nothing() {
             ..patterns(&[], &[r"[a-z0-9._%+-]+@acme\.com"])
         },
     )]);
-    let hits = scanner.scan(&["bob@acme.com", "support@acme.com"], Want::First);
+    let hits = scanner.scan(
+        &["bob@acme.com", "support@acme.com"],
+        Want::First,
+        Side::Request,
+    );
     assert_eq!(spans(&hits), vec![(0, 0, 0..12)]);
-    let hits = scanner.scan(&["support@acme.com", "support@acme.com"], Want::Every);
+    let hits = scanner.scan(
+        &["support@acme.com", "support@acme.com"],
+        Want::Every,
+        Side::Request,
+    );
     assert!(hits.is_empty());
 }
 
@@ -459,12 +468,12 @@ fn want_first_reports_the_decisive_hit_and_every_other_rule() {
         let ids: Vec<String> = rules.iter().map(|r| r.id.clone()).collect();
         let scanner = scanner(rules);
         assert_eq!(
-            rules_hit(&scanner.scan(&[text], Want::First)),
+            rules_hit(&scanner.scan(&[text], Want::First, Side::Request)),
             expected,
             "{ids:?} on {text:?}"
         );
         // Want::Every is a superset.
-        let every = rules_hit(&scanner.scan(&[text], Want::Every));
+        let every = rules_hit(&scanner.scan(&[text], Want::Every, Side::Request));
         assert!(expected.iter().all(|r| every.contains(r)), "{ids:?}");
     }
 }
@@ -486,7 +495,7 @@ fn an_escalation_when_filters_like_a_deny() {
         ("for internal use only; internal memo", vec![(0, 0, 23..31)]),
     ] {
         assert_eq!(
-            spans(&scanner.scan(&[text], Want::First)),
+            spans(&scanner.scan(&[text], Want::First, Side::Request)),
             expected,
             "{text}"
         );
@@ -601,7 +610,7 @@ fn filtered_rules_agree_with_the_regex_crate_on_generated_texts() {
         let (mut accepted, mut refused) = (0, 0);
         for text in &texts {
             let found = scanner
-                .scan(&[text], Want::First)
+                .scan(&[text], Want::First, Side::Request)
                 .first()
                 .map(|h| h.span.clone());
             let expected = oracle(regex, validator, keywords, regexes, text);
@@ -680,7 +689,7 @@ fn want_patterns_reports_every_pattern_that_matches_once() {
     ]);
     let text = "beta alpha beta 123 x45 678 4242 1234";
     let hits: Vec<(usize, PatternRef, &str)> = scanner
-        .scan(&[text], Want::Patterns)
+        .scan(&[text], Want::Patterns, Side::Request)
         .into_iter()
         .map(|h| (h.rule, h.pattern, &text[h.span]))
         .collect();
@@ -696,6 +705,6 @@ fn want_patterns_reports_every_pattern_that_matches_once() {
         ]
     );
     // Want::Every reports one hit per rule, each of them one Want::Patterns reports.
-    let every = scanner.scan(&[text], Want::Every);
+    let every = scanner.scan(&[text], Want::Every, Side::Request);
     assert_eq!(rules_hit(&every), vec![0, 1, 2]);
 }

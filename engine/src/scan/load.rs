@@ -33,10 +33,13 @@ pub(crate) struct ScannerParts<S: AsRef<[u32]>> {
     screens: Vec<Screen<S>>,
     /// Screen literals per view (as sent, normalised).
     screen_literals: [Vec<Vec<u8>>; 2],
-    /// Per rule of the policy, whether it is decisive (an enforced deny).
-    decisive: Vec<bool>,
+    /// Per rule of the policy, whether it is decisive (an enforced deny) and whether it
+    /// searches answers (`on response`).
+    decisive: Vec<(bool, bool)>,
     /// The filters of the rules that have them, by rule index.
     filters: Vec<(usize, FilterParts<S>)>,
+    /// The longest reach of the policy's `on response` rules (0: none).
+    response_reach: usize,
 }
 
 /// A rule's `whole words`, `validate` and `except`, as the bundle gives them: the exception
@@ -62,6 +65,7 @@ impl<S: AsRef<[u32]>> Default for ScannerParts<S> {
             screen_literals: Default::default(),
             decisive: Vec::new(),
             filters: Vec::new(),
+            response_reach: 0,
         }
     }
 }
@@ -98,8 +102,13 @@ impl<S: AsRef<[u32]>> ScannerParts<S> {
     }
 
     /// The next rule of the policy (rules come in order): whether its hit decides the verdict.
-    pub(crate) fn rule_kind(&mut self, decisive: bool) {
-        self.decisive.push(decisive);
+    /// An `on response` rule's reach (see `CompiledMatcher::reach`).
+    pub(crate) fn response_reach(&mut self, reach: usize) {
+        self.response_reach = self.response_reach.max(reach);
+    }
+
+    pub(crate) fn rule_kind(&mut self, decisive: bool, response: bool) {
+        self.decisive.push((decisive, response));
     }
 
     /// The filters of rule `rule`.
@@ -233,8 +242,9 @@ impl<S: AsRef<[u32]>> ScannerParts<S> {
         let mut rules: Vec<RuleInfo<S>> = self
             .decisive
             .into_iter()
-            .map(|decisive| RuleInfo {
+            .map(|(decisive, response)| RuleInfo {
                 decisive,
+                response,
                 filter: None,
             })
             .collect();
@@ -250,6 +260,7 @@ impl<S: AsRef<[u32]>> ScannerParts<S> {
             regexes: self.regexes,
             screens: self.screens,
             joined,
+            response_reach: self.response_reach,
         })
     }
 }

@@ -46,6 +46,7 @@ pub(crate) use separators::collapse_stable;
 )]
 pub(crate) use separators::MARK;
 
+use crate::ir::Side;
 use crate::validators::Validator;
 use crate::wire::{LoadError, PatternRef};
 
@@ -134,6 +135,9 @@ struct RuleInfo<S: AsRef<[u32]>> {
     /// An enforced deny: its hit denies the request, so with [`Want::First`] no later decisive
     /// rule needs searching.
     decisive: bool,
+    /// `on response`: searched in answers, never in requests (and the other rules never in
+    /// answers).
+    response: bool,
     /// What a candidate match must pass; `None` when every candidate counts.
     filter: Option<Box<RuleFilter<S>>>,
 }
@@ -179,6 +183,9 @@ pub(crate) struct PolicyScanner<S: AsRef<[u32]>> {
     screens: Vec<Screen<S>>,
     /// For segments whose separators are not all single spaces.
     joined: Option<JoinedKeywords>,
+    /// The longest reach of the policy's `on response` rules, 0 without any: how much of a
+    /// streamed answer's text could still be the start of a match.
+    response_reach: usize,
 }
 
 /// The scanners of every policy of a ruleset, in policy order, over the one DFA storage the
@@ -197,10 +204,30 @@ impl Scanners {
     /// The hits of policy `policy` in the texts (see [`PolicyScanner::scan`]); none for a policy
     /// without a scanner.
     pub(crate) fn scan(&self, policy: usize, texts: &[&str], want: Want) -> Vec<Hit> {
+        self.scan_side(policy, texts, want, Side::Request)
+    }
+
+    /// The longest reach of policy `policy`'s `on response` rules (0: it has none).
+    pub(crate) fn response_reach(&self, policy: usize) -> usize {
+        match self {
+            #[cfg(feature = "copy")]
+            Scanners::Copied(scanners) => scanners.get(policy).map_or(0, |s| s.response_reach),
+            Scanners::InPlace(scanners) => scanners.get(policy).map_or(0, |s| s.response_reach),
+        }
+    }
+
+    /// [`Scanners::scan`] with the rules of one side: a request's or (`on response`) an answer's.
+    pub(crate) fn scan_side(
+        &self,
+        policy: usize,
+        texts: &[&str],
+        want: Want,
+        side: Side,
+    ) -> Vec<Hit> {
         let hits = match self {
             #[cfg(feature = "copy")]
-            Scanners::Copied(scanners) => scanners.get(policy).map(|s| s.scan(texts, want)),
-            Scanners::InPlace(scanners) => scanners.get(policy).map(|s| s.scan(texts, want)),
+            Scanners::Copied(scanners) => scanners.get(policy).map(|s| s.scan(texts, want, side)),
+            Scanners::InPlace(scanners) => scanners.get(policy).map(|s| s.scan(texts, want, side)),
         };
         hits.unwrap_or_default()
     }

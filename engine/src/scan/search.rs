@@ -10,6 +10,7 @@ use regex_automata::{Anchored, Input};
 use super::filter::{Candidate, Excused, ViewText};
 use super::separators::{marked, unmarked_offset, Collapsed, Joined};
 use super::{Hit, KeywordSet, PolicyScanner, RuleRegexes, Screen, Search, Want};
+use crate::ir::Side;
 use crate::normalize::{normalize_marked, original_span, Normalized};
 use crate::wire::PatternRef;
 
@@ -98,7 +99,13 @@ impl Found {
 impl<S: AsRef<[u32]>> PolicyScanner<S> {
     /// Finds hits in the texts, sorted by rule, at most one per rule or, with [`Want::Patterns`],
     /// per pattern (see [`Want`]). Spans are always in the texts as given.
-    pub(crate) fn scan(&self, texts: &[&str], want: Want) -> Vec<Hit> {
+    pub(crate) fn scan(&self, texts: &[&str], want: Want, side: Side) -> Vec<Hit> {
+        // Only the rules of the side searched: a request's rules never see an answer.
+        let on_side = |rule: usize| {
+            self.rules
+                .get(rule)
+                .is_none_or(|r| r.response == (side == Side::Response))
+        };
         let any_normalized = self.keyword_sets.iter().any(|s| s.normalized)
             || self.regexes.iter().any(|r| r.normalized);
         let normalized: Vec<Normalized<'_>> = if any_normalized {
@@ -217,6 +224,9 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                     let Some((rule, k)) = set.confirm(id, text, m.start()..m.end()) else {
                         continue;
                     };
+                    if !on_side(rule) {
+                        continue;
+                    }
                     let decisive = decisive(rule);
                     if !found.wanted_pattern(rule, PatternRef::Keyword(k), decisive, want) {
                         continue;
@@ -274,6 +284,9 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                     let Some((rule, k)) = set.confirm(id, &text.text, m.start()..m.end()) else {
                         continue;
                     };
+                    if !on_side(rule) {
+                        continue;
+                    }
                     let decisive = decisive(rule);
                     if !found.wanted_pattern(rule, PatternRef::Keyword(k), decisive, want) {
                         continue;
@@ -303,7 +316,7 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
         }
         // Per view, the segments its screen matched (`None`: no screen, every segment).
         let mut screened: [Option<Option<Vec<bool>>>; 2] = [None, None];
-        for rule in &self.regexes {
+        for rule in self.regexes.iter().filter(|r| on_side(r.rule)) {
             let decisive = decisive(rule.rule);
             if !found.wanted(rule.rule, decisive, want) {
                 continue;
