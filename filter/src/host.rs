@@ -44,6 +44,8 @@ pub(crate) trait Host {
     fn response_headers(&self) -> Headers;
     /// Removes every value of response header `name`.
     fn remove_response_header(&self, name: &str);
+    /// Sets response header `name` (`:status` included) to `value`, while the head is held.
+    fn set_response_header(&self, name: &str, value: &str);
     /// Replaces the first `len` bytes of the response body Envoy holds with `bytes`.
     fn replace_response_body(&self, len: usize, bytes: &[u8]) -> Result<(), Status>;
     /// Lets a paused request go on.
@@ -123,6 +125,10 @@ impl Host for Envoy {
 
     fn remove_response_header(&self, name: &str) {
         let _ = hostcalls::remove_map_value(MapType::HttpResponseHeaders, name);
+    }
+
+    fn set_response_header(&self, name: &str, value: &str) {
+        let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, Some(value));
     }
 
     fn replace_response_body(&self, len: usize, bytes: &[u8]) -> Result<(), Status> {

@@ -15,6 +15,7 @@ pub(crate) enum Event {
     SetHeader(String, String),
     RemoveHeader(String),
     RemoveResponseHeader(String),
+    SetResponseHeader(String, String),
     Resume,
     Reply {
         status: u16,
@@ -158,6 +159,10 @@ impl Host for FakeHost {
 
     fn remove_response_header(&self, name: &str) {
         self.record(Event::RemoveResponseHeader(name.to_owned()));
+    }
+
+    fn set_response_header(&self, name: &str, value: &str) {
+        self.record(Event::SetResponseHeader(name.to_owned(), value.to_owned()));
     }
 
     fn replace_response_body(&self, len: usize, bytes: &[u8]) -> Result<(), Status> {

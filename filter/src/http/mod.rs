@@ -45,11 +45,11 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, LogLevel};
 
 use crate::held::{self, Held};
-
-mod restore;
 use crate::host::{action_name, push_clean, Counter, Envoy, Host, JudgeOutcome, Metric};
 use crate::root::Active;
-use restore::Restore;
+
+mod answer;
+use answer::{Answer, Progress};
 
 /// The reason a client gets when the proxy would not hand over the body.
 const NOT_READ: &str = "the request body could not be read";
@@ -120,8 +120,12 @@ pub(crate) struct Request<H: Host = Envoy> {
     masked_length: Option<usize>,
     /// The enforced mask rules that rewrote the body, for the `guard` property.
     masked: Vec<String>,
-    /// Puts the values of `restore` rules back into the answer.
-    restore: Option<Restore>,
+    /// The masked values of `restore` rules, put back into the answer.
+    restore: Vec<guard_engine::MaskedValue>,
+    /// The answer, when rules scan it or values are restored in it.
+    answer: Option<Answer>,
+    /// The `guard` property as last set, which the answer's verdict extends.
+    property: String,
 }
 
 /// One judge call's end, as the audit line reports it.
@@ -152,7 +156,9 @@ impl<H: Host> Request<H> {
             last_judge: None,
             masked_length: None,
             masked: Vec::new(),
-            restore: None,
+            restore: Vec::new(),
+            answer: None,
+            property: String::new(),
         }
     }
 
@@ -334,7 +340,12 @@ impl<H: Host> Request<H> {
             if !matches!(inspection.decision, Decision::Deny(_)) {
                 self.record_masked(&active, &masked);
                 self.masked_length = Some(masked.body.len());
-                self.restore = Restore::new(&masked.values);
+                self.restore = masked
+                    .values
+                    .iter()
+                    .filter(|v| v.restore)
+                    .cloned()
+                    .collect();
                 self.body = masked.body;
             }
         }
@@ -643,7 +654,7 @@ impl<H: Host> Request<H> {
     }
 
     /// Sets the `guard` property once the request's outcome is known.
-    fn set_property(&self, denial: Option<&Denial>) {
+    fn set_property(&mut self, denial: Option<&Denial>) {
         let policy = match (self.selected_policies(), denial) {
             (Some(policy), _) => policy,
             (None, Some(denial)) => policy_list(&denial.policy),
@@ -655,6 +666,7 @@ impl<H: Host> Request<H> {
             value.push_str(&comma_list(self.masked.iter().map(String::as_str)));
         }
         self.host.set_guard_property(&value);
+        self.property = value;
     }
 
     fn finish(&mut self, outcome: Outcome) -> Step {
@@ -736,7 +748,148 @@ impl<H: Host> Request<H> {
             }
         }
         self.set_property(None);
+        // The answer is read only when rules scan it or values go back into it.
+        if let (Some(active), Some(selection)) = (&self.active, &self.selection) {
+            let scanned = active.ruleset.reads_answers(selection);
+            if scanned || !self.restore.is_empty() {
+                self.answer = Some(Answer::new(scanned));
+            }
+        }
         Step::Forward
+    }
+
+    fn on_answer_headers(&mut self, end_of_stream: bool) -> Action {
+        let label = self.request_label();
+        let can_hold = held_head(&self.active);
+        match &mut self.answer {
+            Some(answer) => answer.on_headers(&self.host, end_of_stream, can_hold, &label),
+            None => Action::Continue,
+        }
+    }
+
+    fn on_answer_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        let label = self.request_label();
+        let Some(answer) = &mut self.answer else {
+            return Action::Continue;
+        };
+        match answer.on_body(&self.host, size, end_of_stream, &label) {
+            Progress::Wait => Action::Pause,
+            Progress::Pass => Action::Continue,
+            Progress::Unreadable => {
+                let name = self.selected_policies().unwrap_or_default();
+                self.replace_answer(&Denial::refusal(
+                    &name,
+                    502,
+                    Code::MalformedAnswer.as_str(),
+                    "the answer could not be read",
+                ));
+                Action::Continue
+            }
+            Progress::Complete(body) => {
+                self.on_answer_complete(body);
+                Action::Continue
+            }
+        }
+    }
+
+    /// The whole answer: scanned by the `on response` rules, masked, its values restored, or
+    /// replaced by guard's error; written back into Envoy's (empty) buffer.
+    fn on_answer_complete(&mut self, body: Vec<u8>) {
+        let (Some(active), Some(selection), Some(answer)) = (
+            self.active.clone(),
+            self.selection.clone(),
+            self.answer.as_ref(),
+        ) else {
+            return;
+        };
+        let (scanned, content_type, content_encoding) = (
+            answer.scanned,
+            answer.content_type.clone(),
+            answer.content_encoding.clone(),
+        );
+        let mut out = body;
+        if scanned {
+            let inspection = active.ruleset.inspect_answer(
+                &selection,
+                content_type.as_deref(),
+                content_encoding.as_deref(),
+                &out,
+            );
+            self.record_monitored(&inspection.monitored);
+            if let Decision::Deny(denial) = &inspection.decision {
+                let denial = denial.clone();
+                self.replace_answer(&denial);
+                return;
+            }
+            if let Some(masked) = inspection.masked {
+                self.record_masked(&active, &masked);
+                out = masked.body;
+            }
+        }
+        let encoded = content_encoding
+            .as_deref()
+            .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
+        if !self.restore.is_empty() && !encoded {
+            let json = content_type
+                .as_deref()
+                .is_none_or(|t| t.to_ascii_lowercase().contains("json"));
+            out = guard_engine::restore(&out, &self.restore, json);
+        }
+        if self.host.replace_response_body(0, &out).is_err() {
+            self.host.log(
+                LogLevel::Error,
+                &format!(
+                    "guard: the answer could not be written back request_id={}",
+                    self.request_label()
+                ),
+            );
+        }
+    }
+
+    /// The answer is not for the client: guard's error takes its place (its status too, when
+    /// the head was held), counted and audited as a request's denial is.
+    fn replace_answer(&mut self, denial: &Denial) {
+        let held = self.answer.as_ref().is_some_and(|a| a.head_held);
+        self.count_denial(denial);
+        log_denial(&self.host, denial, &self.request_label());
+        let context = ReplyContext {
+            request_id: self.request_id.as_deref(),
+            bundle: self.bundle(),
+        };
+        let body = denial.body_in(self.shape, &context);
+        if held {
+            self.host
+                .set_response_header(":status", &denial.status.to_string());
+            self.host
+                .set_response_header("content-type", "application/json");
+            self.host.set_response_header("x-guard-code", denial.code);
+        } else {
+            self.host.log(
+                LogLevel::Warn,
+                &format!(
+                    "guard: answer replaced after its head was sent (status kept) request_id={}",
+                    self.request_label()
+                ),
+            );
+        }
+        if self.host.replace_response_body(0, &body).is_err() {
+            self.host.log(
+                LogLevel::Error,
+                &format!(
+                    "guard: the answer's replacement could not be written request_id={}",
+                    self.request_label()
+                ),
+            );
+        }
+        let verdict = match &denial.rule {
+            Some(rule) => format!(
+                " answer=deny answer_rule={rule} answer_code={}",
+                denial.code
+            ),
+            None => format!(" answer=refuse answer_code={}", denial.code),
+        };
+        let property = format!("{}{verdict}", self.property);
+        self.host.set_guard_property(&property);
     }
 
     fn apply_plan(&mut self) {
@@ -760,12 +913,9 @@ impl<H: Host> Request<H> {
         }
     }
 
-    /// Answers the client with the denial; the request never goes upstream.
-    fn reply(&mut self, denial: &Denial) -> Step {
-        self.phase = Phase::Replied;
-        self.plan = None;
-        self.body = Vec::new();
-        held::release(self.context_id);
+    /// A denial's counters and audit line: the rule's (or the refusal's) counter, names and
+    /// codes only.
+    fn count_denial(&mut self, denial: &Denial) {
         self.host.count(Counter::Denied);
         let rule = self.active.as_ref().and_then(|active| {
             denial
@@ -813,6 +963,15 @@ impl<H: Host> Request<H> {
             judge_ms: judged.and_then(|j| j.ms),
         };
         self.host.log(LogLevel::Debug, &audit.line());
+    }
+
+    /// Answers the client with the denial; the request never goes upstream.
+    fn reply(&mut self, denial: &Denial) -> Step {
+        self.phase = Phase::Replied;
+        self.plan = None;
+        self.body = Vec::new();
+        held::release(self.context_id);
+        self.count_denial(denial);
         self.set_property(Some(denial));
         log_denial(&self.host, denial, &self.request_label());
         let context = ReplyContext {
@@ -1190,19 +1349,11 @@ impl<H: Host> HttpContext for Request<H> {
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        let label = self.request_label();
-        if let Some(restore) = &mut self.restore {
-            restore.on_headers(&self.host, end_of_stream, &label);
-        }
-        Action::Continue
+        self.on_answer_headers(end_of_stream)
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let label = self.request_label();
-        match &mut self.restore {
-            Some(restore) => restore.on_body(&self.host, body_size, end_of_stream, &label),
-            None => Action::Continue,
-        }
+        self.on_answer_body(body_size, end_of_stream)
     }
 
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {

@@ -96,23 +96,35 @@ fn ruleset() -> Rc<Ruleset> {
             policy(
                 "masked",
                 MASKED,
-                vec![Rule {
-                    id: "phone".to_owned(),
-                    reason: None,
-                    mode: Mode::Enforce,
-                    action: RuleAction::Mask(Mask {
-                        patterns: Patterns {
-                            regexes: vec!["1[3-9][0-9]{9}".to_owned()],
+                vec![
+                    Rule {
+                        id: "phone".to_owned(),
+                        reason: None,
+                        mode: Mode::Enforce,
+                        action: RuleAction::Mask(Mask {
+                            patterns: Patterns {
+                                regexes: vec!["1[3-9][0-9]{9}".to_owned()],
+                                ..Patterns::default()
+                            },
+                            with: vec![
+                                MaskPart::Text("[PHONE_".to_owned()),
+                                MaskPart::Number,
+                                MaskPart::Text("]".to_owned()),
+                            ],
+                            restore: true,
+                        }),
+                    },
+                    Rule {
+                        id: "answer-key".to_owned(),
+                        reason: Some("the answer carries a key".to_owned()),
+                        mode: Mode::Enforce,
+                        action: RuleAction::Deny(Patterns {
+                            keywords: vec!["AKIAEXAMPLEKEY".to_owned()],
+                            on_response: true,
                             ..Patterns::default()
-                        },
-                        with: vec![
-                            MaskPart::Text("[PHONE_".to_owned()),
-                            MaskPart::Number,
-                            MaskPart::Text("]".to_owned()),
-                        ],
-                        restore: true,
-                    }),
-                }],
+                        }),
+                    },
+                ],
             ),
             policy(
                 "watched",
@@ -946,7 +958,8 @@ fn the_answer_gets_the_values_back_even_split_across_chunks() {
     let mut request = request(host, true);
     assert_eq!(request.on_headers(false), Action::Pause);
     send_body(&mut request, &chat("call 13812345678"), 1);
-    assert_eq!(request.on_http_response_headers(3, false), Action::Continue);
+    // The policy also scans answers: the head is held until the answer is decided.
+    assert_eq!(request.on_http_response_headers(3, false), Action::Pause);
     assert!(request
         .host
         .events()
@@ -996,4 +1009,109 @@ fn an_answer_to_an_unmasked_request_passes_untouched() {
         b"[PHONE_1]".to_vec()
     );
     assert_eq!(request.host.events().len(), before);
+}
+
+/// An answered request to the masked host, its answer's head delivered.
+fn answered(hold: bool, content_type: &str) -> Request<FakeHost> {
+    let mut host = post(MASKED);
+    host.response_headers = vec![
+        (":status".to_owned(), "200".to_owned()),
+        ("content-type".to_owned(), content_type.to_owned()),
+        ("content-length".to_owned(), "99".to_owned()),
+    ];
+    let mut request = request(host, hold);
+    request.on_headers(false);
+    send_body(&mut request, &chat("hello"), 1);
+    request
+}
+
+fn deliver_answer(request: &mut Request<FakeHost>, answer: &[u8], chunks: usize) -> Action {
+    let size = answer.len().div_ceil(chunks.max(1)).max(1);
+    let pieces: Vec<&[u8]> = answer.chunks(size).collect();
+    let mut last = Action::Continue;
+    for (n, piece) in pieces.iter().enumerate() {
+        request
+            .host
+            .response_buffer
+            .borrow_mut()
+            .extend_from_slice(piece);
+        let end = n + 1 == pieces.len();
+        last = request.on_http_response_body(piece.len(), end);
+    }
+    last
+}
+
+#[test]
+fn a_denied_answer_is_replaced_by_guards_error_with_its_status() {
+    let mut request = answered(true, "application/json");
+    assert_eq!(
+        request.on_http_response_headers(3, false),
+        Action::Pause,
+        "the head is held"
+    );
+    let answer = br#"{"choices":[{"message":{"content":"your key is AKIAEXAMPLEKEY"}}]}"#;
+    assert_eq!(deliver_answer(&mut request, answer, 3), Action::Continue);
+    let sent = String::from_utf8(request.host.response_buffer.borrow().clone()).unwrap();
+    assert!(
+        sent.contains("guard.answer_denied") && sent.contains("answer-key"),
+        "{sent}"
+    );
+    assert!(!sent.contains("AKIAEXAMPLEKEY"), "{sent}");
+    let events = request.host.events();
+    assert!(events.contains(&Event::SetResponseHeader(
+        ":status".to_owned(),
+        "403".to_owned()
+    )));
+    assert!(events.contains(&Event::RemoveResponseHeader("content-length".to_owned())));
+    let property = request
+        .host
+        .property
+        .borrow()
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        property.contains("answer=deny answer_rule=answer-key"),
+        "{property}"
+    );
+}
+
+#[test]
+fn a_benign_scanned_answer_goes_back_byte_for_byte() {
+    let mut request = answered(true, "application/json; charset=utf-8");
+    assert_eq!(request.on_http_response_headers(3, false), Action::Pause);
+    let answer =
+        br#"{"choices":[{"message":{"content":"nothing to see"}}],"usage":{"total_tokens":3}}"#;
+    assert_eq!(deliver_answer(&mut request, answer, 4), Action::Continue);
+    assert_eq!(*request.host.response_buffer.borrow(), answer.to_vec());
+}
+
+#[test]
+fn an_unreadable_answer_is_not_passed() {
+    let mut request = answered(true, "application/json");
+    request.on_http_response_headers(3, false);
+    assert_eq!(
+        deliver_answer(&mut request, b"{\"choices\": [", 1),
+        Action::Continue
+    );
+    let sent = String::from_utf8(request.host.response_buffer.borrow().clone()).unwrap();
+    assert!(sent.contains("guard.malformed_answer"), "{sent}");
+}
+
+#[test]
+fn without_held_heads_a_denied_answer_keeps_its_status_but_not_its_text() {
+    let mut request = answered(false, "application/json");
+    assert_eq!(request.on_http_response_headers(3, false), Action::Continue);
+    let answer = br#"{"content":"AKIAEXAMPLEKEY"}"#;
+    deliver_answer(&mut request, answer, 1);
+    let sent = String::from_utf8(request.host.response_buffer.borrow().clone()).unwrap();
+    assert!(
+        sent.contains("guard.answer_denied") && !sent.contains("AKIAEXAMPLEKEY"),
+        "{sent}"
+    );
+    assert!(!request
+        .host
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::SetResponseHeader(..))));
 }

@@ -1,0 +1,190 @@
+//! The upstream's answer: read only for a request whose policies scan answers (`on response`)
+//! or whose masked values are to be restored, so every other answer passes with no work.
+//!
+//! A whole answer (anything but `text/event-stream`) is moved out of Envoy's buffer as it
+//! arrives, as a request body is, and handed to the request at its end (see
+//! `Request::on_answer_complete`), which writes back what the client gets: the answer, masked or
+//! restored, or guard's error in its place. Its `Content-Length` goes in the headers phase,
+//! since what is written back differs in length. When the deployment holds heads (the Envoy flag
+//! `allow_on_headers_stop_iteration`), an answer that rules scan has its head held too, so a
+//! deny can still change the status; without it the head has left and a deny can only replace
+//! the body.
+//!
+//! What is not read, by choice and stated: an answer to a request with values to restore but no
+//! answer rules, when it is compressed or streamed (restoring across events is the stream
+//! scanner's), or past guard's body limit: it passes as the upstream sent it, placeholders and
+//! all, which lets nothing masked out. An answer that rules must scan is never passed unread:
+//! past the limit, compressed beyond what the engine decodes, or not readable, it is replaced by
+//! guard's error (the engine's `inspect_answer`).
+
+use guard_engine::DEFAULT_MAX_BODY_BYTES;
+use proxy_wasm::types::{Action, BufferType, LogLevel};
+
+use crate::host::Host;
+
+#[derive(Debug, PartialEq, Eq)]
+enum State {
+    /// Before the response headers.
+    Waiting,
+    /// A whole answer, moved into `body` chunk by chunk.
+    Buffering,
+    /// Passed as the upstream sent it (or, after the end, as it was written back).
+    Passing,
+    /// Replaced by guard's error: whatever else the upstream sends is dropped.
+    Dropping,
+}
+
+/// What a body callback of the answer leaves to the request.
+#[derive(Debug)]
+pub(crate) enum Progress {
+    /// Keep the answer paused: more is coming.
+    Wait,
+    /// Let it go on as it is.
+    Pass,
+    /// The whole answer, taken out of Envoy's buffer: the request decides what is written back.
+    Complete(Vec<u8>),
+    /// An answer rules must scan could not be read: the request writes guard's error.
+    Unreadable,
+}
+
+#[derive(Debug)]
+pub(crate) struct Answer {
+    /// Rules scan this answer (else it is read only to restore values).
+    pub(crate) scanned: bool,
+    /// The head is held until the answer is decided.
+    pub(crate) head_held: bool,
+    pub(crate) content_type: Option<String>,
+    pub(crate) content_encoding: Option<String>,
+    /// The upstream's `:status`.
+    pub(crate) status: Option<u16>,
+    state: State,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    pub(crate) fn new(scanned: bool) -> Answer {
+        Answer {
+            scanned,
+            head_held: false,
+            content_type: None,
+            content_encoding: None,
+            status: None,
+            state: State::Waiting,
+            body: Vec::new(),
+        }
+    }
+
+    /// The headers phase of the answer: `Pause` to hold its head.
+    pub(crate) fn on_headers<H: Host>(
+        &mut self,
+        host: &H,
+        end_of_stream: bool,
+        can_hold: bool,
+        label: &str,
+    ) -> Action {
+        let headers = host.response_headers();
+        self.status = headers.get(":status").and_then(|s| s.trim().parse().ok());
+        self.content_type = headers.get("content-type").map(str::to_string);
+        self.content_encoding = headers.get("content-encoding").map(str::to_string);
+        if end_of_stream {
+            // No body: nothing to scan or restore.
+            self.state = State::Passing;
+            return Action::Continue;
+        }
+        let content_type = self.content_type.as_deref().unwrap_or_default();
+        let stream = content_type
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("text/event-stream");
+        let encoded = self
+            .content_encoding
+            .as_deref()
+            .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
+        if !self.scanned && (stream || encoded) {
+            let why = if stream {
+                "the answer is a stream"
+            } else {
+                "the answer is compressed"
+            };
+            host.log(
+                LogLevel::Info,
+                &format!("guard: placeholders not restored: {why} request_id={label}"),
+            );
+            self.state = State::Passing;
+            return Action::Continue;
+        }
+        host.remove_response_header("content-length");
+        self.state = State::Buffering;
+        if self.scanned && can_hold {
+            self.head_held = true;
+            return Action::Pause;
+        }
+        Action::Continue
+    }
+
+    pub(crate) fn on_body<H: Host>(
+        &mut self,
+        host: &H,
+        size: usize,
+        end_of_stream: bool,
+        label: &str,
+    ) -> Progress {
+        match self.state {
+            State::Buffering => {}
+            State::Dropping => {
+                let _ = host.replace_response_body(size, &[]);
+                return Progress::Pass;
+            }
+            State::Waiting | State::Passing => return Progress::Pass,
+        }
+        if size > 0 {
+            let Ok(chunk) = host.read_buffer(BufferType::HttpResponseBody, size) else {
+                return self.unread(host, "the answer could not be read", label);
+            };
+            if host.replace_response_body(size, &[]).is_err() {
+                return self.unread(host, "the answer could not be held", label);
+            }
+            // One byte past the limit at most: enough for the engine to refuse it as too large.
+            let room = (DEFAULT_MAX_BODY_BYTES + 1).saturating_sub(self.body.len());
+            self.body
+                .extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+        }
+        if self.body.len() > DEFAULT_MAX_BODY_BYTES && !self.scanned {
+            return self.unread(host, "the answer is over the body limit", label);
+        }
+        if !end_of_stream && self.body.len() <= DEFAULT_MAX_BODY_BYTES {
+            return Progress::Wait;
+        }
+        // Past the limit before the end, the engine refuses it; the rest is dropped.
+        self.state = if end_of_stream {
+            State::Passing
+        } else {
+            State::Dropping
+        };
+        Progress::Complete(std::mem::take(&mut self.body))
+    }
+
+    /// An answer read only to restore values, that cannot be: what was held goes back as it
+    /// came, and the rest passes.
+    fn unread<H: Host>(&mut self, host: &H, why: &str, label: &str) -> Progress {
+        if self.scanned {
+            // Never passed unscanned: the request writes guard's error instead.
+            self.state = State::Dropping;
+            self.body = Vec::new();
+            host.log(
+                LogLevel::Warn,
+                &format!("guard: the answer could not be scanned: {why} request_id={label}"),
+            );
+            let _ = host.replace_response_body(usize::MAX, &[]);
+            return Progress::Unreadable;
+        }
+        host.log(
+            LogLevel::Warn,
+            &format!("guard: placeholders not restored: {why} request_id={label}"),
+        );
+        let held = std::mem::take(&mut self.body);
+        self.state = State::Passing;
+        let _ = host.replace_response_body(0, &held);
+        Progress::Pass
+    }
+}
