@@ -191,6 +191,10 @@ class _UpstreamHandler(_Recorder):
         if entry is None:
             return
         self.server.add(entry)
+        answer = self.server.take_answer()
+        if answer is not None:
+            self._answer(answer)
+            return
         # The answer names the client's x-test-id, so a test can tell its own answer apart.
         ident = self.headers.get("x-test-id", "none")
         content = "Hello from the mock upstream."
@@ -204,11 +208,53 @@ class _UpstreamHandler(_Recorder):
         self._json(200, completion(content, f"chatcmpl-{ident}"))
 
 
+    def _answer(self, answer: dict[str, Any]) -> None:
+        """A configured answer: a whole body, or a stream written event by event, each its own
+        HTTP chunk after a pause, so the guard sees them arrive apart."""
+        status = int(answer.get("status", 200))
+        content_type = answer.get("content_type") or "application/json"
+        try:
+            if "events" in answer:
+                self.send_response(status)
+                self.send_header("content-type", content_type)
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                delay = float(answer.get("delay", 0.02))
+                for event in answer["events"]:
+                    data = bytes.fromhex(event)
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                    self.wfile.flush()
+                    time.sleep(delay)
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            else:
+                self._send(status, bytes.fromhex(answer.get("body_hex", "")), content_type)
+        except OSError:
+            pass  # the client (or the guard) went away mid-answer
+
+
 class MockUpstream(MockServer):
-    """The LLM behind the guard: records, then answers a canned chat completion."""
+    """The LLM behind the guard: records, then answers a canned chat completion, or the answer
+    configured for the next request (`/__mock/next` with `status`, `content_type` and `body_hex`,
+    or `events`: hex chunks of a stream written one by one, `delay` seconds apart)."""
 
     def __init__(self) -> None:
         super().__init__(_UpstreamHandler)
+        self.answer: dict[str, Any] | None = None
+
+    def configure(self, settings: dict[str, Any]) -> None:
+        with self.lock:
+            self.answer = settings
+
+    def take_answer(self) -> dict[str, Any] | None:
+        with self.lock:
+            answer, self.answer = self.answer, None
+            return answer
+
+    def reset(self) -> None:
+        super().reset()
+        with self.lock:
+            self.answer = None
 
 
 class _JudgeHandler(_Recorder):

@@ -82,6 +82,25 @@ def with_request_id(body: str, request_id: str | None) -> str:
     return body
 
 
+def split_events(stream: bytes) -> list[bytes]:
+    """A stream's events, each with its blank line, as an upstream writes them one by one."""
+    events, rest = [], stream
+    while rest:
+        ends = [i for i in (rest.find(b"\n\n"), rest.find(b"\r\n\r\n")) if i >= 0]
+        if not ends:
+            events.append(rest)
+            break
+        cut = min(ends)
+        cut += 4 if rest[cut:cut + 4] == b"\r\n\r\n" else 2
+        events.append(rest[:cut])
+        rest = rest[cut:]
+    return events
+
+
+def request_id_of(request: dict[str, Any]) -> str | None:
+    return next((v for k, v in request["headers"] if k.lower() == "x-request-id"), None)
+
+
 def cases() -> list[tuple[Path, str]]:
     return [(suite, str(p.relative_to(ROOT))) for suite in SUITES for p in sorted(suite.rglob("*.http"))]
 
@@ -100,6 +119,16 @@ def test_fixture_behaves_in_envoy_as_guardc_test_says(suite: Path, name: str, su
 
     body = request.get("body")
     body_bytes = body.encode() if body is not None else bytes(request["body_bytes"])
+    answer = request.get("answer")
+    if answer is not None:
+        # The upstream answers as the fixture says, a stream event by event.
+        answer_bytes = bytes(answer["body_bytes"])
+        settings = {"status": answer["status"], "content_type": answer["content_type"]}
+        if (answer["content_type"] or "").startswith("text/event-stream"):
+            settings["events"] = [e.hex() for e in split_events(answer_bytes)]
+        else:
+            settings["body_hex"] = answer_bytes.hex()
+        mock_upstream.next(**settings)
     response = send(
         envoy,
         body_bytes if (body_bytes or request["method"] not in ("GET", "HEAD")) else None,
@@ -122,7 +151,17 @@ def test_fixture_behaves_in_envoy_as_guardc_test_says(suite: Path, name: str, su
         for partial in mock_upstream.partial:
             assert not partial.get("body"), "a denied request's body reached the upstream"
     else:
-        assert response.status == 200, response.body
+        client = outcome.get("answer")
+        if client is None:
+            assert response.status == 200, response.body
+        elif client["verdict"] == "deny":
+            deny = client["deny"]
+            assert response.status == deny["status"], response.body
+            expected = with_request_id(deny["body"], response.headers.get("x-request-id") or (request_id_of(request)))
+            assert json.loads(response.body) == json.loads(expected), "the client's error for the answer differs from guardc test's"
+        else:
+            assert response.status == client["status"], response.body
+            assert response.body == bytes(client["body_bytes"]), "the client got another answer than guardc test says"
         (seen,) = mock_upstream.requests
         headers = seen["headers"]
         for header, value in outcome["set_headers"]:

@@ -22,7 +22,7 @@ use crate::decode::{decode, DecodeError};
 use crate::extract::{extract, ExtractError, Format, Limits, Origin, Segment};
 use crate::ir::{HeaderOp, Mode, OnError, Policy, Program, RuleAction, Side};
 use crate::judge::{self, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict};
-use crate::mask::{self, Masked};
+use crate::mask::{self, Masked, MaskedValue};
 use crate::scan::{self, DfaLoader, Hit, PolicyScanner, Scanners, Want};
 use crate::template::{render, MissingSecret, PromptVars, Secrets};
 use crate::validate;
@@ -100,6 +100,19 @@ pub struct Finding {
     pub would_deny: Option<Denial>,
     /// A monitored mask rule: enforced, it would have masked the match.
     pub would_mask: bool,
+}
+
+/// What [`Ruleset::answer`] gives the client: the answer (masked, restored) or guard's error in
+/// its place, and what monitored rules matched in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerOutcome {
+    /// `Deny`: the client gets guard's error instead of the answer.
+    pub decision: Decision,
+    pub monitored: Vec<Finding>,
+    /// What the answer's mask rules replaced.
+    pub masked: Option<Masked>,
+    /// The answer as the client gets it when it is allowed.
+    pub body: Vec<u8>,
 }
 
 /// What [`Ruleset::decide`] found in one reading of the body.
@@ -531,6 +544,46 @@ impl Ruleset {
         }
     }
 
+    /// What the client gets of a whole answer, as the filter and `guardc test` give it: scanned
+    /// by the selected policies' `on response` rules when `scanned`, masked, then with the
+    /// request's restored values put back (not in a compressed answer, which guard does not
+    /// rewrite). `body` is what goes to the client when the answer is allowed.
+    pub fn answer(
+        &self,
+        selection: &Selection,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        body: Vec<u8>,
+        restore: &[MaskedValue],
+        scanned: bool,
+    ) -> AnswerOutcome {
+        let mut outcome = AnswerOutcome {
+            decision: Decision::Allow,
+            monitored: Vec::new(),
+            masked: None,
+            body,
+        };
+        if scanned {
+            let inspection =
+                self.inspect_answer(selection, content_type, content_encoding, &outcome.body);
+            outcome.monitored = inspection.monitored;
+            if let Decision::Deny(_) = inspection.decision {
+                outcome.decision = inspection.decision;
+                return outcome;
+            }
+            if let Some(masked) = inspection.masked {
+                outcome.body.clone_from(&masked.body);
+                outcome.masked = Some(masked);
+            }
+        }
+        let encoded = content_encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
+        if restore.iter().any(|v| v.restore) && !encoded {
+            let json = content_type.is_none_or(|t| t.to_ascii_lowercase().contains("json"));
+            outcome.body = mask::restore(&outcome.body, restore, json);
+        }
+        outcome
+    }
+
     /// What the selected policies' enforced rules of one side decide about the segments, what
     /// the monitored ones matched, and whether an enforced mask rule matched. Escalations are
     /// the request's only.
@@ -544,7 +597,7 @@ impl Ruleset {
                 continue;
             };
             let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
-            let hits = self.scanners.scan_side(p, &texts, Want::First, side);
+            let hits = self.scanners.scan(p, &texts, Want::First, side);
             for hit in &hits {
                 let Some(rule) = policy.rules.get(hit.rule) else {
                     continue;
@@ -625,7 +678,7 @@ impl Ruleset {
         content_encoding: Option<&str>,
         body: &[u8],
     ) -> Result<Explanation, String> {
-        self.explain_wanting(selection, content_type, content_encoding, body, Want::Every)
+        self.explain_wanting(selection, content_type, content_encoding, body, Want::Every, Side::Request)
     }
 
     /// Every pattern of the selected policies' rules that matches the body, by rule id, with
@@ -646,8 +699,20 @@ impl Ruleset {
             content_encoding,
             body,
             Want::Patterns,
+            Side::Request,
         )
         .map(|e| e.hits)
+    }
+
+    /// [`Ruleset::matched_patterns`] of the `on response` rules in an answer.
+    pub fn matched_answer_patterns(
+        &self,
+        selection: &Selection,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<Vec<(String, MatchSite)>, String> {
+        self.explain_wanting(selection, content_type, None, body, Want::Patterns, Side::Response)
+            .map(|e| e.hits)
     }
 
     fn explain_wanting(
@@ -657,6 +722,7 @@ impl Ruleset {
         content_encoding: Option<&str>,
         body: &[u8],
         want: Want,
+        side: Side,
     ) -> Result<Explanation, String> {
         let body = self
             .decode(content_encoding, body)
@@ -668,7 +734,9 @@ impl Ruleset {
             .iter()
             .flat_map(|&p| {
                 let segments = &extracted.segments;
-                self.scan(p, segments, want)
+                let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
+                self.scanners
+                    .scan(p, &texts, want, side)
                     .into_iter()
                     .filter_map(move |hit| {
                         let rule = self.program.policies.get(p)?.rules.get(hit.rule)?;
@@ -681,11 +749,6 @@ impl Ruleset {
             segments: extracted.segments,
             hits,
         })
-    }
-
-    fn scan(&self, policy: usize, segments: &[Segment], want: Want) -> Vec<Hit> {
-        let texts: Vec<&str> = segments.iter().map(|s| s.text.as_str()).collect();
-        self.scanners.scan(policy, &texts, want)
     }
 
     fn rule_denial(&self, policy: usize, segments: &[Segment], hit: &Hit) -> Denial {

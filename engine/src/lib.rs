@@ -37,7 +37,7 @@ pub use compile::{
 };
 pub use decode::DecodeError;
 pub use eval::{
-    Decision, Denial, Escalation, Explanation, Finding, HeaderPlan, Inspection, MatchSite,
+    AnswerOutcome, Decision, Denial, Escalation, Explanation, Finding, HeaderPlan, Inspection, MatchSite,
     MatchedPattern, Outcome, Ruleset, Selection, DEFAULT_MAX_BODY_BYTES,
 };
 pub use extract::{

@@ -143,7 +143,7 @@ pub(crate) fn mask(scope: &Scope<'_>, body: &[u8], json: bool) -> Option<Masked>
         if !policy.rules.iter().enumerate().any(|(r, _)| masks(r)) {
             continue;
         }
-        for hit in scope.scanners.scan_side(p, &texts, Want::All, scope.side) {
+        for hit in scope.scanners.scan(p, &texts, Want::All, scope.side) {
             if !masks(hit.rule) || hit.span.is_empty() {
                 continue;
             }

@@ -109,6 +109,18 @@ pub struct Fixture {
     pub judges: BTreeMap<String, JudgeMock>,
     /// `# @expect` lines, in the order written.
     pub expects: Vec<Expectation>,
+    /// What the upstream answers, from a `# @response` section after the body.
+    pub answer: Option<AnswerFixture>,
+}
+
+/// The upstream's answer to a fixture's request: after the request body, a blank line, then
+/// `# @response STATUS [CONTENT-TYPE]` and the answer's body (or `< FILE`), to the end of the
+/// fixture. A `text/event-stream` answer is a stream whose events are the file's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnswerFixture {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
 }
 
 /// One `# @expect KEY: VALUE` line: a fact the verdict must show, whatever else it says.
@@ -309,7 +321,12 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Fixture, FixtureError> {
         ));
     };
 
+    let (body, answer) = split_answer(body);
     let body = read_body(path, body).map_err(|m| fail(0, m))?;
+    let answer = match answer {
+        Some((line, section)) => Some(parse_answer(path, section).map_err(|m| fail(line, m))?),
+        None => None,
+    };
     Ok(Fixture {
         path: path.to_path_buf(),
         method: method.to_string(),
@@ -320,6 +337,59 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Fixture, FixtureError> {
         body,
         judges,
         expects,
+        answer,
+    })
+}
+
+/// Splits the body from a `# @response` section that follows it after a blank line (or that is
+/// all there is): the body, and the section with the fixture line it starts on (counted from
+/// the body's start, which is close enough to find it; the directive is named in the message).
+fn split_answer(body: &[u8]) -> (&[u8], Option<(usize, &[u8])>) {
+    const DIRECTIVE: &[u8] = b"# @response";
+    if body.starts_with(DIRECTIVE) {
+        return (&[], Some((0, body)));
+    }
+    for separator in [&b"\r\n\r\n# @response"[..], &b"\n\n# @response"[..]] {
+        if let Some(at) = body
+            .windows(separator.len())
+            .position(|w| w == separator)
+        {
+            let start = at + separator.len() - DIRECTIVE.len();
+            let before = body.get(..at).unwrap_or_default();
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 2;
+            return (before, Some((line, body.get(start..).unwrap_or_default())));
+        }
+    }
+    (body, None)
+}
+
+fn parse_answer(fixture: &Path, section: &[u8]) -> Result<AnswerFixture, String> {
+    let end = section
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(section.len());
+    let head = std::str::from_utf8(section.get(..end).unwrap_or_default())
+        .map_err(|_| "the `# @response` line is not UTF-8".to_string())?
+        .trim();
+    let usage = "expected `# @response STATUS [CONTENT-TYPE]`, then the answer's body or `< FILE`";
+    let mut words = head
+        .strip_prefix("# @response")
+        .ok_or_else(|| usage.to_string())?
+        .split_whitespace();
+    let status = words
+        .next()
+        .and_then(|s| s.parse::<u16>().ok())
+        .filter(|s| (100..600).contains(s))
+        .ok_or_else(|| format!("{usage}; the status is a number from 100 to 599"))?;
+    let content_type = {
+        let rest: Vec<&str> = words.collect();
+        (!rest.is_empty()).then(|| rest.join(" "))
+    };
+    let body = read_body(fixture, section.get(end + 1..).unwrap_or_default())?;
+    Ok(AnswerFixture {
+        status,
+        content_type,
+        body,
     })
 }
 

@@ -51,6 +51,19 @@ pub struct Run {
     pub masked: Option<Masked>,
     /// (policy index, rule index, policy name, rule id) of the rules that masked a value.
     names: Vec<(usize, usize, String, String)>,
+    /// What the client got of the fixture's `# @response`, when it has one and the request
+    /// went upstream.
+    pub answer: Option<AnswerRun>,
+}
+
+/// The client's side of a fixture's answer.
+#[derive(Debug, Clone)]
+pub struct AnswerRun {
+    /// The upstream's status.
+    pub status: u16,
+    pub outcome: guard_engine::AnswerOutcome,
+    /// Whether the answer the client gets differs from the upstream's (masked, restored).
+    pub changed: bool,
 }
 
 /// The head checks of the headers phase for a fixture's request, as the filter applies them.
@@ -82,6 +95,7 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
         matched: BTreeSet::new(),
         masked: None,
         names: Vec::new(),
+        answer: None,
     };
     // The headers phase, as the filter runs it: the head checks (odd authorities, upgrades)
     // and the policy's selection. A refused head is answered before any header is planned.
@@ -180,7 +194,68 @@ pub fn run(ruleset: &Ruleset, fixture: &Fixture, secrets: &Secrets) -> Result<Ru
             }
         },
     };
+    if let (Outcome::Allow, Some(answer)) = (&run.outcome, &fixture.answer) {
+        if let Ok(hits) =
+            ruleset.matched_answer_patterns(&policy, answer.content_type.as_deref(), &answer.body)
+        {
+            for (rule, site) in hits {
+                let policy = policy_of(&rule);
+                run.matched
+                    .insert((policy.clone(), rule.clone(), site.pattern));
+                run.exercised.insert((policy, rule));
+            }
+        }
+        run.answer = Some(run_answer(ruleset, &policy, &run, answer));
+        if let Some(AnswerRun { outcome, .. }) = &run.answer {
+            for value in outcome.masked.iter().flat_map(|m| &m.values) {
+                name_rule(ruleset, &mut run.names, value);
+            }
+        }
+    }
     Ok(run)
+}
+
+/// The fixture's answer as the filter treats it (`Ruleset::answer`, the filter's own call).
+fn run_answer(
+    ruleset: &Ruleset,
+    policy: &guard_engine::Selection,
+    run: &Run,
+    answer: &crate::fixture::AnswerFixture,
+) -> AnswerRun {
+    let restore: Vec<guard_engine::MaskedValue> = run
+        .masked
+        .iter()
+        .flat_map(|m| &m.values)
+        .filter(|v| v.restore)
+        .cloned()
+        .collect();
+    let outcome = ruleset.answer(
+        policy,
+        answer.content_type.as_deref(),
+        None,
+        answer.body.clone(),
+        &restore,
+        ruleset.reads_answers(policy),
+    );
+    let changed = outcome.body != answer.body;
+    AnswerRun {
+        status: answer.status,
+        outcome,
+        changed,
+    }
+}
+
+/// Records the names of a masked value's policy and rule.
+fn name_rule(
+    ruleset: &Ruleset,
+    names: &mut Vec<(usize, usize, String, String)>,
+    value: &guard_engine::MaskedValue,
+) {
+    let policy = ruleset.program().policies.get(value.policy);
+    let rule = policy.and_then(|p| p.rules.get(value.rule));
+    if let (Some(policy), Some(rule)) = (policy, rule) {
+        names.push((value.policy, value.rule, policy.name.clone(), rule.id.clone()));
+    }
 }
 
 /// The verdict as reviewers read it in `.verdict` files: stable, one fact per line.
@@ -232,7 +307,44 @@ pub fn render(run: &Run) -> String {
     for finding in &run.monitored {
         line("monitored", &describe_finding(finding));
     }
+    if let Some(answer) = &run.answer {
+        render_answer(run, answer, &mut line);
+    }
     out
+}
+
+/// The answer's lines: what the client got instead of the upstream's answer, or the answer as
+/// changed on its way (masked, restored), and what monitored rules saw in it.
+fn render_answer(run: &Run, answer: &AnswerRun, line: &mut impl FnMut(&str, &str)) {
+    match &answer.outcome.decision {
+        Decision::Deny(denial) => {
+            line("answer", "deny");
+            line("answer-status", &format!("{} (the upstream said {})", denial.status, answer.status));
+            line("answer-code", denial.code);
+            if let Some(rule) = &denial.rule {
+                line("answer-rule", rule);
+            }
+            line("answer-reason", &denial.reason);
+            if let Some(site) = &denial.matched {
+                line("answer-matched", &describe_site(site));
+            }
+        }
+        _ => {
+            line("answer", "allow");
+            line("answer-status", &answer.status.to_string());
+            if let Some(masked) = &answer.outcome.masked {
+                for value in &masked.values {
+                    line("answer-masked", &describe_masked(ruleset_rule(run, value), value));
+                }
+            }
+            if answer.changed {
+                line("answer-body", &one_line(&answer.outcome.body));
+            }
+        }
+    }
+    for finding in &answer.outcome.monitored {
+        line("answer-monitored", &describe_finding(finding));
+    }
 }
 
 /// A monitored rule's match or judge's answer, in one line: what enforce mode would have done.
@@ -324,6 +436,10 @@ pub fn to_json(run: &Run) -> serde_json::Value {
         "remove_headers": run.headers.remove,
         "judges": run.judges.iter().map(|(j, m)| serde_json::json!({"judge": j, "answer": m.to_string(), "mock": m.to_json()})).collect::<Vec<_>>(),
         "deny": match &run.outcome { Outcome::Deny(d) => denial(d), Outcome::Allow => serde_json::Value::Null },
+        "answer": run.answer.as_ref().map(|a| match &a.outcome.decision {
+            Decision::Deny(d) => serde_json::json!({"verdict": "deny", "deny": denial(d)}),
+            _ => serde_json::json!({"verdict": "allow", "status": a.status, "body_bytes": a.outcome.body}),
+        }),
         "masked": run.masked.as_ref().map(|m| serde_json::json!({
             "forwarded_body": String::from_utf8_lossy(&m.body),
             "forwarded_body_bytes": m.body,

@@ -423,6 +423,13 @@ fn request_json(f: &fixture::Fixture) -> serde_json::Value {
         Ok(text) => request["body"] = text.into(),
         Err(_) => request["body_bytes"] = f.body.clone().into(),
     }
+    if let Some(answer) = &f.answer {
+        request["answer"] = serde_json::json!({
+            "status": answer.status,
+            "content_type": answer.content_type,
+            "body_bytes": answer.body,
+        });
+    }
     request
 }
 

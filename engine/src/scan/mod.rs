@@ -201,12 +201,6 @@ pub(crate) enum Scanners {
 }
 
 impl Scanners {
-    /// The hits of policy `policy` in the texts (see [`PolicyScanner::scan`]); none for a policy
-    /// without a scanner.
-    pub(crate) fn scan(&self, policy: usize, texts: &[&str], want: Want) -> Vec<Hit> {
-        self.scan_side(policy, texts, want, Side::Request)
-    }
-
     /// The longest reach of policy `policy`'s `on response` rules (0: it has none).
     pub(crate) fn response_reach(&self, policy: usize) -> usize {
         match self {
@@ -216,8 +210,10 @@ impl Scanners {
         }
     }
 
-    /// [`Scanners::scan`] with the rules of one side: a request's or (`on response`) an answer's.
-    pub(crate) fn scan_side(
+    /// The hits of policy `policy` in the texts (see [`PolicyScanner::scan`]) of the rules of
+    /// one side, a request's or (`on response`) an answer's; none for a policy without a
+    /// scanner.
+    pub(crate) fn scan(
         &self,
         policy: usize,
         texts: &[&str],

@@ -807,34 +807,23 @@ impl<H: Host> Request<H> {
             answer.content_type.clone(),
             answer.content_encoding.clone(),
         );
-        let mut out = body;
-        if scanned {
-            let inspection = active.ruleset.inspect_answer(
-                &selection,
-                content_type.as_deref(),
-                content_encoding.as_deref(),
-                &out,
-            );
-            self.record_monitored(&inspection.monitored);
-            if let Decision::Deny(denial) = &inspection.decision {
-                let denial = denial.clone();
-                self.replace_answer(&denial);
-                return;
-            }
-            if let Some(masked) = inspection.masked {
-                self.record_masked(&active, &masked);
-                out = masked.body;
-            }
+        let outcome = active.ruleset.answer(
+            &selection,
+            content_type.as_deref(),
+            content_encoding.as_deref(),
+            body,
+            &self.restore,
+            scanned,
+        );
+        self.record_monitored(&outcome.monitored);
+        if let Decision::Deny(denial) = &outcome.decision {
+            self.replace_answer(denial);
+            return;
         }
-        let encoded = content_encoding
-            .as_deref()
-            .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
-        if !self.restore.is_empty() && !encoded {
-            let json = content_type
-                .as_deref()
-                .is_none_or(|t| t.to_ascii_lowercase().contains("json"));
-            out = guard_engine::restore(&out, &self.restore, json);
+        if let Some(masked) = &outcome.masked {
+            self.record_masked(&active, masked);
         }
+        let out = outcome.body;
         if self.host.replace_response_body(0, &out).is_err() {
             self.host.log(
                 LogLevel::Error,
@@ -863,6 +852,10 @@ impl<H: Host> Request<H> {
             self.host
                 .set_response_header("content-type", "application/json");
             self.host.set_response_header("x-guard-code", denial.code);
+            // As on a local reply: the id the error body names, for the client to quote.
+            if let Some(id) = &self.request_id {
+                self.host.set_response_header("x-request-id", id);
+            }
         } else {
             self.host.log(
                 LogLevel::Warn,
