@@ -24,6 +24,7 @@ mod mask;
 mod normalize;
 mod reply;
 mod scan;
+mod stream;
 mod template;
 mod validate;
 mod validators;
@@ -50,5 +51,11 @@ pub use judge::{
 pub use mask::{restore, Masked, MaskedValue};
 pub use normalize::normalize;
 pub use reply::{sanitize_request_id, ErrorShape, ReplyContext, MAX_REQUEST_ID};
+pub use stream::formats::{
+    detect as detect_stream, rewrite as rewrite_event, texts as event_texts, FormatError, Piece,
+    PieceKind, PieceRef, StreamFormat,
+};
+pub use stream::sse::{Event, SseError, SseParser, DEFAULT_MAX_EVENT_BYTES};
+pub use stream::terminal::{terminal, OpenItem, StreamDenial, StreamState};
 pub use template::{MissingSecret, Secrets};
 pub use wire::{LoadError, PatternRef, FORMAT_VERSION, REGEX_AUTOMATA_VERSION};
