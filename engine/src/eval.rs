@@ -116,11 +116,11 @@ pub struct AnswerOutcome {
 }
 
 /// What [`Ruleset::decide`] found in one reading of the body.
-struct Decided {
-    decision: Decision,
-    monitored: Vec<Finding>,
+pub(crate) struct Decided {
+    pub(crate) decision: Decision,
+    pub(crate) monitored: Vec<Finding>,
     /// An enforced mask rule matched.
-    masks: bool,
+    pub(crate) masks: bool,
 }
 
 /// A final answer.
@@ -584,6 +584,11 @@ impl Ruleset {
         outcome
     }
 
+    /// [`Ruleset::decide`] for the `on response` rules, for the stream guard.
+    pub(crate) fn decide_answer(&self, selection: &Selection, segments: &[Segment]) -> Decided {
+        self.decide(selection, segments, Side::Response)
+    }
+
     /// What the selected policies' enforced rules of one side decide about the segments, what
     /// the monitored ones matched, and whether an enforced mask rule matched. Escalations are
     /// the request's only.
@@ -678,7 +683,14 @@ impl Ruleset {
         content_encoding: Option<&str>,
         body: &[u8],
     ) -> Result<Explanation, String> {
-        self.explain_wanting(selection, content_type, content_encoding, body, Want::Every, Side::Request)
+        self.explain_wanting(
+            selection,
+            content_type,
+            content_encoding,
+            body,
+            Want::Every,
+            Side::Request,
+        )
     }
 
     /// Every pattern of the selected policies' rules that matches the body, by rule id, with
@@ -711,8 +723,15 @@ impl Ruleset {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<Vec<(String, MatchSite)>, String> {
-        self.explain_wanting(selection, content_type, None, body, Want::Patterns, Side::Response)
-            .map(|e| e.hits)
+        self.explain_wanting(
+            selection,
+            content_type,
+            None,
+            body,
+            Want::Patterns,
+            Side::Response,
+        )
+        .map(|e| e.hits)
     }
 
     fn explain_wanting(

@@ -38,8 +38,8 @@ pub use compile::{
 };
 pub use decode::DecodeError;
 pub use eval::{
-    AnswerOutcome, Decision, Denial, Escalation, Explanation, Finding, HeaderPlan, Inspection, MatchSite,
-    MatchedPattern, Outcome, Ruleset, Selection, DEFAULT_MAX_BODY_BYTES,
+    AnswerOutcome, Decision, Denial, Escalation, Explanation, Finding, HeaderPlan, Inspection,
+    MatchSite, MatchedPattern, Outcome, Ruleset, Selection, DEFAULT_MAX_BODY_BYTES,
 };
 pub use extract::{
     extract, ExtractError, Extracted, Format, Limits, MediaProblem, Origin, Segment,
@@ -55,6 +55,7 @@ pub use stream::formats::{
     detect as detect_stream, rewrite as rewrite_event, texts as event_texts, FormatError, Piece,
     PieceKind, PieceRef, StreamFormat,
 };
+pub use stream::guard::{AnswerStream, StreamStep, MAX_HELD_BYTES};
 pub use stream::sse::{Event, SseError, SseParser, DEFAULT_MAX_EVENT_BYTES};
 pub use stream::terminal::{terminal, OpenItem, StreamDenial, StreamState};
 pub use template::{MissingSecret, Secrets};

@@ -350,10 +350,7 @@ fn split_answer(body: &[u8]) -> (&[u8], Option<(usize, &[u8])>) {
         return (&[], Some((0, body)));
     }
     for separator in [&b"\r\n\r\n# @response"[..], &b"\n\n# @response"[..]] {
-        if let Some(at) = body
-            .windows(separator.len())
-            .position(|w| w == separator)
-        {
+        if let Some(at) = body.windows(separator.len()).position(|w| w == separator) {
             let start = at + separator.len() - DIRECTIVE.len();
             let before = body.get(..at).unwrap_or_default();
             let line = before.iter().filter(|&&b| b == b'\n').count() + 2;

@@ -254,7 +254,12 @@ fn name_rule(
     let policy = ruleset.program().policies.get(value.policy);
     let rule = policy.and_then(|p| p.rules.get(value.rule));
     if let (Some(policy), Some(rule)) = (policy, rule) {
-        names.push((value.policy, value.rule, policy.name.clone(), rule.id.clone()));
+        names.push((
+            value.policy,
+            value.rule,
+            policy.name.clone(),
+            rule.id.clone(),
+        ));
     }
 }
 
@@ -319,7 +324,10 @@ fn render_answer(run: &Run, answer: &AnswerRun, line: &mut impl FnMut(&str, &str
     match &answer.outcome.decision {
         Decision::Deny(denial) => {
             line("answer", "deny");
-            line("answer-status", &format!("{} (the upstream said {})", denial.status, answer.status));
+            line(
+                "answer-status",
+                &format!("{} (the upstream said {})", denial.status, answer.status),
+            );
             line("answer-code", denial.code);
             if let Some(rule) = &denial.rule {
                 line("answer-rule", rule);
@@ -334,7 +342,10 @@ fn render_answer(run: &Run, answer: &AnswerRun, line: &mut impl FnMut(&str, &str
             line("answer-status", &answer.status.to_string());
             if let Some(masked) = &answer.outcome.masked {
                 for value in &masked.values {
-                    line("answer-masked", &describe_masked(ruleset_rule(run, value), value));
+                    line(
+                        "answer-masked",
+                        &describe_masked(ruleset_rule(run, value), value),
+                    );
                 }
             }
             if answer.changed {

@@ -213,13 +213,7 @@ impl Scanners {
     /// The hits of policy `policy` in the texts (see [`PolicyScanner::scan`]) of the rules of
     /// one side, a request's or (`on response`) an answer's; none for a policy without a
     /// scanner.
-    pub(crate) fn scan(
-        &self,
-        policy: usize,
-        texts: &[&str],
-        want: Want,
-        side: Side,
-    ) -> Vec<Hit> {
+    pub(crate) fn scan(&self, policy: usize, texts: &[&str], want: Want, side: Side) -> Vec<Hit> {
         let hits = match self {
             #[cfg(feature = "copy")]
             Scanners::Copied(scanners) => scanners.get(policy).map(|s| s.scan(texts, want, side)),

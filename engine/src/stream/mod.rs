@@ -4,12 +4,16 @@
 //! [`formats`] says which API a stream follows and lists each event's model-written text by
 //! channel, with where it is so it can be rewritten; [`terminal`] writes the events that end a
 //! stream on a deny in the stream's own format, so that the client's SDK raises guard's error.
-//! Holding events back, carrying text across them and searching it is the caller's part.
+//! [`guard`] holds events back, carries each channel's text across them and searches it with the
+//! `on response` rules, releasing events whole and unchanged once no match can start in them.
 
 pub mod formats;
+pub mod guard;
 mod json;
 pub mod sse;
 pub mod terminal;
 
+#[cfg(test)]
+mod guard_tests;
 #[cfg(test)]
 mod tests;

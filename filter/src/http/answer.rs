@@ -10,6 +10,10 @@
 //! deny can still change the status; without it the head has left and a deny can only replace
 //! the body.
 //!
+//! A scanned stream (`text/event-stream`) keeps its head and goes through the engine's stream
+//! guard chunk by chunk: what the guard releases (whole events, byte for byte) is written back
+//! at once, what it holds stays with it, and a deny ends the stream in its own format.
+//!
 //! What is not read, by choice and stated: an answer to a request with values to restore but no
 //! answer rules, when it is compressed or streamed (restoring across events is the stream
 //! scanner's), or past guard's body limit: it passes as the upstream sent it, placeholders and
@@ -28,6 +32,8 @@ enum State {
     Waiting,
     /// A whole answer, moved into `body` chunk by chunk.
     Buffering,
+    /// A stream the rules scan: each chunk goes through the stream guard.
+    Streaming,
     /// Passed as the upstream sent it (or, after the end, as it was written back).
     Passing,
     /// Replaced by guard's error: whatever else the upstream sends is dropped.
@@ -45,6 +51,9 @@ pub(crate) enum Progress {
     Complete(Vec<u8>),
     /// An answer rules must scan could not be read: the request writes guard's error.
     Unreadable,
+    /// The next bytes of a scanned stream, taken out of Envoy's buffer, and whether it ends:
+    /// the request runs them through the stream guard and writes back what it releases.
+    Streamed(Vec<u8>, bool),
 }
 
 #[derive(Debug)]
@@ -57,6 +66,8 @@ pub(crate) struct Answer {
     pub(crate) content_encoding: Option<String>,
     /// The upstream's `:status`.
     pub(crate) status: Option<u16>,
+    /// The stream guard of a scanned stream.
+    pub(crate) stream: Option<guard_engine::AnswerStream>,
     state: State,
     body: Vec<u8>,
 }
@@ -69,6 +80,7 @@ impl Answer {
             content_type: None,
             content_encoding: None,
             status: None,
+            stream: None,
             state: State::Waiting,
             body: Vec::new(),
         }
@@ -114,12 +126,23 @@ impl Answer {
             return Action::Continue;
         }
         host.remove_response_header("content-length");
+        if stream {
+            // Scanned as it streams: its head goes on, a deny ends it with the stream's own
+            // terminal events.
+            self.state = State::Streaming;
+            return Action::Continue;
+        }
         self.state = State::Buffering;
         if self.scanned && can_hold {
             self.head_held = true;
             return Action::Pause;
         }
         Action::Continue
+    }
+
+    /// After a stream was cut: what else the upstream sends is dropped.
+    pub(crate) fn drop_rest(&mut self) {
+        self.state = State::Dropping;
     }
 
     pub(crate) fn on_body<H: Host>(
@@ -131,6 +154,17 @@ impl Answer {
     ) -> Progress {
         match self.state {
             State::Buffering => {}
+            State::Streaming => {
+                let chunk = match host.read_buffer(BufferType::HttpResponseBody, size) {
+                    Ok(chunk) if size > 0 => chunk,
+                    Ok(_) => Vec::new(),
+                    Err(_) => return self.unread(host, "the stream could not be read", label),
+                };
+                if size > 0 && host.replace_response_body(size, &[]).is_err() {
+                    return self.unread(host, "the stream could not be held", label);
+                }
+                return Progress::Streamed(chunk, end_of_stream);
+            }
             State::Dropping => {
                 let _ = host.replace_response_body(size, &[]);
                 return Progress::Pass;

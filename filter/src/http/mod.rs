@@ -789,7 +789,69 @@ impl<H: Host> Request<H> {
                 self.on_answer_complete(body);
                 Action::Continue
             }
+            Progress::Streamed(chunk, end) => {
+                self.on_stream_chunk(&chunk, end);
+                Action::Continue
+            }
         }
+    }
+
+    /// A scanned stream's next bytes through the engine's stream guard: what it releases goes
+    /// out now; a cut is counted and audited as a deny is.
+    fn on_stream_chunk(&mut self, chunk: &[u8], end: bool) {
+        let (Some(active), Some(selection)) = (self.active.clone(), self.selection.clone()) else {
+            return;
+        };
+        let request_id = self.request_id.clone();
+        let Some(answer) = self.answer.as_mut() else {
+            return;
+        };
+        let stream = answer
+            .stream
+            .get_or_insert_with(|| active.ruleset.answer_stream(&selection));
+        let mut step = active
+            .ruleset
+            .stream_push(&selection, stream, chunk, request_id.as_deref());
+        if end && step.denial.is_none() {
+            let last = active
+                .ruleset
+                .stream_finish(&selection, stream, request_id.as_deref());
+            step.release.extend_from_slice(&last.release);
+            step.monitored.extend(last.monitored);
+            step.denial = last.denial;
+        }
+        if step.denial.is_some() {
+            answer.drop_rest();
+        }
+        if !step.release.is_empty() && self.host.replace_response_body(0, &step.release).is_err() {
+            self.host.log(
+                LogLevel::Error,
+                &format!(
+                    "guard: released stream events could not be written request_id={}",
+                    self.request_label()
+                ),
+            );
+        }
+        self.record_monitored(&step.monitored);
+        if let Some(denial) = &step.denial {
+            self.record_answer_denial(denial);
+        }
+    }
+
+    /// An answer the client does not get: counted, logged and audited as a request's denial
+    /// is, and the `guard` property extended with the answer's verdict.
+    fn record_answer_denial(&mut self, denial: &Denial) {
+        self.count_denial(denial);
+        log_denial(&self.host, denial, &self.request_label());
+        let verdict = match &denial.rule {
+            Some(rule) => format!(
+                " answer=deny answer_rule={rule} answer_code={}",
+                denial.code
+            ),
+            None => format!(" answer=refuse answer_code={}", denial.code),
+        };
+        let property = format!("{}{verdict}", self.property);
+        self.host.set_guard_property(&property);
     }
 
     /// The whole answer: scanned by the `on response` rules, masked, its values restored, or
@@ -839,8 +901,7 @@ impl<H: Host> Request<H> {
     /// the head was held), counted and audited as a request's denial is.
     fn replace_answer(&mut self, denial: &Denial) {
         let held = self.answer.as_ref().is_some_and(|a| a.head_held);
-        self.count_denial(denial);
-        log_denial(&self.host, denial, &self.request_label());
+        self.record_answer_denial(denial);
         let context = ReplyContext {
             request_id: self.request_id.as_deref(),
             bundle: self.bundle(),
@@ -874,15 +935,6 @@ impl<H: Host> Request<H> {
                 ),
             );
         }
-        let verdict = match &denial.rule {
-            Some(rule) => format!(
-                " answer=deny answer_rule={rule} answer_code={}",
-                denial.code
-            ),
-            None => format!(" answer=refuse answer_code={}", denial.code),
-        };
-        let property = format!("{}{verdict}", self.property);
-        self.host.set_guard_property(&property);
     }
 
     fn apply_plan(&mut self) {

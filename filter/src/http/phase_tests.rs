@@ -1115,3 +1115,65 @@ fn without_held_heads_a_denied_answer_keeps_its_status_but_not_its_text() {
         .iter()
         .any(|e| matches!(e, Event::SetResponseHeader(..))));
 }
+
+fn chunk(content: &str) -> Vec<u8> {
+    format!(
+        "data: {{\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":{}}}}}]}}\n\n",
+        serde_json::to_string(content).unwrap()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_stream_goes_out_event_by_event_and_is_cut_before_a_split_key() {
+    let mut request = answered(true, "text/event-stream");
+    assert_eq!(
+        request.on_http_response_headers(3, false),
+        Action::Continue,
+        "a stream's head goes on"
+    );
+    let mut client = Vec::new();
+    let events = [
+        chunk("Hello, this first event is harmless and long. "),
+        chunk("So is this one, long enough to release the first. "),
+        chunk("Now the key: AKIAEXAM"),
+        chunk("PLEKEY and the rest"),
+    ];
+    for (n, event) in events.iter().enumerate() {
+        request
+            .host
+            .response_buffer
+            .borrow_mut()
+            .extend_from_slice(event);
+        assert_eq!(
+            request.on_http_response_body(event.len(), false),
+            Action::Continue
+        );
+        client.extend(request.host.response_buffer.borrow_mut().drain(..));
+        if n == 1 {
+            assert_eq!(
+                client, events[0],
+                "the first event goes out as it came, once safe"
+            );
+        }
+    }
+    let text = String::from_utf8(client).unwrap();
+    assert!(text.contains("guard.answer_denied"), "{text}");
+    assert!(
+        !text.contains("AKIAEXAM") && !text.contains("PLEKEY"),
+        "{text}"
+    );
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    // What the upstream sends after the cut is dropped.
+    let more = chunk("more");
+    request
+        .host
+        .response_buffer
+        .borrow_mut()
+        .extend_from_slice(&more);
+    assert_eq!(
+        request.on_http_response_body(more.len(), true),
+        Action::Continue
+    );
+    assert!(request.host.response_buffer.borrow().is_empty());
+}

@@ -1,0 +1,366 @@
+//! Guarding a streamed answer: every event is scanned before any byte of it reaches the client,
+//! a pattern split across events is found as if the text had come in one piece, and a benign
+//! stream goes out byte for byte as the upstream sent it.
+//!
+//! The text of each channel (a choice's content, a tool call's arguments, a content block; see
+//! [`super::formats`]) is carried across events in a window. After each event the window is
+//! searched with the selected policies' `on response` rules. A match of an enforced deny ends
+//! the stream there: the events still held are dropped and the stream's own terminal events
+//! (see [`super::terminal`]) are sent instead, so the client's SDK raises guard's error. Events
+//! are released whole, in order, as soon as no match can still start in them: a match is at most
+//! the rules' *reach* long (compiled per rule, `CompiledMatcher::reach`), so an event whose text
+//! lies before the last `reach - 1` units of its channel can only be part of matches that would
+//! already have been found. Units undercount what a match can consume (a character is one, a run
+//! of white space is one, an invisible character the normaliser removes is none), so more is held
+//! than strictly needed, never less. A window keeps some text before the release point, so
+//! normalisation at its edge reads as it would in the whole text.
+//!
+//! What is refused rather than passed: an event over the size bound, bytes that are not UTF-8,
+//! an event whose data does not parse (`guard.malformed_answer`), more held text than the bound
+//! (`guard.answer_too_large`), and a match of an enforced `mask` rule, which a stream cannot yet
+//! be rewritten for (`guard.mask_unsupported`). Each ends the stream as a deny does.
+
+use std::collections::BTreeMap;
+
+use super::formats::{self, Piece, PieceKind, StreamFormat};
+use super::sse::{Event, SseError, SseParser};
+use super::terminal::{self, StreamDenial, StreamState};
+use crate::codes::Code;
+use crate::eval::{Decision, Denial, Finding, Ruleset, Selection};
+use crate::extract::{Origin, Segment};
+
+/// The most text a stream may hold back at once, in bytes of events.
+pub const MAX_HELD_BYTES: usize = 1 << 20;
+
+/// How many characters before the release point a window keeps, so normalisation at the
+/// window's start reads as it would in the whole text.
+const CONTEXT_CHARS: usize = 32;
+
+/// One answer stream being guarded.
+#[derive(Debug)]
+pub struct AnswerStream {
+    parser: SseParser,
+    format: Option<StreamFormat>,
+    state: StreamState,
+    /// Events not yet released, oldest first, with the end of each of their delta pieces in
+    /// their channel's text (absolute byte offsets).
+    held: Vec<(Event, Vec<(String, usize)>)>,
+    held_bytes: usize,
+    channels: BTreeMap<String, Channel>,
+    reach: usize,
+    /// Rules whose monitored match was recorded already (once per stream).
+    recorded: Vec<String>,
+    /// The stream was cut: nothing more goes out.
+    cut: bool,
+}
+
+/// One channel's text: the window kept, and where it starts in the channel's whole text.
+#[derive(Debug, Default)]
+struct Channel {
+    text: String,
+    base: usize,
+}
+
+/// What a step of the stream gives the client.
+#[derive(Debug, Default)]
+pub struct StreamStep {
+    /// The bytes to send now: released events, byte for byte, then (when cut) the terminal
+    /// events.
+    pub release: Vec<u8>,
+    /// Why the stream was cut, when it was.
+    pub denial: Option<Denial>,
+    /// Monitored rules that matched in it, each once per stream.
+    pub monitored: Vec<Finding>,
+    /// Bytes of events still held back after this step.
+    pub held: usize,
+}
+
+impl Ruleset {
+    /// A guard for one streamed answer to a request the selection selected.
+    pub fn answer_stream(&self, selection: &Selection) -> AnswerStream {
+        AnswerStream {
+            parser: SseParser::default(),
+            format: None,
+            state: StreamState::new(None),
+            held: Vec::new(),
+            held_bytes: 0,
+            channels: BTreeMap::new(),
+            reach: self.response_reach(selection),
+            recorded: Vec::new(),
+            cut: false,
+        }
+    }
+
+    /// The next bytes of the stream, as the upstream sent them.
+    pub fn stream_push(
+        &self,
+        selection: &Selection,
+        stream: &mut AnswerStream,
+        bytes: &[u8],
+        request_id: Option<&str>,
+    ) -> StreamStep {
+        if stream.cut {
+            return StreamStep::default();
+        }
+        let events = stream.parser.push(bytes);
+        self.stream_events(selection, stream, events, false, request_id)
+    }
+
+    /// The end of the stream: whatever is held goes out (no more text can follow it).
+    pub fn stream_finish(
+        &self,
+        selection: &Selection,
+        stream: &mut AnswerStream,
+        request_id: Option<&str>,
+    ) -> StreamStep {
+        if stream.cut {
+            return StreamStep::default();
+        }
+        let last = stream.parser.finish().map(|e| e.into_iter().collect());
+        self.stream_events(selection, stream, last, true, request_id)
+    }
+
+    fn stream_events(
+        &self,
+        selection: &Selection,
+        stream: &mut AnswerStream,
+        events: Result<Vec<Event>, SseError>,
+        end: bool,
+        request_id: Option<&str>,
+    ) -> StreamStep {
+        let mut step = StreamStep::default();
+        let name = self.selection_name(selection);
+        let events = match events {
+            Ok(events) => events,
+            Err(SseError::EventTooLarge { .. }) => {
+                let denial = Denial::refusal(
+                    &name,
+                    502,
+                    Code::AnswerTooLarge.as_str(),
+                    "an event of the answer is over guard's size limit",
+                );
+                return cut(stream, step, denial, request_id);
+            }
+            Err(_) => {
+                let denial = Denial::refusal(
+                    &name,
+                    502,
+                    Code::MalformedAnswer.as_str(),
+                    "the answer's stream could not be read",
+                );
+                return cut(stream, step, denial, request_id);
+            }
+        };
+        for event in events {
+            if stream.format.is_none() {
+                stream.format = formats::detect(&event);
+            }
+            let format = stream.format.unwrap_or(StreamFormat::Unknown);
+            let pieces = match formats::texts(format, &event) {
+                Ok(pieces) => pieces,
+                Err(_) => {
+                    let denial = Denial::refusal(
+                        &name,
+                        502,
+                        Code::MalformedAnswer.as_str(),
+                        "an event of the answer could not be read",
+                    );
+                    return cut(stream, step, denial, request_id);
+                }
+            };
+            let mut touched: Vec<String> = Vec::new();
+            let mut wholes: Vec<String> = Vec::new();
+            let mut ends = Vec::new();
+            for Piece {
+                channel,
+                kind,
+                text,
+                ..
+            } in pieces
+            {
+                match kind {
+                    PieceKind::Whole => wholes.push(text),
+                    PieceKind::Delta => {
+                        let entry = stream.channels.entry(channel.clone()).or_default();
+                        entry.text.push_str(&text);
+                        ends.push((channel.clone(), entry.base + entry.text.len()));
+                        if !touched.contains(&channel) {
+                            touched.push(channel);
+                        }
+                    }
+                }
+            }
+            stream.held_bytes += event.raw.len();
+            stream.held.push((event, ends));
+            // The texts this event changed or brought whole, each searched as one text.
+            let texts: Vec<String> = touched
+                .iter()
+                .filter_map(|c| stream.channels.get(c).map(|ch| ch.text.clone()))
+                .chain(wholes)
+                .collect();
+            if let Some(denial) = self.search(selection, stream, &texts, &mut step) {
+                return cut(stream, step, denial, request_id);
+            }
+            if stream.held_bytes > MAX_HELD_BYTES {
+                let denial = Denial::refusal(
+                    &name,
+                    502,
+                    Code::AnswerTooLarge.as_str(),
+                    "the answer holds more text than guard can search at once",
+                );
+                return cut(stream, step, denial, request_id);
+            }
+            release(stream, &mut step, false);
+        }
+        if end {
+            release(stream, &mut step, true);
+        }
+        step.held = stream.held_bytes;
+        step
+    }
+
+    /// Searches texts with the `on response` rules: the denial of an enforced deny (or of a
+    /// mask, which a stream cannot be rewritten for), monitored matches into the step.
+    fn search(
+        &self,
+        selection: &Selection,
+        stream: &mut AnswerStream,
+        texts: &[String],
+        step: &mut StreamStep,
+    ) -> Option<Denial> {
+        if texts.is_empty() {
+            return None;
+        }
+        let segments: Vec<Segment> = texts
+            .iter()
+            .map(|text| Segment {
+                path: "answer".into(),
+                text: text.clone(),
+                origin: Origin::Prompt,
+            })
+            .collect();
+        let decided = self.decide_answer(selection, &segments);
+        for finding in decided.monitored {
+            if !stream.recorded.contains(&finding.rule) {
+                stream.recorded.push(finding.rule.clone());
+                step.monitored.push(finding);
+            }
+        }
+        match decided.decision {
+            Decision::Deny(denial) => Some(denial),
+            _ if decided.masks => Some(Denial::refusal(
+                &self.selection_name(selection),
+                502,
+                Code::MaskUnsupported.as_str(),
+                "a value the policy masks is in a streamed answer, which guard does not rewrite",
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Releases the held events, in order, while no match can still start in them (all of them at
+/// the end of the stream), and trims the windows to what later matches can still need.
+fn release(stream: &mut AnswerStream, step: &mut StreamStep, all: bool) {
+    let safe: BTreeMap<String, usize> = stream
+        .channels
+        .iter()
+        .map(|(name, channel)| (name.clone(), safe_point(channel, stream.reach)))
+        .collect();
+    let releasable = stream
+        .held
+        .iter()
+        .take_while(|(_, ends)| {
+            all || ends
+                .iter()
+                .all(|(channel, end)| safe.get(channel).is_some_and(|safe| end <= safe))
+        })
+        .count();
+    for (event, _) in stream.held.drain(..releasable) {
+        stream.state.observe(&event);
+        stream.held_bytes = stream.held_bytes.saturating_sub(event.raw.len());
+        step.release.extend_from_slice(&event.raw);
+    }
+    for (name, channel) in &mut stream.channels {
+        let Some(&safe) = safe.get(name) else {
+            continue;
+        };
+        trim(channel, safe);
+    }
+}
+
+/// The absolute offset in the channel's text before which no match that is still to end can
+/// start: `reach - 1` units back from its end (see the module docs).
+fn safe_point(channel: &Channel, reach: usize) -> usize {
+    let need = reach.saturating_sub(1);
+    let mut units = 0;
+    let mut in_space = false;
+    let mut at = channel.text.len();
+    for (i, c) in channel.text.char_indices().rev() {
+        if units >= need {
+            break;
+        }
+        if crate::normalize::is_deleted(c) {
+            // Removed by the normaliser: no unit.
+        } else if c.is_whitespace() {
+            if !in_space {
+                units += 1;
+            }
+            in_space = true;
+        } else {
+            units += 1;
+            in_space = false;
+        }
+        at = i;
+    }
+    if units < need {
+        // Not even `reach - 1` units yet: all of it could still start a match.
+        at = 0;
+    }
+    channel.base + at
+}
+
+/// Drops the window's text before the release point, keeping some context.
+fn trim(channel: &mut Channel, safe: usize) {
+    let local = safe.saturating_sub(channel.base).min(channel.text.len());
+    let keep_from = channel
+        .text
+        .get(..local)
+        .map(|before| {
+            before
+                .char_indices()
+                .rev()
+                .nth(CONTEXT_CHARS)
+                .map_or(0, |(i, _)| i)
+        })
+        .unwrap_or(0);
+    if keep_from > 0 {
+        channel.text.drain(..keep_from);
+        channel.base += keep_from;
+    }
+}
+
+/// Ends the stream: what was held is dropped, and the stream's terminal events carry the denial.
+fn cut(
+    stream: &mut AnswerStream,
+    mut step: StreamStep,
+    denial: Denial,
+    request_id: Option<&str>,
+) -> StreamStep {
+    stream.cut = true;
+    stream.held.clear();
+    stream.held_bytes = 0;
+    stream.state.format = stream.state.format.or(stream.format);
+    let message = denial.reason.clone();
+    step.release.extend_from_slice(&terminal::terminal(
+        &stream.state,
+        &StreamDenial {
+            code: denial.code,
+            message: &message,
+            request_id,
+        },
+    ));
+    step.denial = Some(denial);
+    step.held = 0;
+    step
+}
