@@ -9,6 +9,10 @@
 //! - `scan-raw/POLICY/SIZE`: `scan` with `normalize off` in every rule: the matchers alone.
 //! - `extract/SIZE`, `normalize/SIZE`: those stages alone.
 //! - `load/POLICY`: `Ruleset::from_bytes` (validation, DFA copies, keyword automata built).
+//! - `stream/TRANSCRIPT`: the stream guard over a streamed answer of `testdata/streams/`, pushed
+//!   event by event as Envoy delivers them, with the large policy's 1,000 keywords and a key
+//!   regex as `on response` rules: the time per event is the latency the guard adds to each. The
+//!   events and bytes held back on average are printed once per transcript.
 
 // A benchmark stops loudly on a broken setup; none of this runs on a request path.
 #![allow(
@@ -158,5 +162,77 @@ fn load(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, evaluation, matchers, stages, load);
+/// The large policy's keywords and a key regex, as `on response` rules of one policy.
+fn answer_rules() -> (Ruleset, guard_engine::Selection) {
+    let mut program = spec::by_name("large").expect("the large policy");
+    let keywords = spec::keywords(&program);
+    let policy = program.policies.first_mut().expect("one policy");
+    policy.rules = vec![guard_engine::ir::Rule {
+        id: "answers".into(),
+        reason: None,
+        mode: guard_engine::ir::Mode::Enforce,
+        action: guard_engine::ir::RuleAction::Deny(guard_engine::ir::Patterns {
+            keywords,
+            regexes: vec!["AKIA[0-9A-Z]{16}".into()],
+            on_response: true,
+            ..Default::default()
+        }),
+    }];
+    let bytes = compile(&program, &CompileOptions::default())
+        .expect("compiles")
+        .bytes;
+    let ruleset = Ruleset::from_bytes(&bytes).expect("loads");
+    let selection = ruleset
+        .select(spec::HOST, "/v1/chat/completions")
+        .expect("selects");
+    (ruleset, selection)
+}
+
+fn streams(c: &mut Criterion) {
+    let (ruleset, selection) = answer_rules();
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/streams");
+    for name in ["openai-chat", "anthropic", "responses"] {
+        let stream = std::fs::read(dir.join(format!("{name}.sse"))).expect("transcript");
+        let events = guard_engine::SseParser::default()
+            .push(&stream)
+            .expect("frames");
+        // What is held back: after each event, the bytes still held, and how many events later
+        // each event went out.
+        let mut guard = ruleset.answer_stream(&selection);
+        let (mut held, mut released_events, mut delay) = (0usize, 0usize, 0usize);
+        for (n, event) in events.iter().enumerate() {
+            let step = ruleset.stream_push(&selection, &mut guard, &event.raw, None);
+            assert!(step.denial.is_none(), "{name} is benign");
+            held += step.held;
+            let out = guard_engine::SseParser::default()
+                .push(&step.release)
+                .map_or(0, |e| e.len());
+            delay += out * n - (released_events..released_events + out).sum::<usize>();
+            released_events += out;
+        }
+        eprintln!(
+            "stream/{name}: {} events, {:.0} bytes held on average, an event goes out {:.1} events later on average",
+            events.len(),
+            held as f64 / events.len().max(1) as f64,
+            delay as f64 / released_events.max(1) as f64,
+        );
+        let mut group = c.benchmark_group("stream");
+        group
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3))
+            .throughput(Throughput::Elements(events.len() as u64));
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter(|| {
+                let mut guard = ruleset.answer_stream(&selection);
+                for event in &events {
+                    black_box(ruleset.stream_push(&selection, &mut guard, &event.raw, None));
+                }
+                black_box(ruleset.stream_finish(&selection, &mut guard, None));
+            });
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, evaluation, matchers, stages, load, streams);
 criterion_main!(benches);

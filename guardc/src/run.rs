@@ -64,6 +64,8 @@ pub struct AnswerRun {
     pub outcome: guard_engine::AnswerOutcome,
     /// Whether the answer the client gets differs from the upstream's (masked, restored).
     pub changed: bool,
+    /// A scanned stream: how many of its events reached the client, of how many.
+    pub events: Option<(usize, usize)>,
 }
 
 /// The head checks of the headers phase for a fixture's request, as the filter applies them.
@@ -229,19 +231,89 @@ fn run_answer(
         .filter(|v| v.restore)
         .cloned()
         .collect();
-    let outcome = ruleset.answer(
-        policy,
-        answer.content_type.as_deref(),
-        None,
-        answer.body.clone(),
-        &restore,
-        ruleset.reads_answers(policy),
-    );
+    let scanned = ruleset.reads_answers(policy);
+    let stream = answer.content_type.as_deref().is_some_and(|t| {
+        t.trim()
+            .to_ascii_lowercase()
+            .starts_with("text/event-stream")
+    });
+    if stream && scanned {
+        return run_stream(ruleset, policy, run, answer);
+    }
+    let outcome = if stream {
+        // Not scanned and not restored (the filter passes such a stream as it came).
+        guard_engine::AnswerOutcome {
+            decision: Decision::Allow,
+            monitored: Vec::new(),
+            masked: None,
+            body: answer.body.clone(),
+        }
+    } else {
+        ruleset.answer(
+            policy,
+            answer.content_type.as_deref(),
+            None,
+            answer.body.clone(),
+            &restore,
+            scanned,
+        )
+    };
     let changed = outcome.body != answer.body;
     AnswerRun {
         status: answer.status,
         outcome,
         changed,
+        events: None,
+    }
+}
+
+/// A streamed answer through the stream guard, event by event as the upstream writes them:
+/// what the client receives, and where a deny cut it.
+fn run_stream(
+    ruleset: &Ruleset,
+    policy: &guard_engine::Selection,
+    run: &Run,
+    answer: &crate::fixture::AnswerFixture,
+) -> AnswerRun {
+    let mut guard = ruleset.answer_stream(policy);
+    let events = guard_engine::SseParser::default()
+        .push(&answer.body)
+        .unwrap_or_default();
+    let total = events.len();
+    let request_id = run.request_id.as_deref();
+    let mut steps = Vec::new();
+    let mut rest = answer.body.as_slice();
+    for event in &events {
+        rest = rest.get(event.raw.len()..).unwrap_or_default();
+        steps.push(ruleset.stream_push(policy, &mut guard, &event.raw, request_id));
+    }
+    // Bytes after the last whole event (an event without its blank line).
+    steps.push(ruleset.stream_push(policy, &mut guard, rest, request_id));
+    steps.push(ruleset.stream_finish(policy, &mut guard, request_id));
+    let (mut body, mut monitored, mut denial, mut released) = (Vec::new(), Vec::new(), None, 0);
+    for step in steps {
+        if step.denial.is_none() {
+            released += guard_engine::SseParser::default()
+                .push(&step.release)
+                .map_or(0, |e| e.len());
+        }
+        body.extend_from_slice(&step.release);
+        monitored.extend(step.monitored);
+        if step.denial.is_some() {
+            denial = step.denial;
+        }
+    }
+    let changed = body != answer.body;
+    AnswerRun {
+        status: answer.status,
+        outcome: guard_engine::AnswerOutcome {
+            decision: denial.map_or(Decision::Allow, Decision::Deny),
+            monitored,
+            masked: None,
+            body,
+        },
+        changed,
+        events: Some((released, total)),
     }
 }
 
@@ -321,8 +393,22 @@ pub fn render(run: &Run) -> String {
 /// The answer's lines: what the client got instead of the upstream's answer, or the answer as
 /// changed on its way (masked, restored), and what monitored rules saw in it.
 fn render_answer(run: &Run, answer: &AnswerRun, line: &mut impl FnMut(&str, &str)) {
-    match &answer.outcome.decision {
-        Decision::Deny(denial) => {
+    match (&answer.outcome.decision, answer.events) {
+        (Decision::Deny(denial), Some((released, total))) => {
+            line("answer", "deny");
+            line(
+                "answer-stream",
+                &format!(
+                    "cut after {released} of {total} events, then the stream's own error events"
+                ),
+            );
+            line("answer-code", denial.code);
+            if let Some(rule) = &denial.rule {
+                line("answer-rule", rule);
+            }
+            line("answer-reason", &denial.reason);
+        }
+        (Decision::Deny(denial), None) => {
             line("answer", "deny");
             line(
                 "answer-status",
@@ -337,9 +423,15 @@ fn render_answer(run: &Run, answer: &AnswerRun, line: &mut impl FnMut(&str, &str
                 line("answer-matched", &describe_site(site));
             }
         }
-        _ => {
+        (_, events) => {
             line("answer", "allow");
             line("answer-status", &answer.status.to_string());
+            if let Some((released, total)) = events {
+                line(
+                    "answer-stream",
+                    &format!("{released} of {total} events, each as the upstream sent it"),
+                );
+            }
             if let Some(masked) = &answer.outcome.masked {
                 for value in &masked.values {
                     line(
@@ -447,8 +539,10 @@ pub fn to_json(run: &Run) -> serde_json::Value {
         "remove_headers": run.headers.remove,
         "judges": run.judges.iter().map(|(j, m)| serde_json::json!({"judge": j, "answer": m.to_string(), "mock": m.to_json()})).collect::<Vec<_>>(),
         "deny": match &run.outcome { Outcome::Deny(d) => denial(d), Outcome::Allow => serde_json::Value::Null },
-        "answer": run.answer.as_ref().map(|a| match &a.outcome.decision {
-            Decision::Deny(d) => serde_json::json!({"verdict": "deny", "deny": denial(d)}),
+        "answer": run.answer.as_ref().map(|a| match (&a.outcome.decision, a.events) {
+            (Decision::Deny(d), None) => serde_json::json!({"verdict": "deny", "deny": denial(d)}),
+            // A cut stream: its head went out, the client reads the events it got.
+            (Decision::Deny(d), Some(_)) => serde_json::json!({"verdict": "cut", "status": a.status, "code": d.code, "body_bytes": a.outcome.body}),
             _ => serde_json::json!({"verdict": "allow", "status": a.status, "body_bytes": a.outcome.body}),
         }),
         "masked": run.masked.as_ref().map(|m| serde_json::json!({
