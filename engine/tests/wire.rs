@@ -93,6 +93,16 @@ fn program() -> Program {
                     }),
                 },
                 Rule {
+                    id: "answer-keys".into(),
+                    reason: Some("a key in the answer".into()),
+                    mode: Default::default(),
+                    action: RuleAction::Deny(Patterns {
+                        regexes: vec!["AKIA[0-9A-Z]{16}".into()],
+                        on_response: true,
+                        ..Default::default()
+                    }),
+                },
+                Rule {
                     id: "ask".into(),
                     reason: None,
                     mode: Default::default(),
@@ -153,7 +163,8 @@ fn an_oversized_bounded_pattern_falls_back_to_an_anchored_dfa() {
         .filter(|g| g.anchored)
         .map(|g| g.rule)
         .collect();
-    assert_eq!(anchored, vec![2], "{:?}", compiled.groups);
+    // `keys`, and `answer-keys` behind the policy's screen.
+    assert_eq!(anchored, vec![2, 4], "{:?}", compiled.groups);
 }
 
 #[test]
@@ -280,6 +291,19 @@ fn golden_bundle_loads_and_evaluates() {
     };
     assert!(escalation.content().contains("[ID_2]"));
     assert!(!escalation.content().contains("5678"));
+    // The `on response` rule searches answers only, with its reach from the bundle.
+    assert_eq!(deny("key AKIAIOSFODNN7EXAMPLE"), None);
+    let answer = ruleset.inspect_answer(
+        &policy,
+        Some("text/plain"),
+        None,
+        b"key AKIAIOSFODNN7EXAMPLE",
+    );
+    let Decision::Deny(denial) = answer.decision else {
+        panic!("the answer was not denied");
+    };
+    assert_eq!(denial.rule.as_deref(), Some("answer-keys"));
+    assert_eq!(ruleset.response_reach(&policy), 20);
     assert!(ruleset.select("example.net", "/").is_none());
     assert!(ruleset.select("a.example.net.", "/").is_some());
 }
