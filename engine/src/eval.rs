@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 
 use crate::codes::Code;
 use crate::decode::{decode, DecodeError};
-use crate::extract::{extract, ExtractError, Format, Limits, Origin, Segment};
+use crate::extract::{extract, ExtractError, Extracted, Format, Limits, Origin, Segment};
 use crate::ir::{HeaderOp, Mode, OnError, Policy, Program, RuleAction, Side};
 use crate::judge::{self, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict};
 use crate::mask::{self, Masked, MaskedValue};
@@ -413,46 +413,19 @@ impl Ruleset {
             };
         }
         // An enforced mask rule matched: rewrite the body, then decide again on what will be
-        // sent, so the judge is asked about the masked text, and check that no value the policy
-        // masks is left in it (one the rewrite could not reach is refused, never forwarded).
-        let unmaskable = |reason: &str| {
-            refused(Denial::refusal(
-                &name,
-                422,
-                Code::MaskUnsupported.as_str(),
-                reason,
-            ))
-        };
-        if matches!(body, std::borrow::Cow::Owned(_)) {
-            return unmaskable(
-                "a value the policy masks is in a compressed body, which guard does not rewrite",
-            );
-        }
-        let json = !matches!(extracted.format, Format::Text);
-        let rewritable = !matches!(extracted.format, Format::Form | Format::Multipart);
-        let scope = mask::Scope {
-            program: &self.program,
-            scanners: &self.scanners,
-            policies: &selection.0,
-            side: Side::Request,
-        };
-        let masked = rewritable
-            .then(|| mask::mask(&scope, &body, json))
-            .flatten();
-        let Some(masked) = masked else {
-            return unmaskable(
-                "a value the policy masks is in a part of the request guard cannot rewrite",
-            );
-        };
-        let again = match extract(&masked.body, content_type, &self.limits) {
-            Ok(extracted) => self.decide(selection, &extracted.segments, Side::Request),
-            Err(_) => return unmaskable("the masked request does not read as the original did"),
-        };
-        if again.masks {
-            return unmaskable(
-                "a value the policy masks is in a part of the request guard cannot rewrite",
-            );
-        }
+        // sent, so the judge is asked about the masked text.
+        let (masked, again) =
+            match self.mask_checked(selection, Side::Request, &body, &extracted, content_type) {
+                Ok(done) => done,
+                Err(reason) => {
+                    return refused(Denial::refusal(
+                        &name,
+                        422,
+                        Code::MaskUnsupported.as_str(),
+                        reason,
+                    ))
+                }
+            };
         Inspection {
             decision: again.decision,
             monitored: first.monitored,
@@ -506,42 +479,52 @@ impl Ruleset {
                 masked: None,
             };
         }
-        let unmaskable = || {
-            refused(
-                "a value the policy masks is in a part of the answer guard cannot rewrite",
-                Code::MaskUnsupported,
-                502,
-            )
-        };
-        if matches!(body, std::borrow::Cow::Owned(_))
-            || matches!(extracted.format, Format::Form | Format::Multipart)
-        {
-            return unmaskable();
+        match self.mask_checked(selection, Side::Response, &body, &extracted, content_type) {
+            Ok((masked, _)) => Inspection {
+                decision: Decision::Allow,
+                monitored: first.monitored,
+                masked: Some(masked),
+            },
+            Err(reason) => refused(reason, Code::MaskUnsupported, 502),
+        }
+    }
+
+    /// Masks a body whose enforced mask rules of `side` matched, reads the result again and
+    /// decides on it: the masked body and that decision, or why it cannot be forwarded: a
+    /// compressed, form or multipart body, or a value the rewrite could not reach (the check of
+    /// the result finds it), is refused rather than let a masked value out.
+    fn mask_checked(
+        &self,
+        selection: &Selection,
+        side: Side,
+        body: &std::borrow::Cow<'_, [u8]>,
+        extracted: &Extracted,
+        content_type: Option<&str>,
+    ) -> Result<(Masked, Decided), &'static str> {
+        const UNREACHABLE: &str = "a value the policy masks is where guard cannot rewrite it";
+        if matches!(body, std::borrow::Cow::Owned(_)) {
+            return Err(
+                "a value the policy masks is in a compressed body, which guard does not rewrite",
+            );
+        }
+        if matches!(extracted.format, Format::Form | Format::Multipart) {
+            return Err(UNREACHABLE);
         }
         let scope = mask::Scope {
             program: &self.program,
             scanners: &self.scanners,
             policies: &selection.0,
-            side: Side::Response,
+            side,
         };
         let json = !matches!(extracted.format, Format::Text);
-        let Some(masked) = mask::mask(&scope, &body, json) else {
-            return unmaskable();
-        };
-        match extract(&masked.body, content_type, &self.limits) {
-            Ok(again)
-                if !self
-                    .decide(selection, &again.segments, Side::Response)
-                    .masks =>
-            {
-                Inspection {
-                    decision: Decision::Allow,
-                    monitored: first.monitored,
-                    masked: Some(masked),
-                }
-            }
-            _ => unmaskable(),
+        let masked = mask::mask(&scope, body, json).ok_or(UNREACHABLE)?;
+        let again = extract(&masked.body, content_type, &self.limits)
+            .map_err(|_| "the masked body does not read as the original did")?;
+        let decided = self.decide(selection, &again.segments, side);
+        if decided.masks {
+            return Err(UNREACHABLE);
         }
+        Ok((masked, decided))
     }
 
     /// What the client gets of a whole answer, as the filter and `guardc test` give it: scanned

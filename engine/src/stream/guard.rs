@@ -130,22 +130,20 @@ impl Ruleset {
     ) -> StreamStep {
         let mut step = StreamStep::default();
         let name = self.selection_name(selection);
+        // A stream guard's refusals are the upstream's fault: 502, with the code that says why.
+        let refuse = |code: Code, reason: &str| Denial::refusal(&name, 502, code.as_str(), reason);
         let events = match events {
             Ok(events) => events,
             Err(SseError::EventTooLarge { .. }) => {
-                let denial = Denial::refusal(
-                    &name,
-                    502,
-                    Code::AnswerTooLarge.as_str(),
+                let denial = refuse(
+                    Code::AnswerTooLarge,
                     "an event of the answer is over guard's size limit",
                 );
                 return cut(stream, step, denial, request_id);
             }
             Err(_) => {
-                let denial = Denial::refusal(
-                    &name,
-                    502,
-                    Code::MalformedAnswer.as_str(),
+                let denial = refuse(
+                    Code::MalformedAnswer,
                     "the answer's stream could not be read",
                 );
                 return cut(stream, step, denial, request_id);
@@ -159,10 +157,8 @@ impl Ruleset {
             let pieces = match formats::texts(format, &event) {
                 Ok(pieces) => pieces,
                 Err(_) => {
-                    let denial = Denial::refusal(
-                        &name,
-                        502,
-                        Code::MalformedAnswer.as_str(),
+                    let denial = refuse(
+                        Code::MalformedAnswer,
                         "an event of the answer could not be read",
                     );
                     return cut(stream, step, denial, request_id);
@@ -202,10 +198,8 @@ impl Ruleset {
                 return cut(stream, step, denial, request_id);
             }
             if stream.held_bytes > MAX_HELD_BYTES {
-                let denial = Denial::refusal(
-                    &name,
-                    502,
-                    Code::AnswerTooLarge.as_str(),
+                let denial = refuse(
+                    Code::AnswerTooLarge,
                     "the answer holds more text than guard can search at once",
                 );
                 return cut(stream, step, denial, request_id);
