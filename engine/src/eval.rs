@@ -493,6 +493,10 @@ impl Ruleset {
     /// decides on it: the masked body and that decision, or why it cannot be forwarded: a
     /// compressed, form or multipart body, or a value the rewrite could not reach (the check of
     /// the result finds it), is refused rather than let a masked value out.
+    #[allow(
+        clippy::ptr_arg,
+        reason = "whether decoding copied the body is what says it was compressed"
+    )]
     fn mask_checked(
         &self,
         selection: &Selection,
@@ -502,6 +506,7 @@ impl Ruleset {
         content_type: Option<&str>,
     ) -> Result<(Masked, Decided), &'static str> {
         const UNREACHABLE: &str = "a value the policy masks is where guard cannot rewrite it";
+        // Decoding made a copy: the body was compressed, and guard does not recompress it.
         if matches!(body, std::borrow::Cow::Owned(_)) {
             return Err(
                 "a value the policy masks is in a compressed body, which guard does not rewrite",
