@@ -155,3 +155,26 @@ def test_the_anthropic_sdk_raises_guards_error_mid_stream(stream_envoy, mock_ups
                 received += text
     assert "cloud access key" in str(raised.value)
     assert "AK" not in received and received.startswith("Sure.")
+
+
+def test_a_placeholder_split_across_events_comes_back_as_the_number(stream_envoy, mock_upstream):
+    stream = chat_stream(["Reminder: call [PHO", "NE_1] at noon. ", "(Not [phone_1], not [PHONE_2].)"])
+    request = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "remind me to call 13812345678"}]}
+    status, body = stream_through(stream_envoy, mock_upstream, stream, "api.openai.com", "/v1/chat/completions", request)
+    assert status == 200
+    (seen,) = mock_upstream.requests
+    assert "13812345678" not in seen["body"] and "[PHONE_1]" in seen["body"]
+    text = "".join(
+        json.loads(line[6:])["choices"][0]["delta"]["content"]
+        for line in body.decode().splitlines()
+        if line.startswith("data: {")
+    )
+    assert text == "Reminder: call 13812345678 at noon. (Not [phone_1], not [PHONE_2].)"
+
+
+def test_the_openai_sdk_reads_the_restored_stream(stream_envoy, mock_upstream):
+    mock_upstream.next(status=200, content_type="text/event-stream", events=[e.hex() for e in events_of(chat_stream(["Calling [PHONE", "_1]", " now."]))], delay=0.01)
+    client = openai.OpenAI(api_key="sk-client", base_url=f"http://127.0.0.1:{stream_envoy.port}/v1", default_headers={"Host": "api.openai.com"}, timeout=20, max_retries=0)
+    chunks = client.chat.completions.create(model="gpt-4o", stream=True, messages=[{"role": "user", "content": "call 13912345678"}])
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Calling 13912345678 now."

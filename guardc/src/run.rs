@@ -237,27 +237,17 @@ fn run_answer(
             .to_ascii_lowercase()
             .starts_with("text/event-stream")
     });
-    if stream && scanned {
-        return run_stream(ruleset, policy, run, answer);
+    if stream {
+        return run_stream(ruleset, policy, run, answer, &restore);
     }
-    let outcome = if stream {
-        // Not scanned and not restored (the filter passes such a stream as it came).
-        guard_engine::AnswerOutcome {
-            decision: Decision::Allow,
-            monitored: Vec::new(),
-            masked: None,
-            body: answer.body.clone(),
-        }
-    } else {
-        ruleset.answer(
-            policy,
-            answer.content_type.as_deref(),
-            None,
-            answer.body.clone(),
-            &restore,
-            scanned,
-        )
-    };
+    let outcome = ruleset.answer(
+        policy,
+        answer.content_type.as_deref(),
+        None,
+        answer.body.clone(),
+        &restore,
+        scanned,
+    );
     let changed = outcome.body != answer.body;
     AnswerRun {
         status: answer.status,
@@ -274,8 +264,9 @@ fn run_stream(
     policy: &guard_engine::Selection,
     run: &Run,
     answer: &crate::fixture::AnswerFixture,
+    restore: &[guard_engine::MaskedValue],
 ) -> AnswerRun {
-    let mut guard = ruleset.answer_stream(policy);
+    let mut guard = ruleset.answer_stream(policy).restoring(restore);
     let events = guard_engine::SseParser::default()
         .push(&answer.body)
         .unwrap_or_default();
@@ -427,10 +418,18 @@ fn render_answer(run: &Run, answer: &AnswerRun, line: &mut impl FnMut(&str, &str
             line("answer", "allow");
             line("answer-status", &answer.status.to_string());
             if let Some((released, total)) = events {
+                let how = if answer.changed {
+                    "placeholders restored"
+                } else {
+                    "each as the upstream sent it"
+                };
                 line(
                     "answer-stream",
-                    &format!("{released} of {total} events, each as the upstream sent it"),
+                    &format!("{released} of {total} events, {how}"),
                 );
+                if answer.changed {
+                    line("answer-text", &stream_text(&answer.outcome.body));
+                }
             }
             if let Some(masked) = &answer.outcome.masked {
                 for value in &masked.values {
@@ -440,7 +439,8 @@ fn render_answer(run: &Run, answer: &AnswerRun, line: &mut impl FnMut(&str, &str
                     );
                 }
             }
-            if answer.changed {
+            // A stream's change is shown as its text (above); a whole answer's as its body.
+            if answer.changed && events.is_none() {
                 line("answer-body", &one_line(&answer.outcome.body));
             }
         }
@@ -505,6 +505,24 @@ fn ruleset_rule(run: &Run, value: &guard_engine::MaskedValue) -> (String, String
         .find(|(p, r, _, _)| *p == value.policy && *r == value.rule)
         .map(|(_, _, policy, rule)| (policy.clone(), rule.clone()))
         .unwrap_or_default()
+}
+
+/// The text a stream's deltas carry, joined: what the client's SDK shows of it.
+fn stream_text(stream: &[u8]) -> String {
+    let events = guard_engine::SseParser::default()
+        .push(stream)
+        .unwrap_or_default();
+    let Some(format) = events.iter().find_map(guard_engine::detect_stream) else {
+        return String::new();
+    };
+    let text: String = events
+        .iter()
+        .filter_map(|e| guard_engine::event_texts(format, e).ok())
+        .flatten()
+        .filter(|p| p.kind == guard_engine::PieceKind::Delta)
+        .map(|p| p.text)
+        .collect();
+    one_line(text.as_bytes())
 }
 
 /// A body on one verdict line: as it is when it is one line of UTF-8, else escaped.

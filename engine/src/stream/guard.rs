@@ -15,6 +15,12 @@
 //! than strictly needed, never less. A window keeps some text before the release point, so
 //! normalisation at its edge reads as it would in the whole text.
 //!
+//! With [`AnswerStream::restoring`], the request's placeholders are put back as events go out:
+//! an event is held while a placeholder that starts in it has not ended, and the value goes into
+//! the piece where its placeholder starts (the pieces it continues into lose their part of it),
+//! the event rewritten token by token (`formats::rewrite`); an event with no placeholder still
+//! goes out byte for byte.
+//!
 //! What is refused rather than passed: an event over the size bound, bytes that are not UTF-8,
 //! an event whose data does not parse (`guard.malformed_answer`), more held text than the bound
 //! (`guard.answer_too_large`), and a match of an enforced `mask` rule, which a stream cannot yet
@@ -28,6 +34,7 @@ use super::terminal::{self, StreamDenial, StreamState};
 use crate::codes::Code;
 use crate::eval::{Decision, Denial, Finding, Ruleset, Selection};
 use crate::extract::{Origin, Segment};
+use crate::mask::MaskedValue;
 
 /// The most text a stream may hold back at once, in bytes of events.
 pub const MAX_HELD_BYTES: usize = 1 << 20;
@@ -42,9 +49,8 @@ pub struct AnswerStream {
     parser: SseParser,
     format: Option<StreamFormat>,
     state: StreamState,
-    /// Events not yet released, oldest first, with the end of each of their delta pieces in
-    /// their channel's text (absolute byte offsets).
-    held: Vec<(Event, Vec<(String, usize)>)>,
+    /// Events not yet released, oldest first, with their pieces.
+    held: Vec<(Event, Vec<HeldPiece>)>,
     held_bytes: usize,
     channels: BTreeMap<String, Channel>,
     reach: usize,
@@ -52,6 +58,46 @@ pub struct AnswerStream {
     recorded: Vec<String>,
     /// The stream was cut: nothing more goes out.
     cut: bool,
+    /// The request's masked values to put back (`restore`), and their placeholders' automaton.
+    restore: Vec<MaskedValue>,
+    placeholders: Option<aho_corasick::AhoCorasick>,
+}
+
+/// A piece of a held event: where its text is in its channel (absolute byte offsets of a delta;
+/// a whole text is not in a channel), and its token, for rewriting it.
+#[derive(Debug)]
+struct HeldPiece {
+    channel: String,
+    kind: PieceKind,
+    span: std::ops::Range<usize>,
+    text: String,
+    at: super::formats::PieceRef,
+}
+
+impl AnswerStream {
+    /// Puts the request's masked values back into the stream (`restore`): a placeholder split
+    /// across events is restored exactly, since events are held until a placeholder that starts
+    /// in them has ended; only these placeholders, exactly as written.
+    pub fn restoring(mut self, values: &[MaskedValue]) -> AnswerStream {
+        self.restore = values.iter().filter(|v| v.restore).cloned().collect();
+        let placeholders: Vec<&str> = self
+            .restore
+            .iter()
+            .map(|v| v.placeholder.as_str())
+            .collect();
+        self.placeholders = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&placeholders)
+            .ok()
+            .filter(|_| !placeholders.is_empty());
+        let longest = placeholders
+            .iter()
+            .map(|p| p.chars().count())
+            .max()
+            .unwrap_or(0);
+        self.reach = self.reach.max(longest);
+        self
+    }
 }
 
 /// One channel's text: the window kept, and where it starts in the channel's whole text.
@@ -88,6 +134,8 @@ impl Ruleset {
             reach: self.response_reach(selection),
             recorded: Vec::new(),
             cut: false,
+            restore: Vec::new(),
+            placeholders: None,
         }
     }
 
@@ -166,28 +214,39 @@ impl Ruleset {
             };
             let mut touched: Vec<String> = Vec::new();
             let mut wholes: Vec<String> = Vec::new();
-            let mut ends = Vec::new();
+            let mut held = Vec::new();
             for Piece {
                 channel,
                 kind,
                 text,
-                ..
+                at,
             } in pieces
             {
-                match kind {
-                    PieceKind::Whole => wholes.push(text),
+                let span = match kind {
+                    PieceKind::Whole => {
+                        wholes.push(text.clone());
+                        0..0
+                    }
                     PieceKind::Delta => {
                         let entry = stream.channels.entry(channel.clone()).or_default();
+                        let start = entry.base + entry.text.len();
                         entry.text.push_str(&text);
-                        ends.push((channel.clone(), entry.base + entry.text.len()));
                         if !touched.contains(&channel) {
-                            touched.push(channel);
+                            touched.push(channel.clone());
                         }
+                        start..start + text.len()
                     }
-                }
+                };
+                held.push(HeldPiece {
+                    channel,
+                    kind,
+                    span,
+                    text,
+                    at,
+                });
             }
             stream.held_bytes += event.raw.len();
-            stream.held.push((event, ends));
+            stream.held.push((event, held));
             // The texts this event changed or brought whole, each searched as one text.
             let texts: Vec<String> = touched
                 .iter()
@@ -254,33 +313,168 @@ impl Ruleset {
 }
 
 /// Releases the held events, in order, while no match can still start in them (all of them at
-/// the end of the stream), and trims the windows to what later matches can still need.
+/// the end of the stream), with the request's placeholders restored, and trims the windows to
+/// what later matches (and held events) can still need.
 fn release(stream: &mut AnswerStream, step: &mut StreamStep, all: bool) {
     let safe: BTreeMap<String, usize> = stream
         .channels
         .iter()
         .map(|(name, channel)| (name.clone(), safe_point(channel, stream.reach)))
         .collect();
-    let releasable = stream
+    let mut releasable = stream
         .held
         .iter()
-        .take_while(|(_, ends)| {
-            all || ends
+        .take_while(|(_, pieces)| {
+            all || pieces
                 .iter()
-                .all(|(channel, end)| safe.get(channel).is_some_and(|safe| end <= safe))
+                .filter(|p| p.kind == PieceKind::Delta)
+                .all(|p| safe.get(&p.channel).is_some_and(|safe| p.span.end <= *safe))
         })
         .count();
-    for (event, _) in stream.held.drain(..releasable) {
+    // Placeholders in each channel's window, as absolute spans.
+    let found = placeholders_found(stream);
+    // A placeholder that starts in what would go out and ends in what stays is held whole.
+    while releasable > 0 && straddles(stream, &found, releasable) {
+        releasable -= 1;
+    }
+    for (event, pieces) in stream.held.drain(..releasable) {
+        let bytes = restored(&event, &pieces, &stream.channels, &found, &stream.restore);
         stream.state.observe(&event);
         stream.held_bytes = stream.held_bytes.saturating_sub(event.raw.len());
-        step.release.extend_from_slice(&event.raw);
+        step.release.extend_from_slice(&bytes);
     }
     for (name, channel) in &mut stream.channels {
         let Some(&safe) = safe.get(name) else {
             continue;
         };
-        trim(channel, safe);
+        // Never past the text of an event still held.
+        let first_held = stream
+            .held
+            .iter()
+            .flat_map(|(_, pieces)| pieces)
+            .filter(|p| p.kind == PieceKind::Delta && &p.channel == name)
+            .map(|p| p.span.start)
+            .min()
+            .unwrap_or(usize::MAX);
+        trim(channel, safe.min(first_held));
     }
+}
+
+/// Per channel, the spans of the request's placeholders in its window (leftmost-longest).
+fn placeholders_found(
+    stream: &AnswerStream,
+) -> BTreeMap<String, Vec<(std::ops::Range<usize>, usize)>> {
+    let Some(automaton) = &stream.placeholders else {
+        return BTreeMap::new();
+    };
+    stream
+        .channels
+        .iter()
+        .map(|(name, channel)| {
+            let spans = automaton
+                .find_iter(&channel.text)
+                .map(|m| {
+                    (
+                        channel.base + m.start()..channel.base + m.end(),
+                        m.pattern().as_usize(),
+                    )
+                })
+                .collect();
+            (name.clone(), spans)
+        })
+        .collect()
+}
+
+/// Whether a placeholder begins in the first `count` held events and ends after them.
+fn straddles(
+    stream: &AnswerStream,
+    found: &BTreeMap<String, Vec<(std::ops::Range<usize>, usize)>>,
+    count: usize,
+) -> bool {
+    let mut boundary: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, pieces) in stream.held.iter().take(count) {
+        for p in pieces.iter().filter(|p| p.kind == PieceKind::Delta) {
+            let end = boundary.entry(p.channel.as_str()).or_insert(0);
+            *end = (*end).max(p.span.end);
+        }
+    }
+    boundary.iter().any(|(channel, &end)| {
+        found.get(*channel).is_some_and(|spans| {
+            spans
+                .iter()
+                .any(|(span, _)| span.start < end && end < span.end)
+        })
+    })
+}
+
+/// The event as it goes out: byte for byte when it holds no placeholder, else with each
+/// placeholder's text replaced by its value (in the piece where the placeholder starts; the
+/// pieces it continues into lose their part of it).
+fn restored(
+    event: &Event,
+    pieces: &[HeldPiece],
+    channels: &BTreeMap<String, Channel>,
+    found: &BTreeMap<String, Vec<(std::ops::Range<usize>, usize)>>,
+    values: &[MaskedValue],
+) -> Vec<u8> {
+    if values.is_empty() {
+        return event.raw.clone();
+    }
+    let mut replacements = Vec::new();
+    for piece in pieces {
+        let text = match piece.kind {
+            PieceKind::Whole => {
+                let restored = crate::mask::restore(piece.text.as_bytes(), values, false);
+                String::from_utf8(restored).unwrap_or_else(|_| piece.text.clone())
+            }
+            PieceKind::Delta => {
+                let (Some(channel), Some(spans)) =
+                    (channels.get(&piece.channel), found.get(&piece.channel))
+                else {
+                    continue;
+                };
+                delta_restored(piece, channel, spans, values)
+            }
+        };
+        if text != piece.text {
+            replacements.push((piece.at.clone(), text));
+        }
+    }
+    if replacements.is_empty() {
+        return event.raw.clone();
+    }
+    super::formats::rewrite(event, &replacements).unwrap_or_else(|_| event.raw.clone())
+}
+
+/// A delta piece's text with the placeholders that touch it restored.
+fn delta_restored(
+    piece: &HeldPiece,
+    channel: &Channel,
+    spans: &[(std::ops::Range<usize>, usize)],
+    values: &[MaskedValue],
+) -> String {
+    let mut out = String::new();
+    let mut at = piece.span.start;
+    for (span, value) in spans {
+        if span.end <= piece.span.start || span.start >= piece.span.end {
+            continue;
+        }
+        let keep_to = span.start.max(at);
+        out.push_str(local(channel, at..keep_to).unwrap_or_default());
+        if span.start >= piece.span.start {
+            out.push_str(values.get(*value).map_or("", |v| v.value.as_str()));
+        }
+        at = span.end.min(piece.span.end);
+    }
+    out.push_str(local(channel, at..piece.span.end).unwrap_or_default());
+    out
+}
+
+/// A span of the channel's whole text, from its window.
+fn local(channel: &Channel, span: std::ops::Range<usize>) -> Option<&str> {
+    let start = span.start.checked_sub(channel.base)?;
+    let end = span.end.checked_sub(channel.base)?;
+    channel.text.get(start..end)
 }
 
 /// The absolute offset in the channel's text before which no match that is still to end can

@@ -237,3 +237,83 @@ fn a_malformed_event_ends_the_stream_as_a_refusal() {
     assert_eq!(denial.code, "guard.malformed_answer");
     assert!(String::from_utf8_lossy(&out).contains("guard.malformed_answer"));
 }
+
+fn values() -> Vec<crate::MaskedValue> {
+    vec![
+        crate::MaskedValue {
+            policy: 0,
+            rule: 0,
+            placeholder: "[PHONE_1]".into(),
+            value: "13812345678".into(),
+            restore: true,
+            count: 1,
+        },
+        crate::MaskedValue {
+            policy: 0,
+            rule: 0,
+            placeholder: "[PHONE_10]".into(),
+            value: "a \"quoted\" one".into(),
+            restore: true,
+            count: 1,
+        },
+    ]
+}
+
+/// `stream` through a restoring guard in chunks of `size`: what the client got.
+fn restore_through(stream: &[u8], size: usize) -> Vec<u8> {
+    let (ruleset, selection) = ruleset();
+    let mut answer = ruleset.answer_stream(&selection).restoring(&values());
+    let mut out = Vec::new();
+    for chunk in stream.chunks(size.max(1)) {
+        let step = ruleset.stream_push(&selection, &mut answer, chunk, None);
+        assert!(step.denial.is_none());
+        out.extend_from_slice(&step.release);
+    }
+    out.extend_from_slice(&ruleset.stream_finish(&selection, &mut answer, None).release);
+    out
+}
+
+/// The text of every delta of a guarded stream, joined.
+fn delta_text(stream: &[u8]) -> String {
+    let events = SseParser::default().push(stream).unwrap();
+    let format = events.iter().find_map(super::formats::detect).unwrap();
+    events
+        .iter()
+        .flat_map(|e| super::formats::texts(format, e).unwrap())
+        .filter(|p| p.kind == super::formats::PieceKind::Delta)
+        .map(|p| p.text)
+        .collect()
+}
+
+#[test]
+fn a_placeholder_split_across_events_is_restored_exactly_in_every_format() {
+    let deltas = [
+        "Call [PHO",
+        "NE_1] now, not [PHONE_",
+        "10] or [phone_1] or [PHONE_2].",
+    ];
+    for (format, stream) in streams(&deltas) {
+        for size in [1, 11, stream.len()] {
+            let out = restore_through(&stream, size);
+            assert_eq!(
+                delta_text(&out),
+                "Call 13812345678 now, not a \"quoted\" one or [phone_1] or [PHONE_2].",
+                "{format} / {size}"
+            );
+            // Every event still parses, and none is lost.
+            let events = SseParser::default().push(&out).unwrap();
+            assert_eq!(
+                events.len(),
+                SseParser::default().push(&stream).unwrap().len()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_stream_without_placeholders_is_restored_byte_for_byte() {
+    for name in FIXTURES {
+        let stream = fixture(name);
+        assert_eq!(restore_through(&stream, 5), stream, "{name}");
+    }
+}

@@ -10,13 +10,12 @@
 //! deny can still change the status; without it the head has left and a deny can only replace
 //! the body.
 //!
-//! A scanned stream (`text/event-stream`) keeps its head and goes through the engine's stream
-//! guard chunk by chunk: what the guard releases (whole events, byte for byte) is written back
+//! A stream (`text/event-stream`) that rules scan or values are restored in keeps its head and
+//! goes through the engine's stream guard chunk by chunk: what the guard releases (whole events, byte for byte) is written back
 //! at once, what it holds stays with it, and a deny ends the stream in its own format.
 //!
 //! What is not read, by choice and stated: an answer to a request with values to restore but no
-//! answer rules, when it is compressed or streamed (restoring across events is the stream
-//! scanner's), or past guard's body limit: it passes as the upstream sent it, placeholders and
+//! answer rules, when it is compressed or past guard's body limit: it passes as the upstream sent it, placeholders and
 //! all, which lets nothing masked out. An answer that rules must scan is never passed unread:
 //! past the limit, compressed beyond what the engine decodes, or not readable, it is replaced by
 //! guard's error (the engine's `inspect_answer`).
@@ -112,23 +111,20 @@ impl Answer {
             .content_encoding
             .as_deref()
             .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
-        if !self.scanned && (stream || encoded) {
-            let why = if stream {
-                "the answer is a stream"
-            } else {
-                "the answer is compressed"
-            };
+        if !self.scanned && encoded {
             host.log(
                 LogLevel::Info,
-                &format!("guard: placeholders not restored: {why} request_id={label}"),
+                &format!(
+                    "guard: placeholders not restored: the answer is compressed request_id={label}"
+                ),
             );
             self.state = State::Passing;
             return Action::Continue;
         }
         host.remove_response_header("content-length");
-        if stream {
-            // Scanned as it streams: its head goes on, a deny ends it with the stream's own
-            // terminal events.
+        if stream && !encoded {
+            // Scanned (and restored) as it streams: its head goes on, a deny ends it with the
+            // stream's own terminal events.
             self.state = State::Streaming;
             return Action::Continue;
         }

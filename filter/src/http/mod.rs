@@ -803,12 +803,13 @@ impl<H: Host> Request<H> {
             return;
         };
         let request_id = self.request_id.clone();
+        let restore = &self.restore;
         let Some(answer) = self.answer.as_mut() else {
             return;
         };
         let stream = answer
             .stream
-            .get_or_insert_with(|| active.ruleset.answer_stream(&selection));
+            .get_or_insert_with(|| active.ruleset.answer_stream(&selection).restoring(restore));
         let mut step = active
             .ruleset
             .stream_push(&selection, stream, chunk, request_id.as_deref());
