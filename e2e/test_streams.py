@@ -178,3 +178,29 @@ def test_the_openai_sdk_reads_the_restored_stream(stream_envoy, mock_upstream):
     chunks = client.chat.completions.create(model="gpt-4o", stream=True, messages=[{"role": "user", "content": "call 13912345678"}])
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "Calling 13912345678 now."
+
+
+@pytest.fixture(scope="module")
+def mask_answers_envoy(build_plugin: Callable[..., Path], start_envoy: Callable[..., Envoy]) -> Envoy:
+    return start_envoy(build_plugin(ROOT / "e2e" / "policies" / "answer-masks.guard"), {"secrets": {}}, {})
+
+
+def test_an_answer_mask_rewrites_a_split_address_in_the_stream(mask_answers_envoy, mock_upstream):
+    stream = chat_stream(["Write to bob@ac", "me.com or to ", "eve@acme.com; bob@acme.com again."])
+    status, body = stream_through(mask_answers_envoy, mock_upstream, stream, "llm.masks.test", "/v1/chat/completions", CHAT[2])
+    assert status == 200
+    assert b"acme.com" not in body
+    text = "".join(
+        json.loads(line[6:])["choices"][0]["delta"]["content"]
+        for line in body.decode().splitlines()
+        if line.startswith("data: {")
+    )
+    assert text == "Write to [EMAIL_1] or to [EMAIL_2]; [EMAIL_1] again."
+
+
+def test_an_answer_mask_rewrites_a_whole_answer(mask_answers_envoy, mock_upstream):
+    answer = {"choices": [{"message": {"role": "assistant", "content": "ask bob@acme.com"}}]}
+    mock_upstream.next(status=200, content_type="application/json", body_hex=json.dumps(answer).encode().hex())
+    response = send(mask_answers_envoy, json.dumps(CHAT[2]).encode(), host="llm.masks.test", path="/v1/chat/completions")
+    assert response.status == 200
+    assert json.loads(response.body)["choices"][0]["message"]["content"] == "ask [EMAIL_1]"

@@ -572,6 +572,20 @@ impl Ruleset {
         outcome
     }
 
+    /// The mask rules of one side of the selected policies.
+    pub(crate) fn mask_scope<'a>(
+        &'a self,
+        selection: &'a Selection,
+        side: Side,
+    ) -> mask::Scope<'a> {
+        mask::Scope {
+            program: &self.program,
+            scanners: &self.scanners,
+            policies: &selection.0,
+            side,
+        }
+    }
+
     /// [`Ruleset::decide`] for the `on response` rules, for the stream guard.
     pub(crate) fn decide_answer(&self, selection: &Selection, segments: &[Segment]) -> Decided {
         self.decide(selection, segments, Side::Response)

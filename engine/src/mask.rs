@@ -105,31 +105,19 @@ fn json_tokens(text: &str) -> Option<Vec<Token>> {
     Some(tokens)
 }
 
-/// A span of a token to replace, and the rule whose match it is.
+/// A span of a text to replace, and the rule whose match it is.
 #[derive(Debug, Clone)]
-struct Cut {
-    span: Range<usize>,
+pub(crate) struct Cut {
+    pub span: Range<usize>,
     policy: usize,
     rule: usize,
 }
 
-/// Masks the body, or `None` when no enforced mask rule matches any token. `json` says the body
-/// was read as JSON (else it is one text); a body that is not UTF-8 is not rewritten.
-pub(crate) fn mask(scope: &Scope<'_>, body: &[u8], json: bool) -> Option<Masked> {
+/// Per text, the spans the scope's enforced mask rules match in it, overlapping ones joined,
+/// in order.
+pub(crate) fn cuts(scope: &Scope<'_>, texts: &[&str]) -> Vec<Vec<Cut>> {
     let program = scope.program;
-    let text = std::str::from_utf8(body).ok()?;
-    let tokens = if json {
-        json_tokens(text)?
-    } else {
-        let start = if text.starts_with('\u{feff}') { 3 } else { 0 };
-        vec![Token {
-            range: start..text.len(),
-            text: text.get(start..)?.to_owned(),
-        }]
-    };
-    let texts: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
-    // Per token, the cuts of every enforced mask rule of every selected policy.
-    let mut cuts: Vec<Vec<Cut>> = vec![Vec::new(); tokens.len()];
+    let mut cuts: Vec<Vec<Cut>> = vec![Vec::new(); texts.len()];
     for &p in scope.policies {
         let Some(policy) = program.policies.get(p) else {
             continue;
@@ -143,12 +131,12 @@ pub(crate) fn mask(scope: &Scope<'_>, body: &[u8], json: bool) -> Option<Masked>
         if !policy.rules.iter().enumerate().any(|(r, _)| masks(r)) {
             continue;
         }
-        for hit in scope.scanners.scan(p, &texts, Want::All, scope.side) {
+        for hit in scope.scanners.scan(p, texts, Want::All, scope.side) {
             if !masks(hit.rule) || hit.span.is_empty() {
                 continue;
             }
-            if let Some(token_cuts) = cuts.get_mut(hit.segment) {
-                token_cuts.push(Cut {
+            if let Some(text_cuts) = cuts.get_mut(hit.segment) {
+                text_cuts.push(Cut {
                     span: hit.span,
                     policy: p,
                     rule: hit.rule,
@@ -156,21 +144,80 @@ pub(crate) fn mask(scope: &Scope<'_>, body: &[u8], json: bool) -> Option<Masked>
             }
         }
     }
+    cuts.iter_mut().map(|c| merge(c)).collect()
+}
+
+/// The placeholders of one body (or stream): a value seen again gets its placeholder again,
+/// a new one the next number its rule's `with` gives, skipping a placeholder that `avoid` (the
+/// text the client wrote) holds already.
+#[derive(Debug, Default)]
+pub(crate) struct Numbering {
+    pub values: Vec<MaskedValue>,
+    next: usize,
+}
+
+impl Numbering {
+    pub fn placeholder(
+        &mut self,
+        program: &Program,
+        cut: &Cut,
+        value: &str,
+        avoid: &str,
+    ) -> String {
+        if let Some(known) = self.values.iter_mut().find(|v| v.value == value) {
+            known.count += 1;
+            return known.placeholder.clone();
+        }
+        // Every cut is of a mask rule (`cuts` keeps no other), so the default is never used.
+        let default = crate::ir::Mask::default();
+        let mask = mask_of(program, cut.policy, cut.rule).unwrap_or(&default);
+        let mut next = self.next.max(1);
+        let mut placeholder = mask.placeholder(next);
+        while mask.numbered() && avoid.contains(&placeholder) {
+            next += 1;
+            placeholder = mask.placeholder(next);
+        }
+        self.next = if mask.numbered() { next + 1 } else { next };
+        self.values.push(MaskedValue {
+            policy: cut.policy,
+            rule: cut.rule,
+            placeholder: placeholder.clone(),
+            value: value.to_owned(),
+            restore: mask.restore,
+            count: 1,
+        });
+        placeholder
+    }
+}
+
+/// Masks the body, or `None` when no enforced mask rule matches any token. `json` says the body
+/// was read as JSON (else it is one text); a body that is not UTF-8 is not rewritten.
+pub(crate) fn mask(scope: &Scope<'_>, body: &[u8], json: bool) -> Option<Masked> {
+    let text = std::str::from_utf8(body).ok()?;
+    let tokens = if json {
+        json_tokens(text)?
+    } else {
+        let start = if text.starts_with('\u{feff}') { 3 } else { 0 };
+        vec![Token {
+            range: start..text.len(),
+            text: text.get(start..)?.to_owned(),
+        }]
+    };
+    let texts: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+    let cuts = cuts(scope, &texts);
     if cuts.iter().all(Vec::is_empty) {
         return None;
     }
-    let mut values: Vec<MaskedValue> = Vec::new();
-    let mut next = 1;
+    let mut numbering = Numbering::default();
     let mut out = Vec::with_capacity(body.len());
     let mut copied = 0;
-    for (token, token_cuts) in tokens.iter().zip(cuts.iter_mut()) {
+    for (token, token_cuts) in tokens.iter().zip(&cuts) {
         if token_cuts.is_empty() {
             continue;
         }
-        let merged = merge(token_cuts);
         let mut rewritten = String::with_capacity(token.text.len());
         let mut at = 0;
-        for cut in &merged {
+        for cut in token_cuts {
             let (Some(before), Some(value)) = (
                 token.text.get(at..cut.span.start),
                 token.text.get(cut.span.clone()),
@@ -180,36 +227,7 @@ pub(crate) fn mask(scope: &Scope<'_>, body: &[u8], json: bool) -> Option<Masked>
                 continue;
             };
             rewritten.push_str(before);
-            let placeholder = match values.iter_mut().find(|v| v.value == value) {
-                Some(known) => {
-                    known.count += 1;
-                    known.placeholder.clone()
-                }
-                None => {
-                    // Every cut is of a mask rule (checked above), so the default is never used.
-                    let default = crate::ir::Mask::default();
-                    let mask = mask_of(program, cut.policy, cut.rule).unwrap_or(&default);
-                    // Skip a number whose placeholder the client wrote itself.
-                    let mut placeholder = mask.placeholder(next);
-                    while mask.numbered() && text.contains(&placeholder) {
-                        next += 1;
-                        placeholder = mask.placeholder(next);
-                    }
-                    if mask.numbered() {
-                        next += 1;
-                    }
-                    values.push(MaskedValue {
-                        policy: cut.policy,
-                        rule: cut.rule,
-                        placeholder: placeholder.clone(),
-                        value: value.to_owned(),
-                        restore: mask.restore,
-                        count: 1,
-                    });
-                    placeholder
-                }
-            };
-            rewritten.push_str(&placeholder);
+            rewritten.push_str(&numbering.placeholder(scope.program, cut, value, text));
             at = cut.span.end;
         }
         rewritten.push_str(token.text.get(at..).unwrap_or_default());
@@ -224,7 +242,10 @@ pub(crate) fn mask(scope: &Scope<'_>, body: &[u8], json: bool) -> Option<Masked>
         copied = token.range.end;
     }
     out.extend_from_slice(body.get(copied..).unwrap_or_default());
-    Some(Masked { body: out, values })
+    Some(Masked {
+        body: out,
+        values: numbering.values,
+    })
 }
 
 /// The answer with each placeholder of a `restore` rule replaced by its value: the model's

@@ -419,7 +419,7 @@ fn render_answer(run: &Run, answer: &AnswerRun, line: &mut impl FnMut(&str, &str
             line("answer-status", &answer.status.to_string());
             if let Some((released, total)) = events {
                 let how = if answer.changed {
-                    "placeholders restored"
+                    "rewritten where masked or restored"
                 } else {
                     "each as the upstream sent it"
                 };

@@ -21,10 +21,14 @@
 //! the event rewritten token by token (`formats::rewrite`); an event with no placeholder still
 //! goes out byte for byte.
 //!
+//! The answer's own `mask` rules work the same way: a match (found while the events holding it
+//! are held, since a match starting in an event is complete before the event may go) becomes its
+//! placeholder in those events, numbered across the stream; whole texts (`*.done` events) are
+//! masked as they come.
+//!
 //! What is refused rather than passed: an event over the size bound, bytes that are not UTF-8,
-//! an event whose data does not parse (`guard.malformed_answer`), more held text than the bound
-//! (`guard.answer_too_large`), and a match of an enforced `mask` rule, which a stream cannot yet
-//! be rewritten for (`guard.mask_unsupported`). Each ends the stream as a deny does.
+//! an event whose data does not parse (`guard.malformed_answer`) and more held text than the
+//! bound (`guard.answer_too_large`). Each ends the stream as a deny does.
 
 use std::collections::BTreeMap;
 
@@ -34,6 +38,7 @@ use super::terminal::{self, StreamDenial, StreamState};
 use crate::codes::Code;
 use crate::eval::{Decision, Denial, Finding, Ruleset, Selection};
 use crate::extract::{Origin, Segment};
+use crate::ir::Side;
 use crate::mask::MaskedValue;
 
 /// The most text a stream may hold back at once, in bytes of events.
@@ -61,6 +66,10 @@ pub struct AnswerStream {
     /// The request's masked values to put back (`restore`), and their placeholders' automaton.
     restore: Vec<MaskedValue>,
     placeholders: Option<aho_corasick::AhoCorasick>,
+    /// What the answer's own mask rules matched, per channel: absolute spans and their
+    /// placeholders, numbered across the stream.
+    masked: BTreeMap<String, Vec<(std::ops::Range<usize>, String)>>,
+    numbering: crate::mask::Numbering,
 }
 
 /// A piece of a held event: where its text is in its channel (absolute byte offsets of a delta;
@@ -72,6 +81,8 @@ struct HeldPiece {
     span: std::ops::Range<usize>,
     text: String,
     at: super::formats::PieceRef,
+    /// A whole text with the answer's mask rules applied.
+    masked: Option<String>,
 }
 
 impl AnswerStream {
@@ -136,6 +147,8 @@ impl Ruleset {
             cut: false,
             restore: Vec::new(),
             placeholders: None,
+            masked: BTreeMap::new(),
+            numbering: crate::mask::Numbering::default(),
         }
     }
 
@@ -243,19 +256,22 @@ impl Ruleset {
                     span,
                     text,
                     at,
+                    masked: None,
                 });
             }
-            stream.held_bytes += event.raw.len();
-            stream.held.push((event, held));
             // The texts this event changed or brought whole, each searched as one text.
             let texts: Vec<String> = touched
                 .iter()
                 .filter_map(|c| stream.channels.get(c).map(|ch| ch.text.clone()))
                 .chain(wholes)
                 .collect();
-            if let Some(denial) = self.search(selection, stream, &texts, &mut step) {
-                return cut(stream, step, denial, request_id);
+            match self.search(selection, stream, &texts, &mut step) {
+                Some(Found::Deny(denial)) => return cut(stream, step, denial, request_id),
+                Some(Found::Masks) => self.mask_texts(selection, stream, &touched, &mut held),
+                None => {}
             }
+            stream.held_bytes += event.raw.len();
+            stream.held.push((event, held));
             if stream.held_bytes > MAX_HELD_BYTES {
                 let denial = refuse(
                     Code::AnswerTooLarge,
@@ -272,15 +288,15 @@ impl Ruleset {
         step
     }
 
-    /// Searches texts with the `on response` rules: the denial of an enforced deny (or of a
-    /// mask, which a stream cannot be rewritten for), monitored matches into the step.
+    /// Searches texts with the `on response` rules: the denial of an enforced deny, or that an
+    /// enforced mask matched; monitored matches into the step.
     fn search(
         &self,
         selection: &Selection,
         stream: &mut AnswerStream,
         texts: &[String],
         step: &mut StreamStep,
-    ) -> Option<Denial> {
+    ) -> Option<Found> {
         if texts.is_empty() {
             return None;
         }
@@ -300,16 +316,69 @@ impl Ruleset {
             }
         }
         match decided.decision {
-            Decision::Deny(denial) => Some(denial),
-            _ if decided.masks => Some(Denial::refusal(
-                &self.selection_name(selection),
-                502,
-                Code::MaskUnsupported.as_str(),
-                "a value the policy masks is in a streamed answer, which guard does not rewrite",
-            )),
+            Decision::Deny(denial) => Some(Found::Deny(denial)),
+            _ if decided.masks => Some(Found::Masks),
             _ => None,
         }
     }
+
+    /// Records what the answer's mask rules match in the changed channels (each match once,
+    /// numbered across the stream) and masks the event's whole texts.
+    fn mask_texts(
+        &self,
+        selection: &Selection,
+        stream: &mut AnswerStream,
+        touched: &[String],
+        pieces: &mut [HeldPiece],
+    ) {
+        let scope = self.mask_scope(selection, Side::Response);
+        for name in touched {
+            let Some(channel) = stream.channels.get(name) else {
+                continue;
+            };
+            let found = crate::mask::cuts(&scope, &[channel.text.as_str()]);
+            let spans = stream.masked.entry(name.clone()).or_default();
+            for cut in found.iter().flatten() {
+                let span = channel.base + cut.span.start..channel.base + cut.span.end;
+                if spans
+                    .iter()
+                    .any(|(s, _)| s.start < span.end && span.start < s.end)
+                {
+                    continue;
+                }
+                let value = channel.text.get(cut.span.clone()).unwrap_or_default();
+                let placeholder = stream.numbering.placeholder(scope.program, cut, value, "");
+                spans.push((span, placeholder));
+            }
+            spans.sort_by_key(|(s, _)| s.start);
+        }
+        for piece in pieces.iter_mut().filter(|p| p.kind == PieceKind::Whole) {
+            let found = crate::mask::cuts(&scope, &[piece.text.as_str()]);
+            let mut out = String::new();
+            let mut at = 0;
+            for cut in found.iter().flatten() {
+                out.push_str(piece.text.get(at..cut.span.start).unwrap_or_default());
+                let value = piece.text.get(cut.span.clone()).unwrap_or_default();
+                out.push_str(&stream.numbering.placeholder(scope.program, cut, value, ""));
+                at = cut.span.end;
+            }
+            if at > 0 {
+                out.push_str(piece.text.get(at..).unwrap_or_default());
+                piece.masked = Some(out);
+            }
+        }
+    }
+}
+
+/// What a search of the answer found.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "made and matched at once, per event; boxing the denial would buy nothing"
+)]
+enum Found {
+    Deny(Denial),
+    /// An enforced mask rule matched.
+    Masks,
 }
 
 /// Releases the held events, in order, while no match can still start in them (all of them at
@@ -331,8 +400,9 @@ fn release(stream: &mut AnswerStream, step: &mut StreamStep, all: bool) {
                 .all(|p| safe.get(&p.channel).is_some_and(|safe| p.span.end <= *safe))
         })
         .count();
-    // Placeholders in each channel's window, as absolute spans.
-    let found = placeholders_found(stream);
+    // What each channel's text becomes: the answer's masks, and the request's placeholders
+    // restored where no mask is.
+    let found = replacements(stream);
     // A placeholder that starts in what would go out and ends in what stays is held whole.
     while releasable > 0 && straddles(stream, &found, releasable) {
         releasable -= 1;
@@ -360,26 +430,28 @@ fn release(stream: &mut AnswerStream, step: &mut StreamStep, all: bool) {
     }
 }
 
-/// Per channel, the spans of the request's placeholders in its window (leftmost-longest).
-fn placeholders_found(
-    stream: &AnswerStream,
-) -> BTreeMap<String, Vec<(std::ops::Range<usize>, usize)>> {
-    let Some(automaton) = &stream.placeholders else {
-        return BTreeMap::new();
-    };
+/// Per channel, what spans of its window become: the answer's masks (to placeholders), then the
+/// request's placeholders (to values, leftmost-longest) where no mask is.
+fn replacements(stream: &AnswerStream) -> BTreeMap<String, Vec<(std::ops::Range<usize>, String)>> {
     stream
         .channels
         .iter()
         .map(|(name, channel)| {
-            let spans = automaton
-                .find_iter(&channel.text)
-                .map(|m| {
-                    (
-                        channel.base + m.start()..channel.base + m.end(),
-                        m.pattern().as_usize(),
-                    )
-                })
-                .collect();
+            let mut spans: Vec<(std::ops::Range<usize>, String)> =
+                stream.masked.get(name).cloned().unwrap_or_default();
+            if let Some(automaton) = &stream.placeholders {
+                for m in automaton.find_iter(&channel.text) {
+                    let span = channel.base + m.start()..channel.base + m.end();
+                    let masked = spans
+                        .iter()
+                        .any(|(s, _)| s.start < span.end && span.start < s.end);
+                    let value = stream.restore.get(m.pattern().as_usize());
+                    if let (false, Some(value)) = (masked, value) {
+                        spans.push((span, value.value.clone()));
+                    }
+                }
+            }
+            spans.sort_by_key(|(s, _)| s.start);
             (name.clone(), spans)
         })
         .collect()
@@ -388,7 +460,7 @@ fn placeholders_found(
 /// Whether a placeholder begins in the first `count` held events and ends after them.
 fn straddles(
     stream: &AnswerStream,
-    found: &BTreeMap<String, Vec<(std::ops::Range<usize>, usize)>>,
+    found: &BTreeMap<String, Vec<(std::ops::Range<usize>, String)>>,
     count: usize,
 ) -> bool {
     let mut boundary: BTreeMap<&str, usize> = BTreeMap::new();
@@ -414,18 +486,16 @@ fn restored(
     event: &Event,
     pieces: &[HeldPiece],
     channels: &BTreeMap<String, Channel>,
-    found: &BTreeMap<String, Vec<(std::ops::Range<usize>, usize)>>,
+    found: &BTreeMap<String, Vec<(std::ops::Range<usize>, String)>>,
     values: &[MaskedValue],
 ) -> Vec<u8> {
-    if values.is_empty() {
-        return event.raw.clone();
-    }
     let mut replacements = Vec::new();
     for piece in pieces {
         let text = match piece.kind {
             PieceKind::Whole => {
-                let restored = crate::mask::restore(piece.text.as_bytes(), values, false);
-                String::from_utf8(restored).unwrap_or_else(|_| piece.text.clone())
+                let text = piece.masked.as_deref().unwrap_or(&piece.text);
+                let restored = crate::mask::restore(text.as_bytes(), values, false);
+                String::from_utf8(restored).unwrap_or_else(|_| text.to_string())
             }
             PieceKind::Delta => {
                 let (Some(channel), Some(spans)) =
@@ -433,7 +503,10 @@ fn restored(
                 else {
                     continue;
                 };
-                delta_restored(piece, channel, spans, values)
+                if spans.is_empty() {
+                    continue;
+                }
+                delta_restored(piece, channel, spans)
             }
         };
         if text != piece.text {
@@ -446,12 +519,12 @@ fn restored(
     super::formats::rewrite(event, &replacements).unwrap_or_else(|_| event.raw.clone())
 }
 
-/// A delta piece's text with the placeholders that touch it restored.
+/// A delta piece's text with the spans that touch it replaced: the replacement goes where the
+/// span starts, the pieces it continues into lose their part of it.
 fn delta_restored(
     piece: &HeldPiece,
     channel: &Channel,
-    spans: &[(std::ops::Range<usize>, usize)],
-    values: &[MaskedValue],
+    spans: &[(std::ops::Range<usize>, String)],
 ) -> String {
     let mut out = String::new();
     let mut at = piece.span.start;
@@ -462,7 +535,7 @@ fn delta_restored(
         let keep_to = span.start.max(at);
         out.push_str(local(channel, at..keep_to).unwrap_or_default());
         if span.start >= piece.span.start {
-            out.push_str(values.get(*value).map_or("", |v| v.value.as_str()));
+            out.push_str(value);
         }
         at = span.end.min(piece.span.end);
     }
