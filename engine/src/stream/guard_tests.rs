@@ -359,3 +359,15 @@ fn an_answer_mask_rewrites_a_match_split_across_events_in_every_format() {
         }
     }
 }
+
+#[test]
+fn an_event_over_the_bound_ends_the_stream_unreleased() {
+    let big = format!(
+        "data: {{\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{}\"}}}}]}}\n\n",
+        "x".repeat(crate::DEFAULT_MAX_EVENT_BYTES)
+    );
+    let (out, steps) = guard(big.as_bytes(), 64 << 10);
+    let denial = steps.iter().find_map(|s| s.denial.clone()).unwrap();
+    assert_eq!(denial.code, "guard.answer_too_large");
+    assert!(!String::from_utf8_lossy(&out).contains("xxxx"));
+}

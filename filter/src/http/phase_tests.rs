@@ -1177,3 +1177,44 @@ fn a_stream_goes_out_event_by_event_and_is_cut_before_a_split_key() {
     );
     assert!(request.host.response_buffer.borrow().is_empty());
 }
+
+#[test]
+fn a_scanned_answer_over_the_limit_is_refused_and_the_rest_dropped() {
+    let mut request = answered(true, "application/json");
+    request.on_http_response_headers(3, false);
+    let chunk = vec![b' '; 1 << 20];
+    let mut n = 0;
+    let client = loop {
+        request
+            .host
+            .response_buffer
+            .borrow_mut()
+            .extend_from_slice(&chunk);
+        n += 1;
+        let action = request.on_http_response_body(chunk.len(), false);
+        assert!(n <= 9, "never refused");
+        if action == Action::Continue {
+            break request.host.response_buffer.borrow().clone();
+        }
+        assert!(
+            request.host.response_buffer.borrow().is_empty(),
+            "part of the answer went out"
+        );
+    };
+    let sent = String::from_utf8(client).unwrap();
+    assert!(sent.contains("guard.answer_too_large"), "{sent}");
+    request.host.response_buffer.borrow_mut().clear();
+    request
+        .host
+        .response_buffer
+        .borrow_mut()
+        .extend_from_slice(&chunk);
+    assert_eq!(
+        request.on_http_response_body(chunk.len(), true),
+        Action::Continue
+    );
+    assert!(
+        request.host.response_buffer.borrow().is_empty(),
+        "the rest was passed"
+    );
+}
