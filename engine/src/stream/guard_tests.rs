@@ -371,3 +371,20 @@ fn an_event_over_the_bound_ends_the_stream_unreleased() {
     assert_eq!(denial.code, "guard.answer_too_large");
     assert!(!String::from_utf8_lossy(&out).contains("xxxx"));
 }
+
+#[test]
+fn a_stream_of_no_known_shape_has_every_string_scanned() {
+    // Neither chat chunks nor Responses nor Anthropic events: every string is text, each field a
+    // channel of its own, so a key split across its events is still found.
+    let stream = b"data: {\"seq\":1,\"text\":\"here: AKIAIOSF\"}\n\ndata: {\"seq\":2,\"text\":\"ODNN7EXAMPLE\"}\n\n";
+    for size in [1, stream.len()] {
+        let (out, steps) = guard(stream, size);
+        let denial = steps.iter().find_map(|s| s.denial.clone());
+        assert_eq!(
+            denial.and_then(|d| d.rule).as_deref(),
+            Some("keys"),
+            "{size}"
+        );
+        assert!(!String::from_utf8_lossy(&out).contains("AKIA"));
+    }
+}
