@@ -20,9 +20,10 @@
 //! past the limit, compressed beyond what the engine decodes, or not readable, it is replaced by
 //! guard's error (the engine's `inspect_answer`).
 
-use guard_engine::DEFAULT_MAX_BODY_BYTES;
+use guard_engine::{Code, Decision, Denial, ReplyContext, DEFAULT_MAX_BODY_BYTES};
 use proxy_wasm::types::{Action, BufferType, LogLevel};
 
+use super::{held_head, log_denial};
 use crate::host::Host;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -216,5 +217,189 @@ impl Answer {
         self.state = State::Passing;
         let _ = host.replace_response_body(0, &held);
         Progress::Pass
+    }
+}
+
+/// The request's side of its answer: what the engine decides about it, written back, counted and
+/// audited.
+impl<H: Host> super::Request<H> {
+    pub(super) fn on_answer_headers(&mut self, end_of_stream: bool) -> Action {
+        let label = self.request_label();
+        let can_hold = held_head(&self.active);
+        match &mut self.answer {
+            Some(answer) => answer.on_headers(&self.host, end_of_stream, can_hold, &label),
+            None => Action::Continue,
+        }
+    }
+
+    pub(super) fn on_answer_body(&mut self, size: usize, end_of_stream: bool) -> Action {
+        let label = self.request_label();
+        let Some(answer) = &mut self.answer else {
+            return Action::Continue;
+        };
+        match answer.on_body(&self.host, size, end_of_stream, &label) {
+            Progress::Wait => Action::Pause,
+            Progress::Pass => Action::Continue,
+            Progress::Unreadable => {
+                let name = self.selected_policies().unwrap_or_default();
+                self.replace_answer(&Denial::refusal(
+                    &name,
+                    502,
+                    Code::MalformedAnswer.as_str(),
+                    "the answer could not be read",
+                ));
+                Action::Continue
+            }
+            Progress::Complete(body) => {
+                self.on_answer_complete(body);
+                Action::Continue
+            }
+            Progress::Streamed(chunk, end) => {
+                self.on_stream_chunk(&chunk, end);
+                Action::Continue
+            }
+        }
+    }
+
+    /// A scanned stream's next bytes through the engine's stream guard: what it releases goes
+    /// out now; a cut is counted and audited as a deny is.
+    fn on_stream_chunk(&mut self, chunk: &[u8], end: bool) {
+        let (Some(active), Some(selection)) = (self.active.clone(), self.selection.clone()) else {
+            return;
+        };
+        let request_id = self.request_id.clone();
+        let restore = &self.restore;
+        let Some(answer) = self.answer.as_mut() else {
+            return;
+        };
+        let stream = answer
+            .stream
+            .get_or_insert_with(|| active.ruleset.answer_stream(&selection).restoring(restore));
+        let mut step = active
+            .ruleset
+            .stream_push(&selection, stream, chunk, request_id.as_deref());
+        if end && step.denial.is_none() {
+            let last = active
+                .ruleset
+                .stream_finish(&selection, stream, request_id.as_deref());
+            step.release.extend_from_slice(&last.release);
+            step.monitored.extend(last.monitored);
+            step.denial = last.denial;
+        }
+        if step.denial.is_some() {
+            answer.drop_rest();
+        }
+        if !step.release.is_empty() && self.host.replace_response_body(0, &step.release).is_err() {
+            self.host.log(
+                LogLevel::Error,
+                &format!(
+                    "guard: released stream events could not be written request_id={}",
+                    self.request_label()
+                ),
+            );
+        }
+        self.record_monitored(&step.monitored);
+        if let Some(denial) = &step.denial {
+            self.record_answer_denial(denial);
+        }
+    }
+
+    /// An answer the client does not get: counted, logged and audited as a request's denial
+    /// is, and the `guard` property extended with the answer's verdict.
+    fn record_answer_denial(&mut self, denial: &Denial) {
+        self.count_denial(denial);
+        log_denial(&self.host, denial, &self.request_label());
+        let verdict = match &denial.rule {
+            Some(rule) => format!(
+                " answer=deny answer_rule={rule} answer_code={}",
+                denial.code
+            ),
+            None => format!(" answer=refuse answer_code={}", denial.code),
+        };
+        let property = format!("{}{verdict}", self.property);
+        self.host.set_guard_property(&property);
+    }
+
+    /// The whole answer: scanned by the `on response` rules, masked, its values restored, or
+    /// replaced by guard's error; written back into Envoy's (empty) buffer.
+    fn on_answer_complete(&mut self, body: Vec<u8>) {
+        let (Some(active), Some(selection), Some(answer)) = (
+            self.active.clone(),
+            self.selection.clone(),
+            self.answer.as_ref(),
+        ) else {
+            return;
+        };
+        let (scanned, content_type, content_encoding) = (
+            answer.scanned,
+            answer.content_type.clone(),
+            answer.content_encoding.clone(),
+        );
+        let outcome = active.ruleset.answer(
+            &selection,
+            content_type.as_deref(),
+            content_encoding.as_deref(),
+            body,
+            &self.restore,
+            scanned,
+        );
+        self.record_monitored(&outcome.monitored);
+        if let Decision::Deny(denial) = &outcome.decision {
+            self.replace_answer(denial);
+            return;
+        }
+        if let Some(masked) = &outcome.masked {
+            self.record_masked(&active, masked);
+        }
+        let out = outcome.body;
+        if self.host.replace_response_body(0, &out).is_err() {
+            self.host.log(
+                LogLevel::Error,
+                &format!(
+                    "guard: the answer could not be written back request_id={}",
+                    self.request_label()
+                ),
+            );
+        }
+    }
+
+    /// The answer is not for the client: guard's error takes its place (its status too, when
+    /// the head was held), counted and audited as a request's denial is.
+    fn replace_answer(&mut self, denial: &Denial) {
+        let held = self.answer.as_ref().is_some_and(|a| a.head_held);
+        self.record_answer_denial(denial);
+        let context = ReplyContext {
+            request_id: self.request_id.as_deref(),
+            bundle: self.bundle(),
+        };
+        let body = denial.body_in(self.shape, &context);
+        if held {
+            self.host
+                .set_response_header(":status", &denial.status.to_string());
+            self.host
+                .set_response_header("content-type", "application/json");
+            self.host.set_response_header("x-guard-code", denial.code);
+            // As on a local reply: the id the error body names, for the client to quote.
+            if let Some(id) = &self.request_id {
+                self.host.set_response_header("x-request-id", id);
+            }
+        } else {
+            self.host.log(
+                LogLevel::Warn,
+                &format!(
+                    "guard: answer replaced after its head was sent (status kept) request_id={}",
+                    self.request_label()
+                ),
+            );
+        }
+        if self.host.replace_response_body(0, &body).is_err() {
+            self.host.log(
+                LogLevel::Error,
+                &format!(
+                    "guard: the answer's replacement could not be written request_id={}",
+                    self.request_label()
+                ),
+            );
+        }
     }
 }
