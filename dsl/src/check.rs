@@ -622,16 +622,7 @@ impl<'a> Checker<'a> {
 
 /// Whether a `with` text holds the `{{ n }}` placeholder (spaces inside the braces optional).
 fn is_numbered(text: &str) -> bool {
-    let mut rest = text;
-    while let Some(open) = rest.find("{{") {
-        let after = rest.get(open + 2..).unwrap_or("");
-        let Some(close) = after.find("}}") else {
-            return false;
-        };
-        if after.get(..close).is_some_and(|inner| inner.trim() == "n") {
-            return true;
-        }
-        rest = after.get(close + 2..).unwrap_or("");
-    }
-    false
+    crate::lower::placeholders(text)
+        .iter()
+        .any(|p| matches!(p, crate::lower::Placeholder::Closed { inner: "n", .. }))
 }

@@ -10,6 +10,7 @@
 
 mod template;
 mod values;
+pub(crate) use template::{placeholders, Placeholder};
 
 use std::collections::HashMap;
 

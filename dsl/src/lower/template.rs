@@ -174,31 +174,61 @@ fn allowed(part: &TemplatePart, context: Context, span: Span, diags: &mut Vec<Di
     false
 }
 
-/// The `{{ secret.NAME }}` placeholders of a template whose placeholders are valid, by name and
-/// span, in order: where a deployment must provide each secret.
-pub(crate) fn secret_uses(s: &Str) -> Vec<(String, Span)> {
-    let value = s.value.as_str();
-    let mut uses = Vec::new();
+/// One `{{ ... }}` of a template's text, in order: its byte range (braces included) and what is
+/// inside, trimmed; or an opening `{{` that is never closed (then the last one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Placeholder<'a> {
+    Closed {
+        range: std::ops::Range<usize>,
+        inner: &'a str,
+    },
+    Unclosed {
+        open: usize,
+    },
+}
+
+/// The placeholders of `value`, as [`template`] reads them.
+pub(crate) fn placeholders(value: &str) -> Vec<Placeholder<'_>> {
+    let mut found = Vec::new();
     let mut at = 0;
     while let Some(open) = value
         .get(at..)
         .and_then(|rest| rest.find("{{"))
         .map(|n| at + n)
     {
-        let Some(close) = value.get(open + 2..).and_then(|rest| rest.find("}}")) else {
+        let Some(close) = value
+            .get(open + 2..)
+            .and_then(|rest| rest.find("}}"))
+            .map(|n| open + 2 + n)
+        else {
+            found.push(Placeholder::Unclosed { open });
             break;
         };
-        let close = open + 2 + close;
         let inner = value
             .get(open + 2..close)
             .unwrap_or("")
             .trim_matches([' ', '\t']);
-        if let Some(name) = inner.strip_prefix("secret.") {
-            uses.push((name.to_string(), s.span_of(open..close + 2)));
-        }
+        found.push(Placeholder::Closed {
+            range: open..close + 2,
+            inner,
+        });
         at = close + 2;
     }
-    uses
+    found
+}
+
+/// The `{{ secret.NAME }}` placeholders of a template whose placeholders are valid, by name and
+/// span, in order: where a deployment must provide each secret.
+pub(crate) fn secret_uses(s: &Str) -> Vec<(String, Span)> {
+    placeholders(&s.value)
+        .into_iter()
+        .filter_map(|p| match p {
+            Placeholder::Closed { range, inner } => inner
+                .strip_prefix("secret.")
+                .map(|name| (name.to_string(), s.span_of(range))),
+            Placeholder::Unclosed { .. } => None,
+        })
+        .collect()
 }
 
 /// A mask's `with` text: its one placeholder is `{{ n }}`, the number of the distinct value.
@@ -207,45 +237,37 @@ pub(crate) fn mask_replacement(s: &Str, diags: &mut Vec<Diag>) -> Vec<MaskPart> 
     let mut parts = Vec::new();
     let mut text = String::new();
     let mut at = 0;
-    while let Some(open) = value
-        .get(at..)
-        .and_then(|rest| rest.find("{{"))
-        .map(|n| at + n)
-    {
-        text.push_str(value.get(at..open).unwrap_or(""));
-        let Some(close) = value
-            .get(open + 2..)
-            .and_then(|rest| rest.find("}}"))
-            .map(|n| open + 2 + n)
-        else {
-            diags.push(
-                Diag::new(Code::UnclosedTemplate, "`{{` is never closed")
-                    .at(s.span_of(open..value.len()), "placeholder starts here")
-                    .help("close the placeholder with `}}`, as in `[PHONE_{{ n }}]`"),
-            );
-            at = value.len();
-            break;
-        };
-        let inner = value
-            .get(open + 2..close)
-            .unwrap_or("")
-            .trim_matches([' ', '\t']);
-        if inner == "n" {
-            if !text.is_empty() {
-                parts.push(MaskPart::Text(std::mem::take(&mut text)));
+    for placeholder in placeholders(value) {
+        match placeholder {
+            Placeholder::Unclosed { open } => {
+                text.push_str(value.get(at..open).unwrap_or(""));
+                diags.push(
+                    Diag::new(Code::UnclosedTemplate, "`{{` is never closed")
+                        .at(s.span_of(open..value.len()), "placeholder starts here")
+                        .help("close the placeholder with `}}`, as in `[PHONE_{{ n }}]`"),
+                );
+                at = value.len();
             }
-            parts.push(MaskPart::Number);
-        } else {
-            diags.push(
-                Diag::new(
-                    Code::UnknownTemplateVariable,
-                    format!("unknown template variable `{inner}`"),
-                )
-                .at(s.span_of(open..close + 2), "not a mask placeholder")
-                .help("a mask's replacement has one placeholder, `{{ n }}`: the number of the distinct value within the request"),
-            );
+            Placeholder::Closed { range, inner } => {
+                text.push_str(value.get(at..range.start).unwrap_or(""));
+                if inner == "n" {
+                    if !text.is_empty() {
+                        parts.push(MaskPart::Text(std::mem::take(&mut text)));
+                    }
+                    parts.push(MaskPart::Number);
+                } else {
+                    diags.push(
+                        Diag::new(
+                            Code::UnknownTemplateVariable,
+                            format!("unknown template variable `{inner}`"),
+                        )
+                        .at(s.span_of(range.clone()), "not a mask placeholder")
+                        .help("a mask's replacement has one placeholder, `{{ n }}`: the number of the distinct value within the request"),
+                    );
+                }
+                at = range.end;
+            }
         }
-        at = close + 2;
     }
     text.push_str(value.get(at..).unwrap_or(""));
     if !text.is_empty() {
