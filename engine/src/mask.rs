@@ -294,7 +294,7 @@ fn mask_of(program: &Program, policy: usize, rule: usize) -> Option<&crate::ir::
 
 /// The cuts of one token, overlapping ones joined (the earliest's rule names the join), sorted.
 fn merge(cuts: &mut [Cut]) -> Vec<Cut> {
-    cuts.sort_by_key(|c| (c.span.start, std::cmp::Reverse(c.span.end)));
+    cuts.sort_unstable_by_key(|c| (c.span.start, std::cmp::Reverse(c.span.end)));
     let mut merged: Vec<Cut> = Vec::new();
     for cut in cuts.iter() {
         match merged.last_mut() {

@@ -422,7 +422,7 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
         }
         let mut hits = found.hits;
         if want == Want::All {
-            hits.sort_by_key(|h| (h.rule, h.segment, h.span.start, h.span.end));
+            hits.sort_unstable_by_key(|h| (h.rule, h.segment, h.span.start, h.span.end));
         }
         if want == Want::First {
             // Decisive rules found before an earlier one was are not wanted.

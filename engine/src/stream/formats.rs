@@ -551,7 +551,7 @@ fn other(data: &Node, out: &mut Out<'_>) {
 /// not overlap.
 pub fn rewrite(event: &Event, replacements: &[(PieceRef, String)]) -> Result<Vec<u8>, FormatError> {
     let mut order: Vec<&(PieceRef, String)> = replacements.iter().collect();
-    order.sort_by_key(|(at, _)| at.span.start);
+    order.sort_unstable_by_key(|(at, _)| at.span.start);
     let mut out = Vec::with_capacity(event.raw.len());
     let mut kept = 0;
     for (at, text) in order {

@@ -350,7 +350,7 @@ impl Ruleset {
                 let placeholder = stream.numbering.placeholder(scope.program, cut, value, "");
                 spans.push((span, placeholder));
             }
-            spans.sort_by_key(|(s, _)| s.start);
+            spans.sort_unstable_by_key(|(s, _)| s.start);
         }
         for piece in pieces.iter_mut().filter(|p| p.kind == PieceKind::Whole) {
             let found = crate::mask::cuts(&scope, &[piece.text.as_str()]);
@@ -451,7 +451,7 @@ fn replacements(stream: &AnswerStream) -> BTreeMap<String, Vec<(std::ops::Range<
                     }
                 }
             }
-            spans.sort_by_key(|(s, _)| s.start);
+            spans.sort_unstable_by_key(|(s, _)| s.start);
             (name.clone(), spans)
         })
         .collect()
