@@ -195,6 +195,22 @@ impl Answer {
         Progress::Complete(std::mem::take(&mut self.body))
     }
 
+    /// Trailers end the answer: what is held is complete (an answer whose body callbacks never
+    /// said the end would otherwise wait for ever).
+    pub(crate) fn on_trailers(&mut self) -> Progress {
+        match self.state {
+            State::Buffering => {
+                self.state = State::Passing;
+                Progress::Complete(std::mem::take(&mut self.body))
+            }
+            State::Streaming => {
+                self.state = State::Passing;
+                Progress::Streamed(Vec::new(), true)
+            }
+            State::Waiting | State::Passing | State::Dropping => Progress::Pass,
+        }
+    }
+
     /// An answer read only to restore values, that cannot be: what was held goes back as it
     /// came, and the rest passes.
     fn unread<H: Host>(&mut self, host: &H, why: &str, label: &str) -> Progress {
@@ -232,12 +248,25 @@ impl<H: Host> super::Request<H> {
         }
     }
 
+    pub(super) fn on_answer_trailers(&mut self) -> Action {
+        let Some(answer) = &mut self.answer else {
+            return Action::Continue;
+        };
+        let progress = answer.on_trailers();
+        self.on_answer_progress(progress)
+    }
+
     pub(super) fn on_answer_body(&mut self, size: usize, end_of_stream: bool) -> Action {
         let label = self.request_label();
         let Some(answer) = &mut self.answer else {
             return Action::Continue;
         };
-        match answer.on_body(&self.host, size, end_of_stream, &label) {
+        let progress = answer.on_body(&self.host, size, end_of_stream, &label);
+        self.on_answer_progress(progress)
+    }
+
+    fn on_answer_progress(&mut self, progress: Progress) -> Action {
+        match progress {
             Progress::Wait => Action::Pause,
             Progress::Pass => Action::Continue,
             Progress::Unreadable => {

@@ -1222,6 +1222,10 @@ impl<H: Host> HttpContext for Request<H> {
         self.on_answer_body(body_size, end_of_stream)
     }
 
+    fn on_http_response_trailers(&mut self, _num_trailers: usize) -> Action {
+        self.on_answer_trailers()
+    }
+
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
         // A body followed by trailers never sees `end_of_stream` in the body callback: the
         // trailers end it. (Trailers with no body at all come here from the held head.)

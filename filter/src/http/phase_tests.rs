@@ -1218,3 +1218,22 @@ fn a_scanned_answer_over_the_limit_is_refused_and_the_rest_dropped() {
         "the rest was passed"
     );
 }
+
+#[test]
+fn trailers_end_an_answer_that_never_said_its_end() {
+    let mut request = answered(true, "application/json");
+    request.on_http_response_headers(3, false);
+    let answer = br#"{"content":"fine"}"#;
+    request
+        .host
+        .response_buffer
+        .borrow_mut()
+        .extend_from_slice(answer);
+    assert_eq!(
+        request.on_http_response_body(answer.len(), false),
+        Action::Pause
+    );
+    assert!(request.host.response_buffer.borrow().is_empty());
+    assert_eq!(request.on_http_response_trailers(1), Action::Continue);
+    assert_eq!(*request.host.response_buffer.borrow(), answer.to_vec());
+}
