@@ -16,7 +16,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 corpus=$root/fuzz/corpus
-mkdir -p "$corpus/bundle_load" "$corpus/request_eval" "$corpus/extract_body" "$corpus/dsl_parse"
+mkdir -p "$corpus/bundle_load" "$corpus/request_eval" "$corpus/extract_body" "$corpus/dsl_parse" "$corpus/answer_stream"
 rm -f "$corpus"/*/seed-*
 
 guardc() {
@@ -123,6 +123,17 @@ find "$root/testdata/dsl" "$root/policies" -maxdepth 3 -name '*.guard' | sort | 
     cp "$f" "$out/seed-${rel//\//_}"
 done
 
-for t in bundle_load request_eval extract_body dsl_parse; do
+# --- answer_stream -------------------------------------------------------------------------
+# Selector byte (fuzz_targets/answer_stream.rs): bit 7 the policy (0 deny only, 1 with a mask),
+# bits 0-6 the chunk size minus one. Each transcript with both policies, in 8-byte chunks.
+out=$corpus/answer_stream
+find "$root/testdata/streams" "$root/policies/tests" -name '*.sse' | sort | while read -r f; do
+    rel=${f#"$root"/}
+    for selector in 07 87; do
+        { printf "\x$selector"; cat "$f"; } > "$out/seed-$selector-${rel//\//_}"
+    done
+done
+
+for t in bundle_load request_eval extract_body dsl_parse answer_stream; do
     echo "$t: $(ls "$corpus/$t" | grep -c '^seed-') seeds"
 done
