@@ -97,6 +97,23 @@ pub(crate) enum Item {
     Judge(Judge),
 }
 
+/// Every statement of every rule of the policies among `items`, in file order.
+pub(crate) fn rule_stmts<'a>(
+    items: impl Iterator<Item = &'a Item>,
+) -> impl Iterator<Item = &'a RuleStmt> {
+    items
+        .filter_map(|item| match item {
+            Item::Policy(policy) => Some(policy),
+            Item::Judge(_) => None,
+        })
+        .flat_map(|policy| &policy.stmts)
+        .filter_map(|stmt| match stmt {
+            PolicyStmt::Rule(rule) => Some(rule),
+            _ => None,
+        })
+        .flat_map(|rule| &rule.stmts)
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Policy {
     pub name: Str,

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::ast::{self, PolicyStmt, RuleStmt, Span, Str};
+use crate::ast::{self, RuleStmt, Span, Str};
 use crate::diagnostic::{lowercase_first, Code, Diag};
 
 /// A parsed file and where the files it names are looked up.
@@ -82,22 +82,10 @@ pub(crate) fn load(units: &[Unit<'_>], diags: &mut Vec<Diag>) -> Loaded {
 
 /// Every `deny keyword file` path of a file, in file order.
 fn keyword_file_paths(file: &ast::File) -> impl Iterator<Item = &Str> {
-    file.items
-        .iter()
-        .filter_map(|item| match item {
-            ast::Item::Policy(policy) => Some(policy),
-            ast::Item::Judge(_) => None,
-        })
-        .flat_map(|policy| &policy.stmts)
-        .filter_map(|stmt| match stmt {
-            PolicyStmt::Rule(rule) => Some(rule),
-            _ => None,
-        })
-        .flat_map(|rule| &rule.stmts)
-        .filter_map(|stmt| match stmt {
-            RuleStmt::DenyKeywordFile { path, .. } => Some(path),
-            _ => None,
-        })
+    ast::rule_stmts(file.items.iter()).filter_map(|stmt| match stmt {
+        RuleStmt::DenyKeywordFile { path, .. } => Some(path),
+        _ => None,
+    })
 }
 
 /// A keyword file is UTF-8 text.

@@ -418,18 +418,7 @@ fn unused_judges<'a>(
     items: impl Iterator<Item = &'a ast::Item> + Clone,
     findings: &mut Vec<Finding>,
 ) {
-    let used: HashSet<&str> = items
-        .clone()
-        .filter_map(|item| match item {
-            ast::Item::Policy(policy) => Some(policy),
-            ast::Item::Judge(_) => None,
-        })
-        .flat_map(|policy| &policy.stmts)
-        .filter_map(|stmt| match stmt {
-            PolicyStmt::Rule(rule) => Some(rule),
-            _ => None,
-        })
-        .flat_map(|rule| &rule.stmts)
+    let used: HashSet<&str> = ast::rule_stmts(items.clone())
         .filter_map(|stmt| match stmt {
             RuleStmt::Escalate { judge, .. } => Some(judge.value.as_str()),
             _ => None,
