@@ -49,7 +49,7 @@ pub use judge::{
     read_reply, read_verdict, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict, MAX_ANSWER_BYTES,
 };
 pub use mask::{restore, Masked, MaskedValue};
-pub use normalize::normalize;
+pub use normalize::{normalize, normalize_keyword};
 pub use reply::{sanitize_request_id, ErrorShape, ReplyContext, MAX_REQUEST_ID};
 pub use stream::formats::{
     detect as detect_stream, rewrite as rewrite_event, texts as event_texts, FormatError, Piece,

@@ -47,21 +47,9 @@ pub(super) struct Pattern<'a> {
 /// A pattern's DFA, or why there is none.
 pub(super) type Compiled = Option<dense::DFA<Vec<u32>>>;
 
-/// A keyword as the engine searches for it in the normalised text: NFKC, invisible characters
-/// removed, every run of white space one space.
-pub(super) fn normalized_keyword(keyword: &str) -> String {
-    let mut out = String::new();
-    for c in guard_engine::normalize(keyword).chars() {
-        if c.is_whitespace() {
-            if !out.ends_with(' ') {
-                out.push(' ');
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+/// A keyword as the engine searches for it in the normalised text (the engine's own function,
+/// so the lint compares exactly what the scanner searches).
+pub(super) use guard_engine::normalize_keyword as normalized_keyword;
 
 fn keyword_text(p: &Pattern<'_>) -> String {
     if p.normalized {

@@ -97,7 +97,7 @@ pub(crate) struct Normalized<'a> {
 
 /// A keyword as the normalised text is searched for it: normalised, with every run of white
 /// space written as one space, which then matches any run of separators (see `scan`).
-pub(crate) fn normalize_keyword(keyword: &str) -> String {
+pub fn normalize_keyword(keyword: &str) -> String {
     let mut out = String::with_capacity(keyword.len());
     for c in normalize(keyword).chars() {
         if c.is_whitespace() {

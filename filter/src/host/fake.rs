@@ -130,12 +130,7 @@ impl Host for FakeHost {
         if self.body_fails.get() {
             return Err(Status::InternalFailure);
         }
-        // Envoy's shape: drain `len` bytes from the start, then prepend.
-        let mut held = self.buffer.borrow_mut();
-        let at = len.min(held.len());
-        let rest = held.split_off(at);
-        *held = bytes.to_vec();
-        held.extend_from_slice(&rest);
+        drain_then_prepend(&mut self.buffer.borrow_mut(), len, bytes);
         Ok(())
     }
 
@@ -166,11 +161,7 @@ impl Host for FakeHost {
     }
 
     fn replace_response_body(&self, len: usize, bytes: &[u8]) -> Result<(), Status> {
-        let mut held = self.response_buffer.borrow_mut();
-        let at = len.min(held.len());
-        let rest = held.split_off(at);
-        *held = bytes.to_vec();
-        held.extend_from_slice(&rest);
+        drain_then_prepend(&mut self.response_buffer.borrow_mut(), len, bytes);
         Ok(())
     }
 
@@ -241,4 +232,12 @@ impl Host for FakeHost {
     fn set_guard_property(&self, value: &str) {
         self.property.borrow_mut().push(value.to_owned());
     }
+}
+
+/// Envoy's only shape of a buffer write: drain `len` bytes from the start, then prepend `bytes`.
+fn drain_then_prepend(held: &mut Vec<u8>, len: usize, bytes: &[u8]) {
+    let at = len.min(held.len());
+    let rest = held.split_off(at);
+    *held = bytes.to_vec();
+    held.extend_from_slice(&rest);
 }
