@@ -32,6 +32,7 @@ const answerBody = Buffer.from(JSON.stringify({
   id: "chatcmpl-bench", object: "chat.completion", model: "qwen-plus",
   choices: [{ index: 0, message: { role: "assistant", content: "Sure." }, finish_reason: "stop" }],
 }));
+const configBytes = Buffer.from(configuration);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -44,7 +45,8 @@ function fresh() {
       ["user-agent", "wrk"], ["x-request-id", "0f9c2a4e-6a9b-4a39-b1f4-bench"]],
     2: [[":status", "200"], ["content-type", "application/json"], ["content-length", String(answerBody.length)]],
   };
-  buffers = { 0: Buffer.from(requestBody), 1: Buffer.from(answerBody), 7: Buffer.from(configuration) };
+  maps[0].pristine = maps[2].pristine = true;
+  buffers = { 0: requestBody, 1: answerBody, 7: configBytes };
   calls = {};
   localReply = null;
 }
@@ -80,6 +82,13 @@ function pairs(list) {
   }
   return out;
 }
+// The serialised pairs of a map the filter has not changed yet are made once: the host's own
+// work should cost as little of the time measured as it can.
+const pristine = {};
+const encoded = (map) => {
+  if (maps[map].pristine) return (pristine[map] ||= pairs(maps[map]));
+  return pairs(maps[map] || []);
+};
 const counted = (name, fn) => (...a) => {
   calls[name] = (calls[name] || 0) + 1;
   return fn(...a);
@@ -87,7 +96,7 @@ const counted = (name, fn) => (...a) => {
 const metrics = [];
 const env = {
   proxy_log: (level, ptr, len) => 0,
-  proxy_get_header_map_pairs: (map, ptrPtr, sizePtr) => give(pairs(maps[map] || []), ptrPtr, sizePtr),
+  proxy_get_header_map_pairs: (map, ptrPtr, sizePtr) => give(encoded(map), ptrPtr, sizePtr),
   proxy_get_header_map_value: (map, kp, kl, ptrPtr, sizePtr) => {
     const key = str(kp, kl);
     const found = (maps[map] || []).find(([k]) => k === key);
@@ -98,7 +107,10 @@ const env = {
     maps[map] = (maps[map] || []).filter(([k]) => k !== key).concat([[key, str(vp, vl)]]);
     return 0;
   },
-  proxy_add_header_map_value: (map, kp, kl, vp, vl) => { (maps[map] ||= []).push([str(kp, kl), str(vp, vl)]); return 0; },
+  proxy_add_header_map_value: (map, kp, kl, vp, vl) => {
+    maps[map] = (maps[map] || []).concat([[str(kp, kl), str(vp, vl)]]);
+    return 0;
+  },
   proxy_remove_header_map_value: (map, kp, kl) => {
     const key = str(kp, kl);
     maps[map] = (maps[map] || []).filter(([k]) => k !== key);

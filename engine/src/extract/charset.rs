@@ -60,7 +60,7 @@ pub(super) fn decode_body<'b>(
                 }
             })?),
         };
-    if let Some(offset) = text.find('\0') {
+    if let Some(offset) = memchr::memchr(0, text.as_bytes()) {
         return Err(ExtractError::NulByte { offset });
     }
     Ok(text)

@@ -7,6 +7,7 @@
 //! to them), nesting deeper than a limit, and, through serde_json, invalid UTF-8, lone surrogate
 //! escapes and trailing data. Errors point at line and column, never quote the body.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -70,20 +71,54 @@ impl Json {
 
 /// A key as the most lenient upstream compares it: Unicode simple case folding, approximated by
 /// upper- then lower-casing (so `ſ` and `K` (Kelvin) fold as Go folds them).
-pub(super) fn fold(key: &str) -> String {
+pub(super) fn fold(key: &str) -> Cow<'_, str> {
     if key.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
-        return key.to_owned();
+        return Cow::Borrowed(key);
     }
+    Cow::Owned(folded(key).collect())
+}
+
+/// The characters of `key` folded as [`fold`] folds them.
+fn folded(key: &str) -> impl Iterator<Item = char> + '_ {
     key.chars()
         .flat_map(char::to_uppercase)
         .flat_map(char::to_lowercase)
-        .collect()
 }
 
 /// Whether a key of the body is `known` (an ASCII lowercase name of ours), compared by [`fold`].
+/// Called for every key against every name the walk knows, so it never allocates.
 pub(super) fn same_key(key: &str, known: &str) -> bool {
-    key.eq_ignore_ascii_case(known) || fold(key) == known
+    if key.is_ascii() {
+        // Folding an ASCII key is lowercasing it.
+        return key.eq_ignore_ascii_case(known);
+    }
+    folded(key).eq(known.chars())
 }
+
+/// Whether two keys are one to an upstream that compares them by [`fold`], without allocating.
+fn same_folded(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    folded(a).eq(folded(b))
+}
+
+/// Whether `key` is already among an object's `fields`. Most objects have a few keys, compared
+/// one by one; past [`FEW_KEYS`] the folded keys go into a tree, so a body of many keys cannot
+/// make the check quadratic. (A tree rather than a hash set: with the fixed hash keys wasm builds
+/// may get, an attacker could craft colliding keys.)
+fn seen_before(fields: &[(String, Json)], many: &mut BTreeSet<String>, key: &str) -> bool {
+    if fields.len() < FEW_KEYS {
+        return fields.iter().any(|(earlier, _)| same_folded(earlier, key));
+    }
+    if many.is_empty() {
+        many.extend(fields.iter().map(|(earlier, _)| fold(earlier).into_owned()));
+    }
+    !many.insert(fold(key).into_owned())
+}
+
+/// How many keys an object may have before its keys are looked up in a tree.
+const FEW_KEYS: usize = 16;
 
 pub(super) fn parse(text: &str, max_depth: usize) -> Result<Json, ExtractError> {
     let mut parser = Parser {
@@ -292,13 +327,11 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
         let parser = self.parser;
         let depth = parser.enter(self.depth)?;
-        // A BTreeSet rather than a HashSet: with the fixed hash keys wasm builds may get, an
-        // attacker could craft colliding keys and make the check quadratic.
-        let mut seen = BTreeSet::new();
+        let mut many = BTreeSet::new();
         let mut fields = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             parser.strings += 1;
-            if !seen.insert(fold(&key)) {
+            if seen_before(&fields, &mut many, &key) {
                 return Err(parser.fail(Failure::DuplicateKey));
             }
             let value = map.next_value_seed(NodeSeed {

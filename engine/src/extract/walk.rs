@@ -331,7 +331,11 @@ fn declared_media_type(fields: &[(String, Json)]) -> Option<String> {
 /// time, as this text, under its path with `#tags` appended.
 fn with_tags_spelled_out(text: &str) -> Option<String> {
     const TAGS: std::ops::RangeInclusive<char> = '\u{e0020}'..='\u{e007e}';
-    if !text.chars().any(|c| TAGS.contains(&c)) {
+    // Every tag character is written F3 A0 8x xx in UTF-8: a text without those two bytes has
+    // none, and this runs on every segment, so the bytes are looked for before the characters.
+    let bytes = text.as_bytes();
+    let lead = memchr::memchr_iter(0xf3, bytes).any(|at| bytes.get(at + 1) == Some(&0xa0));
+    if !lead || !text.chars().any(|c| TAGS.contains(&c)) {
         return None;
     }
     let spelled = text.chars().map(|c| {

@@ -107,8 +107,12 @@ pub(crate) struct Request<H: Host = Envoy> {
     shape: ErrorShape,
     /// The header plan still to apply (held heads get it only on approval).
     plan: Option<HeaderPlan>,
-    /// The body so far, moved out of Envoy's buffer; at most one byte past the limit.
+    /// The body so far, moved out of Envoy's buffer (or copied, see `left_in_envoy`); at most
+    /// one byte past the limit.
     body: Vec<u8>,
+    /// The length of body Envoy still holds because the whole body came in one callback and was
+    /// copied rather than moved: it goes upstream as it is unless a mask rewrote it.
+    left_in_envoy: Option<usize>,
     /// Whether the body went past the limit (the rest is not kept).
     too_large: bool,
     /// The monitored rules that matched (or whose judge was asked), for the `guard` property.
@@ -151,6 +155,7 @@ impl<H: Host> Request<H> {
             shape: ErrorShape::default(),
             plan: None,
             body: Vec::new(),
+            left_in_envoy: None,
             too_large: false,
             monitored: Vec::new(),
             last_judge: None,
@@ -261,6 +266,14 @@ impl<H: Host> Request<H> {
             Phase::Judging(_) | Phase::Replied => return Action::Pause,
         }
         held::release(self.context_id);
+        if end_of_stream && self.body.is_empty() && size <= DEFAULT_MAX_BODY_BYTES {
+            // The whole body in one callback: Envoy already holds it within its limits, so it
+            // is copied, not moved, and a body that passes unchanged costs no write back.
+            if let Err(step) = self.copy_whole(size) {
+                return action(step);
+            }
+            return action(self.on_body_complete());
+        }
         if let Err(step) = self.take_chunk(size) {
             return action(step);
         }
@@ -294,6 +307,21 @@ impl<H: Host> Request<H> {
         self.body
             .extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
         Ok(())
+    }
+
+    /// Copies the whole body, which Envoy keeps holding, into ours.
+    fn copy_whole(&mut self, size: usize) -> Result<(), Step> {
+        if size == 0 {
+            return Ok(());
+        }
+        match self.host.read_buffer(BufferType::HttpRequestBody, size) {
+            Ok(chunk) => {
+                self.left_in_envoy = Some(chunk.len());
+                self.body = chunk;
+                Ok(())
+            }
+            Err(status) => Err(self.internal_error("read", NOT_READ, status)),
+        }
     }
 
     /// The proxy would not hand over or take back the body: a 500, logged with `what` failed.
@@ -377,10 +405,17 @@ impl<H: Host> Request<H> {
     /// "stop and apply flow control"), which is why `guardc build` raises that limit to cover
     /// guard's (see docs/deploy.md).
     fn restore_body(&mut self) -> Step {
-        // Every body callback left Envoy's buffer empty, and nothing comes after the end of the
-        // stream, so the whole body replaces nothing.
         let body = std::mem::take(&mut self.body);
-        match self.host.replace_request_body(0, &body) {
+        let replaced = match self.left_in_envoy.take() {
+            // Envoy holds the body as the client sent it, and it is what goes upstream.
+            Some(_) if self.masked_length.is_none() => return Step::Forward,
+            // Envoy holds the client's body; the masked one takes its place.
+            Some(len) => len,
+            // Every body callback left Envoy's buffer empty, and nothing comes after the end
+            // of the stream, so the whole body replaces nothing.
+            None => 0,
+        };
+        match self.host.replace_request_body(replaced, &body) {
             Ok(()) => Step::Forward,
             Err(status) => self.internal_error(
                 "restored",
@@ -836,6 +871,11 @@ impl<H: Host> Request<H> {
         self.phase = Phase::Replied;
         self.plan = None;
         self.body = Vec::new();
+        if let Some(len) = self.left_in_envoy.take() {
+            // A refused body does not stay in Envoy's buffer, even though the local reply ends
+            // the stream: nothing of it may be left to reach the upstream.
+            let _ = self.host.replace_request_body(len, &[]);
+        }
         held::release(self.context_id);
         self.count_denial(denial);
         self.set_property(Some(denial));
