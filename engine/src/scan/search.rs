@@ -15,6 +15,18 @@ use crate::normalize::{normalize_marked, original_span, Normalized};
 use crate::wire::PatternRef;
 
 impl KeywordSet {
+    /// The text the automaton searches: `text` itself, or `text` in ASCII lowercase (written
+    /// into `lowered`) for a set that folds case. The match offsets are `text`'s either way.
+    fn haystack<'t>(&self, text: &'t str, lowered: &'t mut Vec<u8>) -> &'t [u8] {
+        if !self.lowercase {
+            return text.as_bytes();
+        }
+        lowered.clear();
+        lowered.extend_from_slice(text.as_bytes());
+        lower_ascii(lowered);
+        lowered
+    }
+
     /// The (rule, keyword index) of automaton pattern `id` matched at `span` of `text`, unless
     /// it is a screen literal or an exact keyword that matched only with its case folded.
     fn confirm(&self, id: usize, text: &str, span: Range<usize>) -> Option<(usize, u32)> {
@@ -25,6 +37,27 @@ impl KeywordSet {
         }
         self.sites.get(id).copied()
     }
+}
+
+/// ASCII `A`..=`Z` to lowercase, eight bytes at a time: this runs over every text a folding
+/// keyword set searches, and a byte loop in Wasm (no SIMD) cost a tenth of the keyword pass.
+fn lower_ascii(bytes: &mut [u8]) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        // Per byte, with its high bit clear (ASCII): the high bit of `w + (0x80 - 'A')` says
+        // "at least `A`", that of `w + (0x7f - 'Z')` says "past `Z`".
+        let low = w & !HIGH;
+        let at_least_a = low.wrapping_add(ONES * u64::from(0x80 - b'A'));
+        let past_z = low.wrapping_add(ONES * u64::from(0x7f - b'Z'));
+        let upper = (at_least_a & !past_z) & !w & HIGH;
+        chunk.copy_from_slice(&(w | (upper >> 2)).to_le_bytes());
+    }
+    chunks.into_remainder().make_ascii_lowercase();
 }
 
 /// The hits found so far, sorted by rule, at most one per rule (with [`Want::Patterns`], by rule
@@ -192,6 +225,8 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
         } else {
             Vec::new()
         };
+        // One buffer for every text a folding set lowers.
+        let mut lowered = Vec::new();
         for set in &self.keyword_sets {
             for segment in 0..texts.len() {
                 let collapsed = match collapsed.get(segment) {
@@ -204,13 +239,14 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                 else {
                     continue;
                 };
+                let haystack = set.haystack(text, &mut lowered);
                 // Most texts match no keyword: one search that stops at the first match (and
                 // uses the automaton's prefilter) settles them.
-                if !set.automaton.is_match(text) {
+                if !set.automaton.is_match(haystack) {
                     continue;
                 }
                 // Overlapping matches, so a candidate a filter rejects never hides a later one.
-                for m in set.automaton.find_overlapping_iter(text) {
+                for m in set.automaton.find_overlapping_iter(haystack) {
                     let id = m.pattern().as_usize();
                     if id >= set.sites.len() {
                         if let Some(seen) = literal_hits.get_mut(usize::from(set.normalized)) {
@@ -276,10 +312,11 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                     continue;
                 };
                 let text = Joined::new(&n.text, &n.marks);
-                if !set.automaton.is_match(&text.text) {
+                let haystack = set.haystack(&text.text, &mut lowered);
+                if !set.automaton.is_match(haystack) {
                     continue;
                 }
-                for m in set.automaton.find_overlapping_iter(&text.text) {
+                for m in set.automaton.find_overlapping_iter(haystack) {
                     let id = m.pattern().as_usize();
                     let Some((rule, k)) = set.confirm(id, &text.text, m.start()..m.end()) else {
                         continue;
@@ -811,5 +848,31 @@ mod separator_tests {
         );
         assert_eq!(denied(&rules, "my accountnumber is"), None);
         assert_eq!(denied(&rules, "my routingnumber is"), None);
+    }
+}
+
+#[cfg(test)]
+mod lowering_tests {
+    use super::lower_ascii;
+
+    #[test]
+    fn lowers_exactly_what_the_standard_library_lowers() {
+        // Every byte value at every position of a word and in the tail after it.
+        for byte in 0..=255u8 {
+            for at in 0..11 {
+                let mut bytes = *b"Az@[`{\xc3\x80\xff Q";
+                bytes[at] = byte;
+                let mut ours = bytes;
+                lower_ascii(&mut ours);
+                assert_eq!(
+                    ours.to_vec(),
+                    bytes.to_ascii_lowercase(),
+                    "{byte:#x} at {at}"
+                );
+            }
+        }
+        let mut text = "ＡＢＣ Password 机密 ZEBRA".as_bytes().to_vec();
+        lower_ascii(&mut text);
+        assert_eq!(text, "ＡＢＣ password 机密 zebra".as_bytes());
     }
 }
