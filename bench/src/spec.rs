@@ -7,6 +7,10 @@
 //! load benchmark; `bench/tests/policies.rs` checks that the DSL lowers that text back into the
 //! same program.
 //!
+//! The scaling policies ([`scaling`]) take the first N of those keywords and the first M of
+//! `large`'s regexes, for the grid of sizes in BENCHMARKS.md (`scaling-bundles`,
+//! `bench/wasm/scaling.mjs`).
+//!
 //! This file depends only on `guard_engine::ir` and std: `engine/benches` includes it by path.
 
 #![allow(
@@ -627,13 +631,150 @@ pub fn without_normalization(mut program: Program) -> Program {
     program
 }
 
-/// The benchmark policies by name.
+/// The keyword counts of the scaling grid ([`scaling`]).
+pub const SCALING_KEYWORDS: [usize; 4] = [10, 100, 1_000, 20_000];
+/// The regex counts of the scaling grid ([`scaling`]).
+pub const SCALING_REGEXES: [usize; 3] = [1, 10, 50];
+
+/// A deny rule's keywords with the settings they are matched with.
+struct KeywordSource {
+    id: String,
+    reason: Option<String>,
+    ignore_case: bool,
+    keywords: Vec<String>,
+}
+
+/// The keyword rules of a program, in file order.
+fn keyword_sources(program: Program) -> Vec<KeywordSource> {
+    program
+        .policies
+        .into_iter()
+        .flat_map(|p| p.rules)
+        .filter_map(|r| match r.action {
+            RuleAction::Deny(p) if !p.keywords.is_empty() => Some(KeywordSource {
+                id: r.id,
+                reason: r.reason,
+                ignore_case: p.ignore_case,
+                keywords: p.keywords,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each source's keywords in turn, one from each (skipping the exhausted ones), tagged with the
+/// index of its source plus `offset`: every prefix of the result then draws on every source, so
+/// even 10 keywords mix Chinese and English, case-sensitive and `ignore case`.
+fn interleave(sources: &[KeywordSource], offset: usize) -> Vec<(usize, String)> {
+    let longest = sources.iter().map(|s| s.keywords.len()).max().unwrap_or(0);
+    (0..longest)
+        .flat_map(|i| {
+            sources
+                .iter()
+                .enumerate()
+                .filter_map(move |(n, s)| s.keywords.get(i).map(|k| (n + offset, k.clone())))
+        })
+        .collect()
+}
+
+/// The scaling policies' keyword rules and their stable keyword list: `large`'s 1,000 keywords
+/// (interleaved over its six rules), then the dictionary's 20,000 (interleaved over its two),
+/// the first occurrence of each kept. A scaling policy takes a prefix of the list, so the
+/// smaller policies' keywords are the larger ones' too, and each keyword keeps the rule (and so
+/// the case folding) it has in `large` or `dictionary`: both are benign against the corpus
+/// (`bench/tests/policies.rs`), so every prefix is. No keyword has had to be dropped.
+fn scaling_keywords() -> (Vec<KeywordSource>, Vec<(usize, String)>) {
+    let mut sources = keyword_sources(large());
+    let mut list = interleave(&sources, 0);
+    let dictionary = keyword_sources(dictionary());
+    list.extend(interleave(&dictionary, sources.len()));
+    sources.extend(dictionary);
+    let mut seen = std::collections::BTreeSet::new();
+    list.retain(|(_, k)| seen.insert(k.clone()));
+    (sources, list)
+}
+
+/// One policy on [`HOST`] with the first `keywords` keywords of the stable list above (in
+/// `large`'s and `dictionary`'s rules, so some `ignore case`; at most 21,000, the whole list)
+/// and the first `regexes` regexes of [`large_regexes`] (in their rules; past the 50, the list
+/// again, in rules with a `-2`, `-3`… suffix). Keyword rules first, as in `large`.
+pub fn scaling(keywords: usize, regexes: usize) -> Program {
+    let (sources, list) = scaling_keywords();
+    let mut chosen: Vec<Vec<String>> = vec![Vec::new(); sources.len()];
+    for (source, keyword) in list.into_iter().take(keywords) {
+        if let Some(words) = chosen.get_mut(source) {
+            words.push(keyword);
+        }
+    }
+    let mut rules: Vec<Rule> = sources
+        .into_iter()
+        .zip(chosen)
+        .filter(|(_, words)| !words.is_empty())
+        .map(|(s, words)| Rule {
+            id: s.id,
+            reason: s.reason,
+            mode: Default::default(),
+            action: RuleAction::Deny(Patterns {
+                keywords: words,
+                ignore_case: s.ignore_case,
+                ..Default::default()
+            }),
+        })
+        .collect();
+    let groups = large_regexes();
+    let per_round: usize = groups.iter().map(|(_, _, r)| r.len()).sum();
+    let mut left = regexes;
+    let mut round = 0;
+    while left > 0 && per_round > 0 {
+        for (id, reason, patterns) in &groups {
+            let take = left.min(patterns.len());
+            if take == 0 {
+                break;
+            }
+            let id = if round == 0 {
+                id.to_string()
+            } else {
+                format!("{id}-{}", round + 1)
+            };
+            rules.push(deny_rule(
+                &id,
+                reason,
+                vec![],
+                patterns.iter().take(take).map(|r| r.to_string()).collect(),
+                false,
+            ));
+            left -= take;
+        }
+        round += 1;
+    }
+    Program {
+        policies: vec![policy(&scaling_name(keywords, regexes), "api_key", rules)],
+        judges: vec![],
+    }
+}
+
+/// A scaling policy's name, what [`by_name`] reads: `scaling-1000k-50r` is 1,000 keywords and 50
+/// regexes.
+pub fn scaling_name(keywords: usize, regexes: usize) -> String {
+    format!("scaling-{keywords}k-{regexes}r")
+}
+
+/// The keyword and regex counts of a [`scaling_name`].
+fn parse_scaling_name(name: &str) -> Option<(usize, usize)> {
+    let (keywords, regexes) = name.strip_prefix("scaling-")?.split_once("k-")?;
+    Some((
+        keywords.parse().ok()?,
+        regexes.strip_suffix('r')?.parse().ok()?,
+    ))
+}
+
+/// The benchmark policies by name: those of [`NAMES`] and any [`scaling_name`].
 pub fn by_name(name: &str) -> Option<Program> {
     match name {
         "dashscope" => Some(dashscope()),
         "large" => Some(large()),
         "dictionary" => Some(dictionary()),
-        _ => None,
+        _ => parse_scaling_name(name).map(|(k, r)| scaling(k, r)),
     }
 }
 

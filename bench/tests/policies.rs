@@ -1,20 +1,16 @@
 //! The generated benchmark policies are what the DSL makes of their `.guard` text, the committed
 //! files are up to date, and the benchmark bodies are benign under every policy.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::PathBuf;
+
+use common::dsl_program;
 use guard_bench::{corpus, spec};
 use guard_engine::{CompileOptions, Decision, Ruleset};
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")
-}
-
-fn dsl_program(path: &Path) -> guard_engine::ir::Program {
-    match guard_dsl::compile_paths(&[path.to_path_buf()], &CompileOptions::default()) {
-        Ok(c) => c.program,
-        Err(d) => panic!("{}: {d:?}", path.display()),
-    }
 }
 
 #[test]

@@ -4,34 +4,19 @@
 //
 // MODULE.wasm is bench/wasm built for wasm32-unknown-unknown (see BENCHMARKS.md); each BUNDLE is
 // a `guardc compile` output. For each bundle: a fresh instance, `load` timed (median of 15 fresh
-// instances), then for each body (chat JSON and plain text; 1 KiB, 64 KiB, 1 MiB) `inspect` run
+// instances), then for each body (chat JSON and plain text; 1 KiB, 3 KB, 64 KiB, 1 MiB) `inspect` run
 // for at least ~1 s after a warm-up, reported as MB/s (10^6 bytes per second) and µs per call.
 import { readFileSync } from "node:fs";
+
+import { VERDICT, compileModule, instance as fresh, loadInto, median, timeCalls } from "./common.mjs";
 
 const [modulePath, ...specs] = process.argv.slice(2);
 if (!modulePath || specs.length === 0) {
   console.error("usage: node run.mjs MODULE.wasm NAME=BUNDLE ...");
   process.exit(2);
 }
-const module = new WebAssembly.Module(readFileSync(modulePath));
-const now = () => Number(process.hrtime.bigint()) / 1e6; // ms
-
-function instance() {
-  return new WebAssembly.Instance(module, {}).exports;
-}
-
-function loadInto(x, bundle) {
-  const ptr = x.alloc(bundle.length);
-  new Uint8Array(x.memory.buffer, ptr, bundle.length).set(bundle);
-  const t0 = now();
-  const status = x.load(ptr, bundle.length);
-  const ms = now() - t0;
-  if (status !== 0) throw new Error(`load failed: ${status}`);
-  return ms;
-}
-
-const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const VERDICT = { 0: "allow", 1: "deny", 2: "escalate" };
+const module = compileModule(modulePath);
+const instance = () => fresh(module);
 
 console.log(`module ${modulePath}: ${readFileSync(modulePath).length} bytes; node ${process.version}`);
 
@@ -50,18 +35,8 @@ for (const spec of specs) {
       const verdict = x.inspect(ptr, len, plain);
       if (verdict === 1 || verdict < 0) throw new Error(`${name} ${label}: verdict ${verdict}`);
       // Warm up (tier-up), then time batches until at least ~1 s has passed.
-      let t0 = now();
-      while (now() - t0 < 200) x.inspect(ptr, len, plain);
-      let calls = 0;
-      t0 = now();
-      let elapsed = 0;
-      while (elapsed < 1000) {
-        for (let i = 0; i < 8; i++) x.inspect(ptr, len, plain);
-        calls += 8;
-        elapsed = now() - t0;
-      }
-      const us = (elapsed * 1000) / calls;
-      const mbs = (len * calls) / (elapsed / 1000) / 1e6;
+      const us = timeCalls(() => x.inspect(ptr, len, plain));
+      const mbs = len / us;
       const kind = plain ? "scan   " : "inspect";
       console.log(`  ${kind} ${label.padStart(5)} (${len} B, ${VERDICT[verdict]}): ${mbs.toFixed(1).padStart(7)} MB/s, ${us.toFixed(1)} µs/call`);
     }
@@ -70,19 +45,6 @@ for (const spec of specs) {
 
 // The policy-independent stages alone, after the policies (the module is warm by then):
 // extraction of the chat body, normalisation of the text.
-function timeCalls(call) {
-  let t0 = now();
-  while (now() - t0 < 200) call();
-  let calls = 0;
-  t0 = now();
-  let elapsed = 0;
-  while (elapsed < 1000) {
-    for (let i = 0; i < 8; i++) call();
-    calls += 8;
-    elapsed = now() - t0;
-  }
-  return (elapsed * 1000) / calls; // µs per call
-}
 function stages() {
   const x = instance();
   for (const [which, plain, name] of [[0, 0, "extract  "], [1, 1, "normalize"]]) {
