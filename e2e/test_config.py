@@ -77,8 +77,8 @@ def test_bad_update_is_rejected_and_the_previous_one_keeps_serving(rotating_envo
 
 def bare_filter() -> Path | None:
     for candidate in (
-        ROOT / "target" / "filter-wasm" / "wasm32-unknown-unknown" / "release" / "guard_filter.wasm",
-        ROOT / "target" / "wasm32-unknown-unknown" / "release" / "guard_filter.wasm",
+        ROOT / "target" / "filter-wasm" / "wasm32-unknown-unknown" / "filter" / "guard_filter.wasm",
+        ROOT / "target" / "wasm32-unknown-unknown" / "filter" / "guard_filter.wasm",
     ):
         if candidate.is_file():
             return candidate
