@@ -20,7 +20,12 @@ One Envoy (scripts/setup's .venv/bin/envoy, 1.40) on 127.0.0.1 only, with:
                   head goes upstream first), e.g. large-nohold: what holding the head costs;
       floor+X     with --probes: the floor plus one piece of the guard's host work per request
                   (X = reads: five header reads by name; pairs: one read of all headers; set:
-                  one header replaced; metric: one counter incremented).
+                  one header replaced; metric: one counter incremented);
+      probe-X     with --probe-builds: the guard with inject-only's policy, built with
+                  GUARD_FILTER_PROBE=X (filter/src/probe.rs), which skips one stage of every
+                  request (X = bare: everything, the module alone; noinspect: extraction and
+                  scan; extractonly: the decision after extraction; notelemetry: metrics and
+                  the property): each stage's price is its difference to inject-only.
 wrk posts a benign ~3 KB OpenAI chat body (bench/src/corpus.rs) with Host
 dashscope.aliyuncs.com, in alternating rounds (every front once per round), and the table gives
 requests/s (mean over rounds), p50 and p99 latency (median over rounds), the ratios to `none`
@@ -32,7 +37,8 @@ so compare it between fronts of one run only. Bounded: rounds x fronts x duratio
 stopped.
 
   bench/envoy-load.py [--rounds 3] [--duration 10] [--threads 2] [--connections 32]
-                      [--concurrency 2] [--fronts none,floor,...] [--probes] [--json OUT]
+                      [--concurrency 2] [--fronts none,floor,...] [--probes] [--probe-builds]
+                      [--json OUT]
 """
 
 from __future__ import annotations
@@ -84,7 +90,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def build(work: Path) -> dict[str, Path]:
+PROBE_BUILDS = ["bare", "noinspect", "extractonly", "notelemetry"]
+
+
+def probe_build(work: Path, probe: str) -> Path:
+    """plugin.wasm of the inject-only policy in a filter built with GUARD_FILTER_PROBE=probe."""
+    target = TARGET / f"probe-{probe}"
+    run(["cargo", "build", "--profile", "filter", "-q", "-p", "guard-filter", "--target", "wasm32-unknown-unknown",
+         "--target-dir", str(target)], env=os.environ | {"GUARD_FILTER_PROBE": probe})
+    out = work / f"probe-{probe}"
+    run([str(TARGET / "release" / "guardc"), "build", str(POLICIES["inject-only"]), "-o", str(out), "--filter",
+         str(target / "wasm32-unknown-unknown" / "filter" / "guard_filter.wasm")], stdout=subprocess.DEVNULL)
+    return out / "plugin.wasm"
+
+
+def build(work: Path, probes: list[str]) -> dict[str, Path]:
     """The Wasm modules of each front, and the request body."""
     run(["cargo", "build", "--release", "-q", "-p", "guardc", "-p", "guard-bench"])
     run(["cargo", "build", "--release", "-q", "-p", "guard-bench-floor-filter", "--target", "wasm32-unknown-unknown"])
@@ -93,6 +113,8 @@ def build(work: Path) -> dict[str, Path]:
         out = work / name
         run([str(TARGET / "release" / "guardc"), "build", str(policy), "-o", str(out)], stdout=subprocess.DEVNULL)
         modules[name] = out / "plugin.wasm"
+    for probe in probes:
+        modules[f"probe-{probe}"] = probe_build(work, probe)
     body = run([str(TARGET / "release" / "chat-body"), "3000"], stdout=subprocess.PIPE).stdout
     (work / "body.json").write_bytes(body)
     return modules
@@ -242,14 +264,21 @@ def main() -> None:
     parser.add_argument("--probes", action="store_true",
                         help="add floor+reads, floor+pairs, floor+set, floor+metric: the floor plus one piece "
                              "of the guard's per-request host work each")
+    parser.add_argument("--probe-builds", action="store_true",
+                        help="add probe-bare, probe-noinspect, probe-extractonly, probe-notelemetry: the guard with "
+                             "inject-only's policy built to skip one stage each (and inject-only itself)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     fronts = args.fronts.split(",")
     if args.probes:
         fronts += ["floor+reads", "floor+pairs", "floor+set", "floor+metric"]
+    if args.probe_builds:
+        if "inject-only" not in fronts:
+            fronts.append("inject-only")
+        fronts += [f"probe-{probe}" for probe in PROBE_BUILDS]
     with tempfile.TemporaryDirectory(prefix="guard-envoy-load-") as tmp:
         work = Path(tmp)
-        modules = build(work)
+        modules = build(work, PROBE_BUILDS if args.probe_builds else [])
         body = (work / "body.json").read_bytes()
         script = work / "post.lua"
         script.write_text(LUA % (HOST, work / "body.json"))

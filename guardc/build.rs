@@ -75,7 +75,14 @@ fn main() {
         .arg("build")
         .arg("--manifest-path")
         .arg(root.join("Cargo.toml"))
-        .args(["--package", "guard-filter", "--profile", PROFILE, "--target", TARGET])
+        .args([
+            "--package",
+            "guard-filter",
+            "--profile",
+            PROFILE,
+            "--target",
+            TARGET,
+        ])
         .arg("--target-dir")
         .arg(&target_dir);
     for (key, _) in env::vars_os() {
@@ -117,9 +124,15 @@ fn leaks_into_nested_build(key: &str) -> bool {
         "CARGO_TERM_",
     ];
     let cargo_setting = key.starts_with("CARGO_") || key.starts_with("__CARGO");
+    // GUARD_FILTER_PROBE makes a benchmark build that skips part of every request (see the
+    // filter's `probe`): never the filter guardc carries.
     let rust_flags = matches!(
         key,
-        "RUSTFLAGS" | "RUSTDOCFLAGS" | "RUSTC_WORKSPACE_WRAPPER" | "LLVM_PROFILE_FILE"
+        "RUSTFLAGS"
+            | "RUSTDOCFLAGS"
+            | "RUSTC_WORKSPACE_WRAPPER"
+            | "LLVM_PROFILE_FILE"
+            | "GUARD_FILTER_PROBE"
     );
     (cargo_setting && !KEEP.iter().any(|keep| key.starts_with(keep))) || rust_flags
 }

@@ -17,6 +17,8 @@ use guard_engine::{Code, Ruleset};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{BufferType, LogLevel, MapType, MetricType, Status};
 
+use crate::probe::{self, Skip};
+
 #[cfg(test)]
 pub(crate) mod fake;
 
@@ -176,10 +178,16 @@ impl Host for Envoy {
     }
 
     fn count(&self, counter: Counter) {
+        if probe::skips(Skip::Telemetry) {
+            return;
+        }
         count(counter);
     }
 
     fn count_metric(&self, metric: &Metric<'_>) {
+        if probe::skips(Skip::Telemetry) {
+            return;
+        }
         count_labelled(metric);
     }
 
@@ -188,6 +196,9 @@ impl Host for Envoy {
     }
 
     fn set_guard_property(&self, value: &str) {
+        if probe::skips(Skip::Telemetry) {
+            return;
+        }
         // Filter state `wasm.guard`; a host that refuses it costs the access log a field, not
         // the request.
         let _ = hostcalls::set_property(vec!["guard"], Some(value.as_bytes()));

@@ -20,6 +20,7 @@ use crate::entry;
 use crate::held;
 use crate::host;
 use crate::http::{self, Request};
+use crate::probe;
 
 /// What every request of one configuration shares.
 #[derive(Debug)]
@@ -87,6 +88,9 @@ impl RootContext for Root {
     fn on_configure(&mut self, plugin_configuration_size: usize) -> bool {
         match self.configure(plugin_configuration_size) {
             Ok(active) => {
+                if let Some(warning) = probe::warning() {
+                    host::log(LogLevel::Warn, &warning);
+                }
                 host::define_metrics(&active.ruleset);
                 let program = active.ruleset.program();
                 let names: Vec<&str> = program.policies.iter().map(|p| p.name.as_str()).collect();

@@ -46,6 +46,7 @@ use proxy_wasm::types::{Action, BufferType, LogLevel};
 
 use crate::held::{self, Held};
 use crate::host::{action_name, push_clean, Counter, Envoy, Host, JudgeOutcome, Metric};
+use crate::probe::{self, Skip};
 use crate::root::Active;
 
 mod answer;
@@ -168,6 +169,9 @@ impl<H: Host> Request<H> {
     }
 
     fn on_headers(&mut self, end_of_stream: bool) -> Action {
+        if probe::skips(Skip::Everything) {
+            return Action::Continue;
+        }
         let Some(active) = self.active.clone() else {
             // Envoy does not run an unconfigured plugin; if it ever did, fail closed.
             self.reply(&Denial::refusal(
@@ -355,6 +359,22 @@ impl<H: Host> Request<H> {
         let (Some(active), Some(policy)) = (self.active.clone(), self.selection.clone()) else {
             return Step::Forward;
         };
+        if probe::skips(Skip::Inspection) {
+            return self.approve();
+        }
+        if probe::skips(Skip::Decision) {
+            let extracted = guard_engine::extract(
+                &self.body,
+                self.content_type.as_deref(),
+                &guard_engine::Limits::default(),
+            );
+            // Kept observable, so the extraction is not optimised away.
+            if extracted.is_err() {
+                self.host
+                    .log(LogLevel::Debug, "guard: probe extraction failed");
+            }
+            return self.approve();
+        }
         // A body past the limit is refused by the engine on its length alone, with the error
         // `guardc test` gives.
         let inspection = active.ruleset.inspect_encoded(

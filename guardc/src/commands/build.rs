@@ -21,6 +21,11 @@ pub struct BuildArgs {
     pub deploy: manifests::DeployArgs,
     #[command(flatten)]
     pub policy: PolicyArgs,
+    /// Embed the policies into this filter module instead of the one guardc carries: a build of
+    /// the same commit with function names (readable trap backtraces) or a benchmark probe build
+    /// (BENCHMARKS.md). It must be the guard filter, with no bundle in it yet.
+    #[arg(long, value_name = "WASM", hide = true)]
+    pub filter: Option<PathBuf>,
 }
 
 /// Success once the module, the image layout and the manifests are written; failure otherwise.
@@ -30,7 +35,21 @@ pub fn run(args: &BuildArgs) -> ExitCode {
         Err(code) => return code,
     };
     let output = &args.output;
-    let wasm = match plugin::embed(&c.compiled.bytes) {
+    let filter = match &args.filter {
+        Some(path) => match std::fs::read(path) {
+            Ok(module) => Some(module),
+            Err(err) => {
+                eprintln!("error: cannot read `{}`: {err}", path.display());
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    let embedded = match &filter {
+        Some(module) => plugin::embed_into(module, &c.compiled.bytes),
+        None => plugin::embed(&c.compiled.bytes),
+    };
+    let wasm = match embedded {
         Ok(wasm) => wasm,
         Err(err) => {
             eprintln!("error: {err}");
@@ -52,7 +71,7 @@ pub fn run(args: &BuildArgs) -> ExitCode {
     println!(
         "plugin.wasm: {} bytes (filter {} + bundle {})",
         wasm.len(),
-        plugin::filter_wasm().len(),
+        filter.as_deref().unwrap_or(plugin::filter_wasm()).len(),
         c.compiled.bytes.len()
     );
     match manifests::write_deployment(output, &wasm, &c.program, &args.deploy) {
