@@ -365,6 +365,45 @@ mod tests {
     }
 
     #[test]
+    fn duplicates_are_found_in_objects_past_the_few_keys_compared_in_place() {
+        // FEW_KEYS keys are compared one by one, later ones through the tree: a duplicate of
+        // an early key found late, and one of a late key, are both refused.
+        let keys = |n: usize| (0..n).map(|i| format!("\"k{i}\":{i}")).collect::<Vec<_>>();
+        for (n, duplicate) in [
+            (20, "K3"),
+            (40, r"k\u0033\u0039"),
+            (FEW_KEYS, "k0"),
+            (3, "K1"),
+        ] {
+            let body = format!("{{{},\"{duplicate}\":0}}", keys(n).join(","));
+            assert!(
+                matches!(parse(&body, 64), Err(ExtractError::DuplicateKey { .. })),
+                "{body}"
+            );
+        }
+        for n in [FEW_KEYS - 1, FEW_KEYS, FEW_KEYS + 1, 100] {
+            let body = format!("{{{}}}", keys(n).join(","));
+            assert!(parse(&body, 64).is_ok(), "{n} distinct keys");
+        }
+        // Folded as upstreams fold them, in the tree too.
+        let body = format!("{{{},\"Kelvin\":1,\"\\u212aelvin\":2}}", keys(20).join(","));
+        assert!(matches!(
+            parse(&body, 64),
+            Err(ExtractError::DuplicateKey { .. })
+        ));
+    }
+
+    #[test]
+    fn keys_compare_as_upstreams_fold_them_without_allocating() {
+        assert!(same_key("MimeType", "mimetype"));
+        assert!(same_key("\u{212a}ind", "kind"));
+        assert!(same_key("me\u{17f}\u{17f}ages", "messages"));
+        assert!(!same_key("mime_type", "mimetype"));
+        assert!(!same_key("ｄata", "data"));
+        assert!(same_folded("Ab\u{17f}", "aBS") && !same_folded("ab", "abc"));
+    }
+
+    #[test]
     fn duplicate_key_errors_point_at_the_key() {
         let err = parse("{\"b\":1,\n \"B\":2}", 64).unwrap_err();
         assert_eq!(err, ExtractError::DuplicateKey { line: 2, column: 4 });
