@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     // the seeds' references resolve whatever directory the fuzzer runs in.
     let dir = if data.len() % 2 == 0 { "ok" } else { "err" };
     let name = format!("{}/../testdata/dsl/{dir}/fuzz.guard", env!("CARGO_MANIFEST_DIR"));
-    let options = guard_engine::CompileOptions { dfa_size_limit: 1 << 20 };
+    let options = guard_engine::CompileOptions { dfa_size_limit: 1 << 20, ..Default::default() };
     match guard_dsl::compile_sources(&[(name, text.to_string())], &options) {
         Ok(compilation) => {
             // What the compiler writes, the engine loads.

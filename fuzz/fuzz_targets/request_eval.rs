@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use guard_engine::{Decision, Ruleset};
+use guard_engine::{Decision, ErrorShape, ReplyContext, Ruleset};
 use libfuzzer_sys::fuzz_target;
 
 /// The example policy (keywords, a regex, a judge) and the evasion corpus's policy (`ignore case`,
@@ -65,7 +65,9 @@ fuzz_target!(|data: &[u8]| {
                 // The compiler refuses patterns that match empty text: a hit always covers some.
                 assert!(!site.byte_span.is_empty() && site.start < site.end, "empty match: {site:?}");
             }
-            let _ = denial.body();
+            let shape = ErrorShape::for_request("dashscope.aliyuncs.com", "/compatible-mode/v1/chat/completions");
+            let context = ReplyContext { request_id: Some("fuzz"), bundle: rs.digest12() };
+            let _ = denial.body_in(shape, &context);
         }
         Decision::Escalate(escalation) => {
             let secrets = rs.required_secrets().into_iter().map(|s| (s.to_string(), "k".to_string())).collect();
