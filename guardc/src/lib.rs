@@ -19,4 +19,7 @@ pub mod plugin;
 pub(crate) mod run;
 pub(crate) mod suite;
 
+#[cfg(test)]
+mod one_pass_tests;
+
 pub use commands::{Cli, Command};

@@ -344,6 +344,148 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
     }
 }
 
+/// Whether `text`, a JSON document with no backslash in it, reads as one whose every string, key
+/// and number extraction would take as a slice of `text` as written, with nothing decoded,
+/// refused or added: valid JSON within the depth and segment limits, no duplicate key (compared
+/// as [`fold`] compares them), no `data` key (declared media), no `data:` URL, no number that is
+/// not a 64-bit integer (those are also scanned in another form). A `false` says nothing: the
+/// body takes the full path, which refuses what must be refused. See `Ruleset::inspect_encoded`.
+pub(super) fn is_plain(text: &str, max_depth: usize, max_segments: usize) -> bool {
+    let mut check = PlainCheck {
+        max_depth,
+        segments_left: max_segments,
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    PlainSeed {
+        check: &mut check,
+        depth: 0,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end())
+    .is_ok()
+}
+
+struct PlainCheck {
+    max_depth: usize,
+    segments_left: usize,
+}
+
+impl PlainCheck {
+    /// Counts one more segment; an error past the limit.
+    fn segment<E: de::Error>(&mut self) -> Result<(), E> {
+        self.segments_left = self
+            .segments_left
+            .checked_sub(1)
+            .ok_or_else(|| E::custom("too many segments"))?;
+        Ok(())
+    }
+
+    fn string<E: de::Error>(&mut self, value: &str) -> Result<(), E> {
+        if super::media::data_url(value).is_some() {
+            return Err(E::custom("a data: URL"));
+        }
+        if value.is_empty() {
+            return Ok(());
+        }
+        self.segment()
+    }
+}
+
+struct PlainSeed<'c> {
+    check: &'c mut PlainCheck,
+    depth: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for PlainSeed<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PlainSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any json value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.check.segment()
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.check.segment()
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Err(E::custom("a number scanned in two forms"))
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<(), E> {
+        self.check.string(value)
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<(), E> {
+        self.check.string(value)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let depth = self.depth.saturating_add(1);
+        if depth > self.check.max_depth {
+            return Err(de::Error::custom("too deep"));
+        }
+        while seq
+            .next_element_seed(PlainSeed {
+                check: &mut *self.check,
+                depth,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let depth = self.depth.saturating_add(1);
+        if depth > self.check.max_depth {
+            return Err(de::Error::custom("too deep"));
+        }
+        let mut keys: Vec<&'de str> = Vec::new();
+        let mut many = BTreeSet::new();
+        while let Some(key) = map.next_key::<&'de str>()? {
+            let duplicate = if keys.len() < FEW_KEYS {
+                keys.iter().any(|earlier| same_folded(earlier, key))
+            } else {
+                if many.is_empty() {
+                    many.extend(keys.iter().map(|earlier| fold(earlier).into_owned()));
+                }
+                !many.insert(fold(key).into_owned())
+            };
+            if duplicate || same_key(key, "data") {
+                return Err(de::Error::custom("a duplicate or media key"));
+            }
+            if !key.is_empty() {
+                self.check.segment()?;
+            }
+            keys.push(key);
+            map.next_value_seed(PlainSeed {
+                check: &mut *self.check,
+                depth,
+            })?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
