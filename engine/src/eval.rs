@@ -23,7 +23,6 @@ use crate::extract::{extract, ExtractError, Extracted, Format, Limits, Origin, S
 use crate::ir::{HeaderOp, Mode, OnError, Policy, Program, RuleAction, Side};
 use crate::judge::{self, JudgeCall, JudgeFault, JudgeReply, JudgeVerdict};
 use crate::mask::{self, Masked, MaskedValue};
-use crate::one_pass;
 use crate::scan::{self, DfaLoader, Hit, PolicyScanner, Scanners, Want};
 use crate::template::{render, MissingSecret, PromptVars, Secrets};
 use crate::validate;
@@ -38,9 +37,6 @@ pub struct Ruleset {
     scanners: Scanners,
     limits: Limits,
     max_body_bytes: usize,
-    /// Per policy, whether a plain JSON body may be decided by one search of the whole body
-    /// (see `one_pass`).
-    one_pass: Vec<bool>,
 }
 
 /// The largest body, before and after decoding, that guard scans by default; a larger one is
@@ -237,9 +233,7 @@ impl Ruleset {
     }
 
     fn new(program: Program, digest: &[u8], scanners: Scanners) -> Result<Ruleset, LoadError> {
-        let one_pass = program.policies.iter().map(one_pass::eligible).collect();
         Ok(Ruleset {
-            one_pass,
             program,
             digest: wire::hex(digest),
             scanners,
@@ -388,9 +382,7 @@ impl Ruleset {
         self.inspect_encoded(selection, content_type, None, body)
     }
 
-    /// The body phase: decode, extract every text and run the selected policies' rules. A plain
-    /// JSON body under policies whose rules only deny on a match is first searched whole, once
-    /// (see `one_pass`): no hit there means no hit in any of its texts, and it is allowed.
+    /// The body phase: decode, extract every text and run the selected policies' rules.
     pub fn inspect_encoded(
         &self,
         selection: &Selection,
@@ -408,73 +400,7 @@ impl Ruleset {
             Ok(body) => body,
             Err(err) => return refused(refusal(&name, &err)),
         };
-        if self.benign_in_one_pass(selection, content_type, &body) {
-            return Inspection {
-                decision: Decision::Allow,
-                monitored: Vec::new(),
-                masked: None,
-            };
-        }
-        let compressed = matches!(body, std::borrow::Cow::Owned(_));
-        self.inspect_decoded(selection, content_type, &body, compressed)
-    }
-
-    /// Whether one search of the whole (decoded) body shows that no rule of the selected
-    /// policies matches any of its segments, so the full path would allow it with nothing
-    /// recorded (see `one_pass`). Public for the tests that run both paths over every fixture.
-    #[doc(hidden)]
-    pub fn benign_in_one_pass(
-        &self,
-        selection: &Selection,
-        content_type: Option<&str>,
-        body: &[u8],
-    ) -> bool {
-        let eligible = selection
-            .0
-            .iter()
-            .all(|&p| self.one_pass.get(p).copied().unwrap_or(false));
-        if !eligible {
-            return false;
-        }
-        let Some(text) = crate::extract::plain_json(body, content_type, &self.limits) else {
-            return false;
-        };
-        selection.0.iter().all(|&p| {
-            self.scanners
-                .scan(p, &[text], Want::First, Side::Request)
-                .is_empty()
-        })
-    }
-
-    /// The body phase the full way, segment by segment, on a decoded body: what
-    /// [`Ruleset::inspect_encoded`] does when the one pass cannot decide. Public for the tests
-    /// that run both paths over every fixture.
-    #[doc(hidden)]
-    pub fn inspect_segments(
-        &self,
-        selection: &Selection,
-        content_type: Option<&str>,
-        body: &[u8],
-    ) -> Inspection {
-        self.inspect_decoded(selection, content_type, body, false)
-    }
-
-    /// The full path on a body as decoded (`compressed`: decoding made a copy, which masking
-    /// needs to know).
-    fn inspect_decoded(
-        &self,
-        selection: &Selection,
-        content_type: Option<&str>,
-        body: &[u8],
-        compressed: bool,
-    ) -> Inspection {
-        let refused = |denial: Denial| Inspection {
-            decision: Decision::Deny(denial),
-            monitored: Vec::new(),
-            masked: None,
-        };
-        let name = self.selection_name(selection);
-        let extracted = match extract(body, content_type, &self.limits) {
+        let extracted = match extract(&body, content_type, &self.limits) {
             Ok(extracted) => extracted,
             Err(err) => return refused(malformed(&name, &err)),
         };
@@ -488,24 +414,18 @@ impl Ruleset {
         }
         // An enforced mask rule matched: rewrite the body, then decide again on what will be
         // sent, so the judge is asked about the masked text.
-        let (masked, again) = match self.mask_checked(
-            selection,
-            Side::Request,
-            body,
-            compressed,
-            &extracted,
-            content_type,
-        ) {
-            Ok(done) => done,
-            Err(reason) => {
-                return refused(Denial::refusal(
-                    &name,
-                    422,
-                    Code::MaskUnsupported.as_str(),
-                    reason,
-                ))
-            }
-        };
+        let (masked, again) =
+            match self.mask_checked(selection, Side::Request, &body, &extracted, content_type) {
+                Ok(done) => done,
+                Err(reason) => {
+                    return refused(Denial::refusal(
+                        &name,
+                        422,
+                        Code::MaskUnsupported.as_str(),
+                        reason,
+                    ))
+                }
+            };
         Inspection {
             decision: again.decision,
             monitored: first.monitored,
@@ -559,15 +479,7 @@ impl Ruleset {
                 masked: None,
             };
         }
-        let compressed = matches!(body, std::borrow::Cow::Owned(_));
-        match self.mask_checked(
-            selection,
-            Side::Response,
-            &body,
-            compressed,
-            &extracted,
-            content_type,
-        ) {
+        match self.mask_checked(selection, Side::Response, &body, &extracted, content_type) {
             Ok((masked, _)) => Inspection {
                 decision: Decision::Allow,
                 monitored: first.monitored,
@@ -589,14 +501,13 @@ impl Ruleset {
         &self,
         selection: &Selection,
         side: Side,
-        body: &[u8],
-        compressed: bool,
+        body: &std::borrow::Cow<'_, [u8]>,
         extracted: &Extracted,
         content_type: Option<&str>,
     ) -> Result<(Masked, Decided), &'static str> {
         const UNREACHABLE: &str = "a value the policy masks is where guard cannot rewrite it";
         // Decoding made a copy: the body was compressed, and guard does not recompress it.
-        if compressed {
+        if matches!(body, std::borrow::Cow::Owned(_)) {
             return Err(
                 "a value the policy masks is in a compressed body, which guard does not rewrite",
             );

@@ -22,7 +22,6 @@ mod head;
 mod judge;
 mod mask;
 mod normalize;
-mod one_pass;
 mod reply;
 mod scan;
 mod stream;

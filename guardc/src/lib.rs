@@ -19,7 +19,4 @@ pub mod plugin;
 pub(crate) mod run;
 pub(crate) mod suite;
 
-#[cfg(test)]
-mod one_pass_tests;
-
 pub use commands::{Cli, Command};

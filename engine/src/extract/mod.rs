@@ -327,39 +327,6 @@ pub fn extract(
     })
 }
 
-/// The body as text when it is a JSON document extraction would cut into segments that are all
-/// slices of it as written (see [`json::is_plain`]): UTF-8 without a byte-order mark, no NUL, no
-/// backslash (so no escape: every string is its bytes), no Unicode tag character (which would
-/// add a spelled-out segment), not multipart. Every segment [`extract`] would make is then a
-/// piece of the text between JSON punctuation, which is what lets `Ruleset::inspect_encoded`
-/// search the body whole. `None` says nothing about the body; it takes the full path.
-pub(crate) fn plain_json<'b>(
-    body: &'b [u8],
-    content_type: Option<&str>,
-    limits: &Limits,
-) -> Option<&'b str> {
-    if multipart::boundary(content_type).is_some()
-        || memchr::memchr(b'\\', body).is_some()
-        || memchr::memchr_iter(0xf3, body).any(|at| body.get(at + 1) == Some(&0xa0))
-    {
-        return None;
-    }
-    let text = match charset::decode_body(body, content_type).ok()? {
-        std::borrow::Cow::Borrowed(text) if text.len() == body.len() => text,
-        _ => return None,
-    };
-    let start = text.trim_start_matches(is_json_whitespace);
-    if !start.starts_with(['{', '[']) {
-        return None;
-    }
-    json::is_plain(
-        text,
-        limits.max_depth.min(MAX_SUPPORTED_DEPTH),
-        limits.max_segments,
-    )
-    .then_some(text)
-}
-
 /// Walks a parsed JSON document: a body of a known format by its top-level fields (text fields
 /// as prompt, parameters as envelope, the rest as fields), anything else as free-form prompt.
 fn walk_document(walker: &mut Walker<'_>, doc: json::Json) -> Result<Format, ExtractError> {
