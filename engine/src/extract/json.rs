@@ -88,16 +88,13 @@ fn folded(key: &str) -> impl Iterator<Item = char> + '_ {
 /// Whether a key of the body is `known` (an ASCII lowercase name of ours), compared by [`fold`].
 /// Called for every key against every name the walk knows, so it never allocates.
 pub(super) fn same_key(key: &str, known: &str) -> bool {
-    if key.is_ascii() {
-        // Folding an ASCII key is lowercasing it.
-        return key.eq_ignore_ascii_case(known);
-    }
-    folded(key).eq(known.chars())
+    same_folded(key, known)
 }
 
 /// Whether two keys are one to an upstream that compares them by [`fold`], without allocating.
 fn same_folded(a: &str, b: &str) -> bool {
     if a.is_ascii() && b.is_ascii() {
+        // Folding ASCII is lowercasing it.
         return a.eq_ignore_ascii_case(b);
     }
     folded(a).eq(folded(b))
