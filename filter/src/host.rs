@@ -10,6 +10,7 @@
 
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::time::{Duration, UNIX_EPOCH};
 
 use guard_engine::ir::{Mode, Program, RuleAction};
@@ -221,62 +222,88 @@ pub(crate) fn tick_every(period: Duration) -> Result<(), Status> {
 }
 
 /// A header map read whole: (name, value) pairs, values as text (invalid UTF-8 becomes U+FFFD).
+/// Every name and value lives in one string, so reading a map costs two allocations, not two per
+/// header.
 #[derive(Debug, Default)]
-pub(crate) struct Headers(Vec<(String, String)>);
+pub(crate) struct Headers {
+    text: String,
+    /// Byte ranges of each name and value in `text`, in Envoy's order.
+    pairs: Vec<(Range<usize>, Range<usize>)>,
+}
 
 impl Headers {
     /// All headers of `map` with one hostcall. The serialisation is checked, not trusted: a
     /// malformed map reads as the pairs before the fault.
     pub(crate) fn read(map: MapType) -> Headers {
-        Headers(
-            crate::entry::header_map_bytes(map)
-                .map(|bytes| parse_pairs(&bytes))
-                .unwrap_or_default(),
-        )
+        crate::entry::header_map_bytes(map)
+            .map(|bytes| parse_pairs(&bytes))
+            .unwrap_or_default()
     }
 
     /// Headers given as pairs (the unit tests' fake host).
     #[cfg(test)]
     pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Headers {
-        Headers(
-            pairs
-                .iter()
-                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-                .collect(),
-        )
+        let mut headers = Headers::default();
+        for (name, value) in pairs {
+            headers.push(name.as_bytes(), value.as_bytes());
+        }
+        headers
+    }
+
+    fn push(&mut self, name: &[u8], value: &[u8]) {
+        let name = append_lossy(&mut self.text, name);
+        let value = append_lossy(&mut self.text, value);
+        self.pairs.push((name, value));
     }
 
     /// Every (name, value) pair, pseudo-headers included, in Envoy's order.
     pub(crate) fn pairs(&self) -> Vec<(&str, &str)> {
-        self.0
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .collect()
+        self.iter().collect()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(name, value)| {
+            (
+                self.text.get(name.clone()).unwrap_or_default(),
+                self.text.get(value.clone()).unwrap_or_default(),
+            )
+        })
     }
 
     /// The first value of header `name` (lowercase, as Envoy keeps names).
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        self.iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value)
     }
+}
+
+/// Appends `bytes` to `text` as UTF-8 (invalid sequences become U+FFFD) and returns where.
+fn append_lossy(text: &mut String, bytes: &[u8]) -> Range<usize> {
+    let start = text.len();
+    text.push_str(&String::from_utf8_lossy(bytes));
+    start..text.len()
 }
 
 /// Envoy's header map serialisation: a u32 count, then a (name length, value length) u32 pair
 /// per header, then each name and value followed by a NUL; all integers little-endian.
-fn parse_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+fn parse_pairs(bytes: &[u8]) -> Headers {
     let word = |at: usize| -> Option<usize> {
         let b: [u8; 4] = bytes.get(at..at.checked_add(4)?)?.try_into().ok()?;
         Some(u32::from_le_bytes(b) as usize)
     };
-    let mut pairs = Vec::new();
+    let mut headers = Headers {
+        text: String::with_capacity(bytes.len()),
+        pairs: Vec::new(),
+    };
     let Some(count) = word(0) else {
-        return pairs;
+        return headers;
     };
     let Some(mut at) = count.checked_mul(8).and_then(|n| n.checked_add(4)) else {
-        return pairs;
+        return headers;
     };
+    // A count larger than the buffer could hold is a lie; reserve what the bytes allow.
+    headers.pairs.reserve(count.min(bytes.len() / 8));
     for n in 0..count {
         let (Some(key_len), Some(value_len)) = (word(4 + n * 8), word(8 + n * 8)) else {
             break;
@@ -288,13 +315,10 @@ fn parse_pairs(bytes: &[u8]) -> Vec<(String, String)> {
         else {
             break;
         };
-        pairs.push((
-            String::from_utf8_lossy(key).into_owned(),
-            String::from_utf8_lossy(value).into_owned(),
-        ));
+        headers.push(key, value);
         at = value_end.saturating_add(1);
     }
-    pairs
+    headers
 }
 
 /// Nanoseconds since the epoch by the host's clock; 0 if the host will not say.
@@ -419,13 +443,20 @@ impl Metric<'_> {
     /// with `format!`: the filter's module has little room (see BENCHMARKS.md).
     pub(crate) fn name(&self) -> String {
         let mut out = String::with_capacity(96);
+        self.write_name(&mut out);
+        out
+    }
+
+    /// Writes [`Metric::name`] into `out`, which it clears first.
+    fn write_name(&self, out: &mut String) {
+        out.clear();
         let mut label = |key: &str, value: &str| {
             if !out.is_empty() {
                 out.push('.');
             }
             out.push_str(key);
             out.push('=');
-            push_clean(&mut out, value);
+            push_clean(out, value);
         };
         match self {
             Metric::RuleMatch {
@@ -452,7 +483,6 @@ impl Metric<'_> {
             Metric::RequestsPassed { policy } => label("guard.requests_passed.policy", policy),
             Metric::BundleInfo { bundle } => label("guard.bundle_info.bundle", bundle),
         }
-        out
     }
 
     fn kind(&self) -> MetricType {
@@ -579,9 +609,17 @@ fn record_labelled(metric: &Metric<'_>, value: u64) {
     }
 }
 
+thread_local! {
+    /// Where a request writes the name of the metric it counts: no allocation per count.
+    static NAME: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
 fn labelled_id(metric: &Metric<'_>) -> Option<u32> {
-    let name = metric.name();
-    LABELLED.with(|ids| ids.borrow().get(&name).copied())
+    NAME.with(|name| {
+        let mut name = name.try_borrow_mut().ok()?;
+        metric.write_name(&mut name);
+        LABELLED.with(|ids| ids.try_borrow().ok()?.get(name.as_str()).copied())
+    })
 }
 
 fn count(counter: Counter) {
@@ -621,26 +659,29 @@ mod tests {
             ("x-empty", ""),
         ];
         let bytes = serialise(&pairs);
-        let parsed = parse_pairs(&bytes);
-        let expected: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        assert_eq!(parsed, expected);
-        let headers = Headers(parsed);
+        let headers = parse_pairs(&bytes);
+        assert_eq!(headers.pairs(), pairs);
         assert_eq!(headers.get(":path"), Some("/v1"));
         assert_eq!(headers.get("x-empty"), Some(""));
         assert_eq!(headers.get("content-type"), None);
         // Every truncation reads as a prefix of the pairs, never a panic.
         for cut in 0..bytes.len() {
             let parsed = parse_pairs(&bytes[..cut]);
-            assert!(expected.starts_with(&parsed), "cut {cut}: {parsed:?}");
+            assert!(pairs.starts_with(&parsed.pairs()), "cut {cut}: {parsed:?}");
         }
         // A count that promises more than there is.
         let mut lying = bytes.clone();
         lying[0] = 0xff;
         lying[3] = 0x7f;
-        assert!(parse_pairs(&lying).len() <= pairs.len());
-        assert!(parse_pairs(&[]).is_empty());
+        assert!(parse_pairs(&lying).pairs().len() <= pairs.len());
+        assert!(parse_pairs(&[]).pairs().is_empty());
+        // Invalid UTF-8 reads as U+FFFD and leaves the next pair where it was.
+        let mut bytes = serialise(&[("x-a", "ab"), ("x-b", "c")]);
+        let at = bytes.len() - "ab\0x-b\0c\0".len() + 1;
+        bytes[at] = 0xff;
+        assert_eq!(
+            parse_pairs(&bytes).pairs(),
+            [("x-a", "a\u{fffd}"), ("x-b", "c")]
+        );
     }
 }

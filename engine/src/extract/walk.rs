@@ -277,7 +277,18 @@ impl<'t> Walker<'t> {
 
 /// Whether a key is one of a list of lowercase names, compared as upstreams compare keys.
 pub(super) fn is_one_of(key: &str, names: &[&str]) -> bool {
-    names.iter().any(|name| same_key(key, name))
+    // Every key of a body is looked up in lists of names like these, so an ASCII key (nearly
+    // all) is lowered once into a buffer and compared as bytes; others fold char by char.
+    let mut lowered = [0u8; 32];
+    match lowered.get_mut(..key.len()) {
+        Some(buffer) if key.is_ascii() => {
+            buffer.copy_from_slice(key.as_bytes());
+            buffer.make_ascii_lowercase();
+            let buffer = &*buffer;
+            names.iter().any(|name| name.as_bytes() == buffer)
+        }
+        _ => names.iter().any(|name| same_key(key, name)),
+    }
 }
 
 /// The media type an object declares for its `data` string: a media type field (Gemini
@@ -346,4 +357,48 @@ fn with_tags_spelled_out(text: &str) -> Option<String> {
         }
     });
     Some(spelled.collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_lists_are_lowercase_ascii_that_the_lowered_lookup_can_hold() {
+        let lists = [
+            METADATA_KEYS,
+            FREE_FORM_KEYS,
+            NAMED_SCHEMA_KEYS,
+            MEDIA_TYPE_KEYS,
+            super::super::TEXT_FIELDS,
+            super::super::PARAMETER_KEYS,
+        ];
+        for name in lists.iter().flat_map(|list| list.iter()) {
+            assert!(name.len() <= 32, "{name}");
+            assert!(
+                name.bytes()
+                    .all(|b| b.is_ascii() && !b.is_ascii_uppercase()),
+                "{name}"
+            );
+        }
+        // The byte lookup and the folding comparison agree, past the buffer's length too.
+        for key in [
+            "Mime_Type",
+            "MIMETYPE",
+            "mime\u{17f}",
+            "\u{212a}",
+            "tool_call_id",
+            "TOOL_CALL_ID_",
+            "",
+            "a_very_long_key_of_more_than_thirty_two_bytes",
+        ] {
+            for list in lists {
+                assert_eq!(
+                    is_one_of(key, list),
+                    list.iter().any(|name| same_key(key, name)),
+                    "{key}"
+                );
+            }
+        }
+    }
 }
