@@ -34,6 +34,7 @@ mod filter_tests;
 mod load;
 mod search;
 mod separators;
+mod sieve;
 
 pub(crate) use load::{load, FilterParts, ScannerParts};
 pub(crate) use separators::collapse_stable;
@@ -109,6 +110,9 @@ struct KeywordSet {
     /// case folding builds several times slower (a 20,000-keyword dictionary: most of its load)
     /// and searches slower, and lowering a text costs a copy. Match offsets are the same in both.
     lowercase: bool,
+    /// Where a pattern may start ([`sieve`]); `None` where the automaton's own prefilter is
+    /// better (one pattern: a substring search) or nothing can be skipped.
+    sieve: Option<sieve::Sieve>,
 }
 
 /// The normalised view's keywords with spaces, without their spaces, for the joined text (see

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use aho_corasick::{Anchored as AcAnchored, Input as AcInput};
 use regex_automata::dfa::Automaton;
 use regex_automata::{Anchored, Input};
 
@@ -25,6 +26,25 @@ impl KeywordSet {
         lowered.extend_from_slice(text.as_bytes());
         lower_ascii(lowered);
         lowered
+    }
+
+    /// Whether any pattern occurs in `haystack` (as [`KeywordSet::haystack`] gave it): the
+    /// automaton runs only where the sieve says a pattern may start, anchored there.
+    fn is_match(&self, haystack: &[u8]) -> bool {
+        let Some(sieve) = &self.sieve else {
+            return self.automaton.is_match(haystack);
+        };
+        let mut from = 0;
+        while let Some(at) = sieve.next_candidate(haystack, from) {
+            let input = AcInput::new(haystack).range(at..).anchored(AcAnchored::Yes);
+            // An automaton that cannot search anchored (never: it is built to) counts as a
+            // match, and the caller's full search decides.
+            if self.automaton.try_find(input).map_or(true, |m| m.is_some()) {
+                return true;
+            }
+            from = at + 1;
+        }
+        false
     }
 
     /// The (rule, keyword index) of automaton pattern `id` matched at `span` of `text`, unless
@@ -240,9 +260,9 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                     continue;
                 };
                 let haystack = set.haystack(text, &mut lowered);
-                // Most texts match no keyword: one search that stops at the first match (and
-                // uses the automaton's prefilter) settles them.
-                if !set.automaton.is_match(haystack) {
+                // Most texts match no keyword: the sieve's pass, with an anchored search where
+                // it passes, settles them.
+                if !set.is_match(haystack) {
                     continue;
                 }
                 // Overlapping matches, so a candidate a filter rejects never hides a later one.
@@ -313,7 +333,7 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                 };
                 let text = Joined::new(&n.text, &n.marks);
                 let haystack = set.haystack(&text.text, &mut lowered);
-                if !set.automaton.is_match(haystack) {
+                if !set.is_match(haystack) {
                     continue;
                 }
                 for m in set.automaton.find_overlapping_iter(haystack) {
