@@ -32,10 +32,11 @@
 //! 6. Every regex group (of a rule or of its exceptions) has patterns, and its DFAs fit it: as many DFA patterns as group
 //!    patterns (so a DFA pattern id names a group pattern), an unanchored group's forward DFA
 //!    runs unanchored and its reverse DFA anchored, an anchored group's DFA runs anchored.
-//! 7. Every screen belongs to a policy that exists; a literal screen has literals, none of them
-//!    empty (it would pass every segment), and a normalised view's literals hold no white space
-//!    (its keyword pass may search the collapsed text); a screen DFA has patterns and runs
-//!    unanchored.
+//! 7. Every screen belongs to a policy that exists and screens at least one pattern, each of a
+//!    rule of that policy that searches the screen's view; a literal screen has literals, none
+//!    of them empty (it would pass every segment), and a normalised view's literals hold no
+//!    white space (its keyword pass may search the collapsed text); a screen DFA has patterns
+//!    and runs unanchored.
 //!
 //! Then the keyword automata are built (`scan::load`; aho-corasick refuses only pattern sets
 //! too large for its state ids), and last, by [`program`]:
@@ -54,7 +55,8 @@ use crate::ir::{HeaderOp, Mode, Program, RuleAction};
 use crate::normalize::normalize_keyword;
 use crate::scan::{collapse_stable, DfaGroup, DfaLoader, FilterParts, ScannerParts};
 use crate::wire::{
-    CompiledMatcher, CompiledRegexGroup, Decoded, GroupSearch, LoadError, PatternRef, ScreenKind,
+    CompiledMatcher, CompiledRegexGroup, CompiledScreen, Decoded, GroupSearch, LoadError,
+    PatternRef, ScreenKind,
 };
 
 /// Checks properties 2 to 7 (see the module) and gathers each policy's parts, in policy order,
@@ -123,6 +125,7 @@ pub(crate) fn parts<S: AsRef<[u32]>>(
         let parts = builders
             .get_mut(screen.policy as usize)
             .ok_or_else(|| LoadError::Invalid("screen policy out of range".into()))?;
+        let screened = screened_patterns(program, screen)?;
         match &screen.kind {
             ScreenKind::Literals(literals) => {
                 // An empty literal would pass every segment; the compiler never writes one.
@@ -135,18 +138,55 @@ pub(crate) fn parts<S: AsRef<[u32]>>(
                         "screen literal holds white space".into(),
                     ));
                 }
-                parts.screen_literals(screen.normalized, literals);
+                parts.screen_literals(screen.normalized, literals, screened);
             }
             ScreenKind::Dfa { forward } => {
                 let dfa = load_dfa(*forward)?;
                 if dfa.pattern_len() == 0 || dfa.start_kind() == StartKind::Anchored {
                     return Err(LoadError::Invalid("screen does not fit its policy".into()));
                 }
-                parts.screen_dfa(screen.normalized, dfa);
+                parts.screen_dfa(screen.normalized, dfa, screened);
             }
         }
     }
     Ok(builders)
+}
+
+/// The patterns a screen screens (property 7): at least one, each a pattern of a rule of the
+/// screen's policy that searches the screen's view.
+fn screened_patterns(
+    program: &Program,
+    screen: &CompiledScreen,
+) -> Result<Vec<(usize, PatternRef)>, LoadError> {
+    let invalid = || LoadError::Invalid("screen names a pattern its view does not search".into());
+    if screen.screened.is_empty() {
+        return Err(LoadError::Invalid("screen screens no pattern".into()));
+    }
+    let policy = program
+        .policies
+        .get(screen.policy as usize)
+        .ok_or_else(invalid)?;
+    screen
+        .screened
+        .iter()
+        .map(|&(r, pattern)| {
+            let patterns = policy
+                .rules
+                .get(r as usize)
+                .and_then(|rule| rule.action.patterns())
+                .filter(|patterns| patterns.skip_normalization != screen.normalized)
+                .ok_or_else(invalid)?;
+            let exists = match pattern {
+                PatternRef::Keyword(k) => (k as usize) < patterns.keywords.len(),
+                PatternRef::Regex(x) => (x as usize) < patterns.regexes.len(),
+            };
+            if exists {
+                Ok((r as usize, pattern))
+            } else {
+                Err(invalid())
+            }
+        })
+        .collect()
 }
 
 /// Checks one matcher against its rule and adds its keywords, DFA groups and filters to the
@@ -396,6 +436,63 @@ mod tests {
         };
         let compiled = compile(&program, &CompileOptions::default()).unwrap();
         Ruleset::from_bytes(&compiled.bytes)
+    }
+
+    /// A screen that names a pattern its view does not search, or none, would gate DFA groups
+    /// on a screen that is not theirs: the bundle is refused.
+    #[test]
+    fn screens_that_name_other_patterns_are_refused() {
+        use crate::wire::{self, PatternRef};
+        let program = Program {
+            policies: vec![Policy {
+                name: "p".into(),
+                hosts: vec![HostPattern::Exact("a.example".into())],
+                path_prefix: None,
+                headers: vec![],
+                rules: vec![Rule {
+                    id: "r".into(),
+                    reason: None,
+                    mode: Default::default(),
+                    action: RuleAction::Deny(Patterns {
+                        regexes: vec!["1[3-9][0-9]{9}".into(), "[a-z]+@[a-z]+\\.com".into()],
+                        ..Patterns::default()
+                    }),
+                }],
+            }],
+            judges: vec![],
+        };
+        let compiled = compile(&program, &CompileOptions::default()).unwrap();
+        let decoded = wire::decode(&compiled.bytes).unwrap();
+        let blobs: Vec<Vec<u8>> = (0..decoded.meta.blobs.len())
+            .map(|i| decoded.blob(i as u32).unwrap().to_vec())
+            .collect();
+        assert!(
+            !decoded.meta.screens.is_empty(),
+            "the two regexes are screened"
+        );
+        let reencoded = |screened: Vec<(u32, PatternRef)>| {
+            let mut screens = decoded.meta.screens.clone();
+            screens[0].screened = screened;
+            let bytes = wire::encode(
+                &decoded.meta.program,
+                decoded.meta.matchers.clone(),
+                screens,
+                &blobs,
+            );
+            Ruleset::from_bytes(&bytes)
+        };
+        assert!(reencoded(decoded.meta.screens[0].screened.clone()).is_ok());
+        for screened in [
+            vec![],
+            vec![(1, PatternRef::Regex(0))],
+            vec![(0, PatternRef::Regex(2))],
+            vec![(0, PatternRef::Keyword(0))],
+        ] {
+            assert!(
+                matches!(reencoded(screened.clone()), Err(LoadError::Invalid(_))),
+                "{screened:?}"
+            );
+        }
     }
 
     /// Normalisation empties a keyword of zero-width characters, and an empty keyword matches at

@@ -29,7 +29,7 @@ use crate::ir::Program;
 
 pub(crate) const MAGIC: [u8; 8] = [0x89, b'G', b'R', b'D', b'\r', b'\n', 0x1a, b'\n'];
 /// The bundle layout version this engine reads and writes.
-pub const FORMAT_VERSION: u32 = 9;
+pub const FORMAT_VERSION: u32 = 10;
 /// The regex-automata release whose DFA serialisation the bundle carries (pinned in Cargo.toml).
 pub const REGEX_AUTOMATA_VERSION: &str = "regex-automata 0.4.13";
 pub(crate) const HEADER_SIZE: usize = 96;
@@ -47,10 +47,11 @@ pub(crate) struct BundleMeta {
     /// order.
     pub matchers: Vec<CompiledMatcher>,
     /// Per policy and text view (normalised or as sent), screens for the regexes of the
-    /// policy's rules that search that view: literals found in the keyword pass and a few
-    /// unanchored DFAs over weakened forms of the regexes. Together they match wherever any of
-    /// those regexes matches (and maybe elsewhere), so a segment none of them matches needs none
-    /// of the rules' DFAs: at most a few passes instead of one per DFA group.
+    /// policy's rules that search that view: literals found in the keyword pass (one screen per
+    /// pattern) and a few unanchored DFAs over weakened forms of the regexes. Each screen
+    /// matches wherever one of the patterns it names matches (and maybe elsewhere), so a segment
+    /// runs only the DFA groups of patterns whose screens it passed: a number in a prompt runs
+    /// the groups of the number-like patterns, not all of them.
     pub screens: Vec<CompiledScreen>,
     /// Where each blob sits, relative to the start of the blob area.
     pub blobs: Vec<BlobSpan>,
@@ -91,6 +92,9 @@ pub(crate) struct CompiledScreen {
     pub policy: u32,
     /// Screens the regexes of rules that search the normalised text (else the text as sent).
     pub normalized: bool,
+    /// The patterns it screens: (rule index in the policy, the rule's pattern), each in a DFA
+    /// group of its rule. A segment the screen does not match runs no group for them.
+    pub screened: Vec<(u32, PatternRef)>,
     pub kind: ScreenKind,
 }
 
@@ -98,7 +102,7 @@ pub(crate) struct CompiledScreen {
 pub(crate) enum ScreenKind {
     /// Blob index of an unanchored forward DFA; only whether it matches is used.
     Dfa { forward: u32 },
-    /// Byte strings, at least one of which every match of the screened regexes contains; they
+    /// Byte strings, at least one of which every match of the screened patterns contains; they
     /// join the view's keyword automaton, so they cost no pass of their own.
     Literals(Vec<Vec<u8>>),
 }
@@ -116,7 +120,7 @@ pub(crate) enum GroupSearch {
 }
 
 /// Which of a rule's patterns a match came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum PatternRef {
     Keyword(u32),
     Regex(u32),

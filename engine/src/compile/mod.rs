@@ -27,7 +27,7 @@ use groups::{push_group, rule_groups, SCREENED_UNANCHORED_LIMIT};
 use regex::{
     ascii_folding_suffices, dfa_inputs, except_dfa_inputs, syntax_error, word_boundary_span, Flags,
 };
-use screens::{view_screens, without_extensions, ViewScreens};
+use screens::{view_screens, ViewScreens};
 
 /// Limits for compilation, and who to tell what it is doing.
 #[derive(Debug, Clone)]
@@ -208,11 +208,7 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
         // on segments the screen matched, so those DFAs can be small anchored ones.
         let mut screened = [false; 2];
         for normalized in [false, true] {
-            let Some(ViewScreens {
-                mut literals,
-                literal_patterns,
-                dfas,
-            }) = view_screens(policy, normalized, options)
+            let Some(ViewScreens { literals, dfas }) = view_screens(policy, normalized, options)
             else {
                 continue;
             };
@@ -220,31 +216,38 @@ pub fn compile(program: &Program, options: &CompileOptions) -> Result<Compiled, 
                 *flag = true;
             }
             if !literals.is_empty() {
-                literals = without_extensions(literals);
+                // The automaton holds each distinct literal once, whichever patterns share it.
+                let mut distinct: Vec<&Vec<u8>> = literals.iter().flat_map(|(_, l)| l).collect();
+                distinct.sort_unstable();
+                distinct.dedup();
                 screen_sizes.push(ScreenSize {
                     policy: p,
                     normalized,
-                    patterns: literal_patterns,
-                    literals: literals.len(),
+                    patterns: literals.len(),
+                    literals: distinct.len(),
                     dfa_bytes: 0,
                 });
+            }
+            for (screened, literals) in literals {
                 screens.push(CompiledScreen {
                     policy: index(p),
                     normalized,
+                    screened: vec![screened],
                     kind: ScreenKind::Literals(literals),
                 });
             }
-            for (patterns, bytes) in dfas {
+            for (screened, bytes) in dfas {
                 screen_sizes.push(ScreenSize {
                     policy: p,
                     normalized,
-                    patterns,
+                    patterns: screened.len(),
                     literals: 0,
                     dfa_bytes: bytes.len(),
                 });
                 screens.push(CompiledScreen {
                     policy: index(p),
                     normalized,
+                    screened,
                     kind: ScreenKind::Dfa {
                         forward: index(blobs.len()),
                     },

@@ -14,15 +14,18 @@ use super::groups::serialize_dfa;
 use super::regex::dfa_inputs;
 use super::CompileOptions;
 use crate::ir::Policy;
+use crate::wire::PatternRef;
+
+/// A pattern of a policy's rule: (rule index in the policy, the rule's pattern).
+pub(super) type Screened = (u32, PatternRef);
 
 /// A policy's screens for one text view, before they are written to the bundle.
 pub(super) struct ViewScreens {
-    /// Literals for the view's keyword automaton; empty when only screen DFAs are needed.
-    pub(super) literals: Vec<Vec<u8>>,
-    /// How many of the view's patterns the literals screen.
-    pub(super) literal_patterns: usize,
-    /// Screen DFAs, each with the number of patterns it screens.
-    pub(super) dfas: Vec<(usize, Vec<u8>)>,
+    /// Per pattern screened by literals, its literals for the view's keyword automaton; empty
+    /// when only screen DFAs are needed.
+    pub(super) literals: Vec<(Screened, Vec<Vec<u8>>)>,
+    /// Screen DFAs, each with the patterns it screens.
+    pub(super) dfas: Vec<(Vec<Screened>, Vec<u8>)>,
 }
 
 /// The screens of one text view of a policy (the normalised text, or the text as sent): the
@@ -34,32 +37,30 @@ pub(super) fn view_screens(
     normalized: bool,
     options: &CompileOptions,
 ) -> Option<ViewScreens> {
-    let inputs: Vec<(String, bool)> = policy
+    let inputs: Vec<(Screened, String, bool)> = policy
         .rules
         .iter()
-        .filter_map(|rule| {
+        .enumerate()
+        .filter_map(|(r, rule)| {
             // A deny's patterns and an escalation's `when` are searched alike.
             rule.action
                 .patterns()
                 .filter(|patterns| patterns.skip_normalization != normalized)
+                .map(|patterns| (u32::try_from(r).unwrap_or(u32::MAX), patterns))
         })
-        .flat_map(|patterns| {
+        .flat_map(|(r, patterns)| {
             dfa_inputs(patterns)
                 .into_iter()
-                .map(move |(pattern, _)| (pattern, patterns.ignore_case))
+                .map(move |(pattern, site)| ((r, site), pattern, patterns.ignore_case))
         })
         .collect();
     // Literals ride the keyword pass; the rest share a few screen DFAs.
-    let mut literals: Vec<Vec<u8>> = Vec::new();
-    let mut literal_patterns = 0;
-    let mut residual: Vec<(String, bool)> = Vec::new();
-    for (pattern, ignore_case) in &inputs {
-        match screen_literals(pattern, *ignore_case) {
-            Some(found) => {
-                literals.extend(found);
-                literal_patterns += 1;
-            }
-            None => residual.push((pattern.clone(), *ignore_case)),
+    let mut literals: Vec<(Screened, Vec<Vec<u8>>)> = Vec::new();
+    let mut residual: Vec<(Screened, String, bool)> = Vec::new();
+    for (screened, pattern, ignore_case) in inputs {
+        match screen_literals(&pattern, ignore_case) {
+            Some(found) => literals.push((screened, without_extensions(found))),
+            None => residual.push((screened, pattern, ignore_case)),
         }
     }
     // One pattern is its own screen: a screen DFA would only add a pass.
@@ -69,17 +70,26 @@ pub(super) fn view_screens(
     let dfas = if residual.is_empty() {
         Vec::new()
     } else {
-        build_screens(&residual, options)
+        let inputs: Vec<(String, bool)> = residual
+            .iter()
+            .map(|(_, pattern, ignore_case)| (pattern.clone(), *ignore_case))
+            .collect();
+        build_screens(&inputs, options)
+            .into_iter()
+            .map(|(members, bytes)| {
+                let screened = members
+                    .iter()
+                    .filter_map(|&m| residual.get(m).map(|(screened, _, _)| *screened))
+                    .collect();
+                (screened, bytes)
+            })
+            .collect()
     };
     // A pattern that no screen covers: this view runs every rule's DFAs.
     if !residual.is_empty() && dfas.is_empty() {
         return None;
     }
-    Some(ViewScreens {
-        literals,
-        literal_patterns,
-        dfas,
-    })
+    Some(ViewScreens { literals, dfas })
 }
 
 /// Literals for a screen of one pattern: byte strings of which every match contains one, found
@@ -206,9 +216,12 @@ const SCREEN_COUNTS: [u32; 2] = [4, 2];
 /// any input matches. Inputs are packed first-fit into DFAs of at most [`SCREEN_LIMIT`] bytes,
 /// since the union of counted patterns over the same bytes (digits, key alphabets) grows as a
 /// product. Empty when an input has no weakened form that a screen can use (one that matches
-/// the empty string would pass every text). Each screen comes with the number of inputs it
-/// covers.
-fn build_screens(inputs: &[(String, bool)], options: &CompileOptions) -> Vec<(usize, Vec<u8>)> {
+/// the empty string would pass every text). Each screen comes with the inputs it covers, by
+/// index.
+fn build_screens(
+    inputs: &[(String, bool)],
+    options: &CompileOptions,
+) -> Vec<(Vec<usize>, Vec<u8>)> {
     let limit = options.dfa_size_limit.min(SCREEN_LIMIT);
     let parsed: Option<Vec<Hir>> = inputs
         .iter()
@@ -224,18 +237,19 @@ fn build_screens(inputs: &[(String, bool)], options: &CompileOptions) -> Vec<(us
         return Vec::new();
     };
     // First fit: each input joins the first screen it fits in, else opens a new one.
-    let mut screens: Vec<(Vec<Hir>, Vec<u8>)> = Vec::new();
-    for hir in &hirs {
+    let mut screens: Vec<(Vec<Hir>, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (input, hir) in hirs.iter().enumerate() {
         let weak = weaken(hir, SCREEN_COUNTS[0]).best;
         if weak.properties().minimum_len().unwrap_or(0) == 0 {
             return Vec::new();
         }
-        let joined = screens.iter_mut().any(|(members, bytes)| {
+        let joined = screens.iter_mut().any(|(members, inputs, bytes)| {
             let mut candidate = members.clone();
             candidate.push(weak.clone());
             match screen_dfa(&candidate, limit) {
                 Ok(built) => {
                     *members = candidate;
+                    inputs.push(input);
                     *bytes = built;
                     true
                 }
@@ -257,11 +271,11 @@ fn build_screens(inputs: &[(String, bool)], options: &CompileOptions) -> Vec<(us
         let Some((weak, bytes)) = alone else {
             return Vec::new();
         };
-        screens.push((vec![weak], bytes));
+        screens.push((vec![weak], vec![input], bytes));
     }
     screens
         .into_iter()
-        .map(|(members, bytes)| (members.len(), bytes))
+        .map(|(_, inputs, bytes)| (inputs, bytes))
         .collect()
 }
 

@@ -708,3 +708,76 @@ fn want_patterns_reports_every_pattern_that_matches_once() {
     let every = scanner.scan(&[text], Want::Every, Side::Request);
     assert_eq!(rules_hit(&every), vec![0, 1, 2]);
 }
+
+/// Screens gate DFA groups per pattern: a segment runs only the groups whose screens it passed
+/// (a number runs the number-like patterns' groups). The gates only skip groups that could not
+/// match, so every hit, under every `Want`, is the one the ungated scanner finds.
+#[test]
+fn screen_gates_skip_only_groups_that_cannot_match() {
+    let rules = || {
+        vec![
+            deny(
+                "numbers",
+                patterns(&[], &["1[3-9][0-9]{9}", "[0-9]{3}-[0-9]{2}-[0-9]{4}"]),
+            ),
+            deny(
+                "network",
+                patterns(
+                    &[],
+                    &[
+                        "(?:[0-9A-Fa-f]{2}:){5}[0-9A-Fa-f]{2}",
+                        "(?:[0-9]{1,3}\\.){3}[0-9]{1,3}",
+                    ],
+                ),
+            ),
+            monitored(deny(
+                "contact",
+                patterns(&["ticket"], &["[a-z]+@[a-z]+\\.com", "sk-[A-Za-z0-9]{8}"]),
+            )),
+            deny(
+                "plates",
+                Patterns {
+                    ignore_case: true,
+                    ..patterns(&[], &["[京沪粤][A-Z][A-Z0-9]{5}"])
+                },
+            ),
+            // Two rules' patterns screened by the same literal, `key=`: both units own it.
+            deny("keys", patterns(&[], &["key=[^a]{4}"])),
+            deny("other-keys", patterns(&[], &["key=[^b]{4}"])),
+        ]
+    };
+    let gated = scanner(rules());
+    assert!(
+        gated.units.iter().any(|&units| units > 1),
+        "the rules' patterns are screened one by one"
+    );
+    let mut ungated = scanner(rules());
+    ungated.units = [0, 0];
+    for rule in &mut ungated.regexes {
+        for group in &mut rule.groups {
+            group.gate = None;
+        }
+    }
+    let texts = [
+        "in Q3 2024 we closed 128 tickets by 10:30",
+        "call 13812345678 or 123-45-6789",
+        "mac 00:1a:2b:3c:4d:5e at 10.0.0.1",
+        "mail bob@example.com with key sk-abcdef12",
+        "车牌京A12345，沪b9z8y7",
+        "plain prose without anything",
+        "12 34 56 78 9a:bc de@fg",
+        "key=aaaa",
+    ];
+    for want in [Want::First, Want::Every, Want::Patterns, Want::All] {
+        for texts in [&texts[..], &texts[1..2], &texts[5..], &texts[7..]] {
+            assert_eq!(
+                gated.scan(texts, want, Side::Request),
+                ungated.scan(texts, want, Side::Request),
+                "{want:?} {texts:?}"
+            );
+        }
+    }
+    // And the gates let the number-like patterns run where a number is.
+    let hits = gated.scan(&texts[1..3], Want::All, Side::Request);
+    assert_eq!(rules_hit(&hits), vec![0, 0, 1, 1]);
+}

@@ -32,8 +32,10 @@ pub(crate) struct ScannerParts<S: AsRef<[u32]>> {
     keywords: [Vec<(String, usize, u32)>; 4],
     regexes: Vec<RuleRegexes<S>>,
     screens: Vec<Screen<S>>,
-    /// Screen literals per view (as sent, normalised).
-    screen_literals: [Vec<Vec<u8>>; 2],
+    /// Screen literals per view (as sent, normalised), each with its screen unit.
+    screen_literals: [Vec<(Vec<u8>, u32)>; 2],
+    /// Per view, the patterns each screen unit screens: (rule index, the rule's pattern).
+    units: [Vec<Vec<(usize, PatternRef)>>; 2],
     /// Per rule of the policy, whether it is decisive (an enforced deny) and whether it
     /// searches answers (`on response`).
     decisive: Vec<(bool, bool)>,
@@ -64,6 +66,7 @@ impl<S: AsRef<[u32]>> Default for ScannerParts<S> {
             regexes: Vec::new(),
             screens: Vec::new(),
             screen_literals: Default::default(),
+            units: Default::default(),
             decisive: Vec::new(),
             filters: Vec::new(),
             response_reach: 0,
@@ -117,16 +120,44 @@ impl<S: AsRef<[u32]>> ScannerParts<S> {
         self.filters.push((rule, filter));
     }
 
-    /// Screen literals of a view; they join the view's keyword automaton.
-    pub(crate) fn screen_literals(&mut self, normalized: bool, literals: &[Vec<u8>]) {
+    /// Screen literals of a view, which screen the patterns `screened`: one screen unit. They
+    /// join the view's keyword automaton.
+    pub(crate) fn screen_literals(
+        &mut self,
+        normalized: bool,
+        literals: &[Vec<u8>],
+        screened: Vec<(usize, PatternRef)>,
+    ) {
+        let unit = self.unit(normalized, screened);
         if let Some(list) = self.screen_literals.get_mut(usize::from(normalized)) {
-            list.extend(literals.iter().cloned());
+            list.extend(literals.iter().map(|literal| (literal.clone(), unit)));
         }
     }
 
-    /// A screen DFA of a view.
-    pub(crate) fn screen_dfa(&mut self, normalized: bool, dfa: dense::DFA<S>) {
-        self.screens.push(Screen { normalized, dfa });
+    /// A screen DFA of a view, which screens the patterns `screened`: one screen unit.
+    pub(crate) fn screen_dfa(
+        &mut self,
+        normalized: bool,
+        dfa: dense::DFA<S>,
+        screened: Vec<(usize, PatternRef)>,
+    ) {
+        let unit = self.unit(normalized, screened);
+        self.screens.push(Screen {
+            normalized,
+            dfa,
+            unit,
+        });
+    }
+
+    /// A new screen unit of a view.
+    fn unit(&mut self, normalized: bool, screened: Vec<(usize, PatternRef)>) -> u32 {
+        match self.units.get_mut(usize::from(normalized)) {
+            Some(units) => {
+                units.push(screened);
+                u32::try_from(units.len() - 1).unwrap_or(u32::MAX)
+            }
+            None => u32::MAX,
+        }
     }
 }
 
@@ -141,6 +172,7 @@ impl<S: AsRef<[u32]>> DfaGroup<S> {
             patterns,
             forward,
             search: Search::Unanchored { reverse },
+            gate: None,
         }
     }
 
@@ -154,6 +186,7 @@ impl<S: AsRef<[u32]>> DfaGroup<S> {
             patterns,
             forward,
             search: Search::AnchoredAtCandidates { starts },
+            gate: None,
         }
     }
 }
@@ -236,8 +269,19 @@ impl<S: AsRef<[u32]>> ScannerParts<S> {
                 literals_normalized,
             ),
         ] {
-            if let Some(set) = keyword_set(exact, folded, literals, normalized, None)? {
+            let (literals, literal_units) = distinct_literals(literals);
+            if let Some(mut set) = keyword_set(exact, folded, literals, normalized, None)? {
+                set.literal_units = literal_units;
                 keyword_sets.push(set);
+            }
+        }
+        let mut regexes = self.regexes;
+        for rule in &mut regexes {
+            let Some(units) = self.units.get(usize::from(rule.normalized)) else {
+                continue;
+            };
+            for group in &mut rule.groups {
+                group.gate = gate(units, rule.rule, &group.patterns);
             }
         }
         let mut rules: Vec<RuleInfo<S>> = self
@@ -258,8 +302,9 @@ impl<S: AsRef<[u32]>> ScannerParts<S> {
         Ok(PolicyScanner {
             rules,
             keyword_sets,
-            regexes: self.regexes,
+            regexes,
             screens: self.screens,
+            units: self.units.each_ref().map(Vec::len),
             joined,
             response_reach: self.response_reach,
         })
@@ -408,5 +453,60 @@ fn keyword_set(
         exact,
         lowercase: fold,
         sieve,
+        literal_units: Vec::new(),
     }))
+}
+
+/// A view's screen literals, each once, with the screen units each belongs to: patterns share
+/// literals (two digits start many numbers), and the automaton needs each only once.
+fn distinct_literals(mut literals: Vec<(Vec<u8>, u32)>) -> (Vec<Vec<u8>>, Vec<Box<[u32]>>) {
+    literals.sort_unstable();
+    let mut distinct: Vec<Vec<u8>> = Vec::new();
+    let mut units: Vec<Vec<u32>> = Vec::new();
+    for (literal, unit) in literals {
+        match (distinct.last(), units.last_mut()) {
+            (Some(last), Some(owners)) if *last == literal => {
+                if owners.last() != Some(&unit) {
+                    owners.push(unit);
+                }
+            }
+            _ => {
+                distinct.push(literal);
+                units.push(vec![unit]);
+            }
+        }
+    }
+    (
+        distinct,
+        units.into_iter().map(Vec::into_boxed_slice).collect(),
+    )
+}
+
+/// The screen units of a view that screen the patterns of one DFA group of rule `rule`, or
+/// `None` (run on every segment) when the view has no screens or a pattern has no unit: a
+/// group is skipped only where every one of its patterns was screened out.
+fn gate(
+    units: &[Vec<(usize, PatternRef)>],
+    rule: usize,
+    patterns: &[PatternRef],
+) -> Option<Box<[u32]>> {
+    if units.is_empty() {
+        return None;
+    }
+    let mut gate = Vec::new();
+    for &pattern in patterns {
+        let mut screened = false;
+        for (unit, screened_patterns) in units.iter().enumerate() {
+            if screened_patterns.contains(&(rule, pattern)) {
+                screened = true;
+                gate.push(u32::try_from(unit).unwrap_or(u32::MAX));
+            }
+        }
+        if !screened {
+            return None;
+        }
+    }
+    gate.sort_unstable();
+    gate.dedup();
+    Some(gate.into_boxed_slice())
 }

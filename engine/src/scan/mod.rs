@@ -72,6 +72,10 @@ pub(crate) struct DfaGroup<S: AsRef<[u32]>> {
     patterns: Vec<PatternRef>,
     forward: dense::DFA<S>,
     search: Search<S>,
+    /// The screen units of the group's view (see [`PolicyScanner::units`]) that screen its
+    /// patterns: a segment that passed none of them holds no match of the group. `None`: it
+    /// runs on every segment (its view has no screens, or one of its patterns none).
+    gate: Option<Box<[u32]>>,
 }
 
 #[allow(
@@ -113,6 +117,8 @@ struct KeywordSet {
     /// Where a pattern may start ([`sieve`]); `None` where the automaton's own prefilter is
     /// better (one pattern: a substring search) or nothing can be skipped.
     sieve: Option<sieve::Sieve>,
+    /// Automaton pattern id − `sites.len()` → the screen units that screen literal is part of.
+    literal_units: Vec<Box<[u32]>>,
 }
 
 /// The normalised view's keywords with spaces, without their spaces, for the joined text (see
@@ -131,11 +137,13 @@ struct JoinedKeywords {
     set: OnceLock<Option<KeywordSet>>,
 }
 
-/// A policy's screen for one text view: no match means no DFA group of that view can match.
+/// A screen DFA of a policy's text view: no match means no DFA group it screens can match.
 #[derive(Debug)]
 struct Screen<S: AsRef<[u32]>> {
     normalized: bool,
     dfa: dense::DFA<S>,
+    /// Its screen unit (see [`PolicyScanner::units`]).
+    unit: u32,
 }
 
 /// What the scanner needs to know of a rule beyond its patterns.
@@ -188,8 +196,12 @@ pub(crate) struct PolicyScanner<S: AsRef<[u32]>> {
     keyword_sets: Vec<KeywordSet>,
     /// In rule order.
     regexes: Vec<RuleRegexes<S>>,
-    /// A segment none of a view's screens matches needs none of that view's DFA groups.
+    /// The view's screen DFAs; a segment runs only the DFA groups whose screens it passed.
     screens: Vec<Screen<S>>,
+    /// Per view (as sent, normalised), how many screen units it has: one per pattern screened
+    /// by literals, one per screen DFA. Zero: the view is not screened, and every DFA group
+    /// runs on every segment.
+    units: [usize; 2],
     /// For segments whose separators are not all single spaces.
     joined: Option<JoinedKeywords>,
     /// The longest reach of the policy's `on response` rules, 0 without any: how much of a

@@ -10,7 +10,7 @@ use regex_automata::{Anchored, Input};
 
 use super::filter::{Candidate, Excused, ViewText};
 use super::separators::{marked, unmarked_offset, Collapsed, Joined};
-use super::{Hit, KeywordSet, PolicyScanner, RuleRegexes, Screen, Search, Want};
+use super::{DfaGroup, Hit, KeywordSet, PolicyScanner, RuleRegexes, Screen, Search, Want};
 use crate::ir::Side;
 use crate::normalize::{normalize_marked, original_span, Normalized};
 use crate::wire::PatternRef;
@@ -235,8 +235,8 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
         };
         let mut found = Found::new(want);
         let mut excused = Excused::default();
-        // Per view, the segments where a screen literal occurs.
-        let mut literal_hits: [Vec<bool>; 2] = [Vec::new(), Vec::new()];
+        // Per view, the screen units each segment passed, so far by their literals.
+        let mut passed: [Passed; 2] = self.units.map(|units| Passed::new(units, texts.len()));
 
         // With keywords that hold a space, the normalised view's keyword pass searches the
         // collapsed text of segments with white space runs (see `separators`).
@@ -268,11 +268,11 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                 // Overlapping matches, so a candidate a filter rejects never hides a later one.
                 for m in set.automaton.find_overlapping_iter(haystack) {
                     let id = m.pattern().as_usize();
-                    if id >= set.sites.len() {
-                        if let Some(seen) = literal_hits.get_mut(usize::from(set.normalized)) {
-                            seen.resize(texts.len(), false);
-                            if let Some(flag) = seen.get_mut(segment) {
-                                *flag = true;
+                    if let Some(literal) = id.checked_sub(set.sites.len()) {
+                        if let Some(passed) = passed.get_mut(usize::from(set.normalized)) {
+                            match set.literal_units.get(literal) {
+                                Some(units) => passed.set(segment, units),
+                                None => passed.set_all(segment),
                             }
                         }
                         continue;
@@ -371,47 +371,50 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                 }
             }
         }
-        // Per view, the segments its screen matched (`None`: no screen, every segment).
-        let mut screened: [Option<Option<Vec<bool>>>; 2] = [None, None];
+        // Per view, the screen units each segment passed (`None`: no screens, every segment
+        // runs every group), completed by the screen DFAs when a rule of the view is first
+        // searched.
+        let mut screened: [Option<Option<Passed>>; 2] = [None, None];
         for rule in self.regexes.iter().filter(|r| on_side(r.rule)) {
             let decisive = decisive(rule.rule);
             if !found.wanted(rule.rule, decisive, want) {
                 continue;
             }
-            let slot = screened.get_mut(usize::from(rule.normalized));
-            let passed = match slot {
+            let view_index = usize::from(rule.normalized);
+            let units = self.units.get(view_index).copied().unwrap_or(0);
+            let slot = screened.get_mut(view_index);
+            let passed: Option<&Passed> = match slot {
                 Some(slot) => slot
                     .get_or_insert_with(|| {
-                        let screens: Vec<&Screen<S>> = self
-                            .screens
-                            .iter()
-                            .filter(|s| s.normalized == rule.normalized)
-                            .collect();
-                        if screens.is_empty() && !self.has_screen_literals(rule.normalized) {
+                        if units == 0 {
                             return None;
                         }
-                        let literal_hit = |segment: usize| {
-                            literal_hits
-                                .get(usize::from(rule.normalized))
-                                .and_then(|seen| seen.get(segment))
-                                .copied()
-                                .unwrap_or(false)
-                        };
-                        // The screens were built from the patterns as written and searched
-                        // in the normalised text: a segment with marks is not screened.
-                        Some(
-                            (0..texts.len())
-                                .map(|segment| {
-                                    literal_hit(segment)
-                                        || (rule.normalized && has_marks(segment))
-                                        || view(rule.normalized, segment).is_some_and(|text| {
-                                            screens.iter().any(|screen| screen.matches(text))
-                                        })
-                                })
-                                .collect(),
-                        )
+                        let mut view_passed = passed
+                            .get_mut(view_index)
+                            .map(std::mem::take)
+                            .unwrap_or_default();
+                        for segment in 0..texts.len() {
+                            // The screens were built from the patterns as written and searched
+                            // in the normalised text: a segment with marks is not screened.
+                            if rule.normalized && has_marks(segment) {
+                                view_passed.set_all(segment);
+                                continue;
+                            }
+                            let Some(text) = view(rule.normalized, segment) else {
+                                continue;
+                            };
+                            for screen in &self.screens {
+                                if screen.normalized == rule.normalized
+                                    && !view_passed.get(segment, screen.unit)
+                                    && screen.matches(text)
+                                {
+                                    view_passed.set(segment, &[screen.unit]);
+                                }
+                            }
+                        }
+                        Some(view_passed)
                     })
-                    .as_deref(),
+                    .as_ref(),
                 None => None,
             };
             // A span of the marked text, as a span of the normalised text.
@@ -425,9 +428,12 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                 .rules
                 .get(rule.rule)
                 .is_some_and(|r| r.filter.is_some());
-            let skipped = |segment: usize| {
-                passed.is_some_and(|passed| !passed.get(segment).copied().unwrap_or(true))
+            // Whether a group can match in a segment: only where one of its screens passed.
+            let open = |group: &DfaGroup<S>, segment: usize| match (passed, &group.gate) {
+                (Some(passed), Some(gate)) => passed.any(segment, gate),
+                _ => true,
             };
+            let skipped = |segment: usize| !rule.groups.iter().any(|g| open(g, segment));
             if matches!(want, Want::Patterns | Want::All) {
                 // Every match of every pattern the rule's filters take, one after another.
                 for segment in (0..texts.len()).filter(|&s| !skipped(s)) {
@@ -435,18 +441,22 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                         continue;
                     };
                     let mut taken = Vec::new();
-                    rule.first_accepted(text, |pattern, span| {
-                        let span = unmarked(segment, span.clone());
-                        if accepted(rule.rule, pattern, segment, &span, &mut excused) {
-                            taken.push(Hit {
-                                rule: rule.rule,
-                                pattern,
-                                segment,
-                                span,
-                            });
-                        }
-                        false
-                    });
+                    rule.first_accepted(
+                        text,
+                        |g| open(g, segment),
+                        |pattern, span| {
+                            let span = unmarked(segment, span.clone());
+                            if accepted(rule.rule, pattern, segment, &span, &mut excused) {
+                                taken.push(Hit {
+                                    rule: rule.rule,
+                                    pattern,
+                                    segment,
+                                    span,
+                                });
+                            }
+                            false
+                        },
+                    );
                     for hit in taken {
                         found.record(hit, decisive);
                     }
@@ -459,12 +469,16 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                 }
                 let text = dfa_view(rule.normalized, segment)?;
                 let (pattern, span) = if filtered {
-                    rule.first_accepted(text, |pattern, span| {
-                        let span = unmarked(segment, span.clone());
-                        accepted(rule.rule, pattern, segment, &span, &mut excused)
-                    })?
+                    rule.first_accepted(
+                        text,
+                        |g| open(g, segment),
+                        |pattern, span| {
+                            let span = unmarked(segment, span.clone());
+                            accepted(rule.rule, pattern, segment, &span, &mut excused)
+                        },
+                    )?
                 } else {
-                    rule.first_hit(text)?
+                    rule.first_hit(text, |g| open(g, segment))?
                 };
                 Some(Hit {
                     rule: rule.rule,
@@ -498,13 +512,6 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
             }
         }
         hits
-    }
-
-    /// Whether the keyword automaton of a view carries screen literals (ids past its keywords).
-    fn has_screen_literals(&self, normalized: bool) -> bool {
-        self.keyword_sets.iter().any(|set| {
-            set.normalized == normalized && set.automaton.patterns_len() > set.sites.len()
-        })
     }
 
     /// Whether the hit's rule searches the normalised text. A rule searches one view with all
@@ -561,8 +568,13 @@ fn find_anchored<A: Automaton>(
 }
 
 impl<S: AsRef<[u32]>> RuleRegexes<S> {
-    fn first_hit(&self, text: &[u8]) -> Option<(PatternRef, Range<usize>)> {
-        for group in &self.groups {
+    /// The first hit over the groups in order, of those `open` lets run on this text.
+    fn first_hit(
+        &self,
+        text: &[u8],
+        open: impl Fn(&DfaGroup<S>) -> bool,
+    ) -> Option<(PatternRef, Range<usize>)> {
+        for group in self.groups.iter().filter(|g| open(g)) {
             let found = match &group.search {
                 Search::Unanchored { reverse } => find(&group.forward, reverse, text),
                 Search::AnchoredAtCandidates { starts } => {
@@ -590,9 +602,10 @@ impl<S: AsRef<[u32]>> RuleRegexes<S> {
     fn first_accepted(
         &self,
         text: &[u8],
+        open: impl Fn(&DfaGroup<S>) -> bool,
         mut accept: impl FnMut(PatternRef, &Range<usize>) -> bool,
     ) -> Option<(PatternRef, Range<usize>)> {
-        for group in &self.groups {
+        for group in self.groups.iter().filter(|g| open(g)) {
             for found in group.matches(text) {
                 match found {
                     Ok((pattern, span)) => {
@@ -894,5 +907,61 @@ mod lowering_tests {
         let mut text = "ＡＢＣ Password 机密 ZEBRA".as_bytes().to_vec();
         lower_ascii(&mut text);
         assert_eq!(text, "ＡＢＣ password 机密 zebra".as_bytes());
+    }
+}
+
+/// Per segment, which screen units of one view it passed: a bitset of `words` words each.
+#[derive(Debug, Default)]
+struct Passed {
+    words: usize,
+    bits: Vec<u64>,
+}
+
+impl Passed {
+    fn new(units: usize, segments: usize) -> Passed {
+        let words = units.div_ceil(64);
+        Passed {
+            words,
+            bits: vec![0; words.saturating_mul(segments)],
+        }
+    }
+
+    /// The word of `unit` in `segment`, if both exist.
+    fn word(&self, segment: usize, unit: u32) -> Option<usize> {
+        let unit = unit as usize;
+        (unit / 64 < self.words).then(|| segment * self.words + unit / 64)
+    }
+
+    fn set(&mut self, segment: usize, units: &[u32]) {
+        for &unit in units {
+            match self.word(segment, unit) {
+                Some(at) => {
+                    if let Some(word) = self.bits.get_mut(at) {
+                        *word |= 1 << (unit % 64);
+                    }
+                }
+                // A unit the view does not have (a broken promise of the loader): every group
+                // of the segment runs.
+                None => self.set_all(segment),
+            }
+        }
+    }
+
+    fn set_all(&mut self, segment: usize) {
+        let start = segment.saturating_mul(self.words);
+        if let Some(words) = self.bits.get_mut(start..start.saturating_add(self.words)) {
+            words.fill(u64::MAX);
+        }
+    }
+
+    /// Whether the segment passed `unit`; a unit or segment out of range counts as passed.
+    fn get(&self, segment: usize, unit: u32) -> bool {
+        self.word(segment, unit)
+            .and_then(|at| self.bits.get(at))
+            .is_none_or(|word| word >> (unit % 64) & 1 == 1)
+    }
+
+    fn any(&self, segment: usize, units: &[u32]) -> bool {
+        units.iter().any(|&unit| self.get(segment, unit))
     }
 }
