@@ -290,6 +290,7 @@ fn load_groups<S: AsRef<[u32]>>(
             dfa.pattern_len() == group.patterns.len() && (kind == start || kind == StartKind::Both)
         };
         let forward = load_dfa(group.forward)?;
+        let max_len = group.max_len.map(|len| len as usize);
         let loaded = match group.search {
             GroupSearch::Unanchored { reverse } => {
                 let reverse = load_dfa(reverse)?;
@@ -300,7 +301,7 @@ fn load_groups<S: AsRef<[u32]>>(
                         "regex group does not fit its DFAs".into(),
                     ));
                 }
-                DfaGroup::unanchored(group.patterns.clone(), forward, reverse)
+                DfaGroup::unanchored(group.patterns.clone(), forward, reverse, max_len)
             }
             GroupSearch::AnchoredAtCandidates => {
                 if !shape_ok(&forward, StartKind::Anchored) {
@@ -308,7 +309,7 @@ fn load_groups<S: AsRef<[u32]>>(
                         "regex group does not fit its DFA".into(),
                     ));
                 }
-                DfaGroup::anchored_at_candidates(group.patterns.clone(), forward)
+                DfaGroup::anchored_at_candidates(group.patterns.clone(), forward, max_len)
             }
         };
         if group.patterns.is_empty() {

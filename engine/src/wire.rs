@@ -84,6 +84,10 @@ pub(crate) struct CompiledRegexGroup {
     pub patterns: Vec<PatternRef>,
     pub forward: u32,
     pub search: GroupSearch,
+    /// The longest match of the group's patterns in text without marks, in bytes; `None` when
+    /// unbounded. Behind literal screens, a group then runs only near the literals it matched
+    /// around: every match holds one of its literals and is at most this long.
+    pub max_len: Option<u32>,
 }
 
 /// A policy's screen for one text view (see [`BundleMeta::screens`]).

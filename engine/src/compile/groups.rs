@@ -19,6 +19,9 @@ pub(super) const SCREENED_UNANCHORED_LIMIT: usize = 64 << 10;
 
 pub(super) struct BuiltGroup {
     patterns: Vec<PatternRef>,
+    /// The longest match of any of its patterns in text without marks, in bytes; `None` when
+    /// unbounded.
+    max_len: Option<usize>,
     forward: Vec<u8>,
     /// `None` for a group run anchored at candidate positions.
     reverse: Option<Vec<u8>>,
@@ -156,6 +159,7 @@ fn build_group(
         .map_err(group_error)?;
     Ok(BuiltGroup {
         patterns: inputs.iter().map(|(_, origin)| *origin).collect(),
+        max_len: max_len(inputs, flags),
         forward: serialize_dfa(&forward),
         reverse: Some(serialize_dfa(&reverse)),
     })
@@ -225,8 +229,21 @@ fn build_anchored(
         .map_err(group_error)?;
     Ok(BuiltGroup {
         patterns: inputs.iter().map(|(_, origin)| *origin).collect(),
+        max_len: max_len(inputs, flags),
         forward: serialize_dfa(&dfa),
         reverse: None,
+    })
+}
+
+/// The longest match any of `inputs` can have, in bytes of text without marks (where the DFA
+/// for marked text matches what the pattern as written matches); `None` when one is unbounded.
+fn max_len(inputs: &[(String, PatternRef)], flags: Flags) -> Option<usize> {
+    inputs.iter().try_fold(0, |longest, (pattern, _)| {
+        let len = parse(pattern, flags.ignore_case)
+            .ok()?
+            .properties()
+            .maximum_len()?;
+        Some(longest.max(len))
     })
 }
 
@@ -261,5 +278,6 @@ pub(super) fn push_group(
         patterns: built.patterns,
         forward,
         search,
+        max_len: built.max_len.and_then(|len| u32::try_from(len).ok()),
     }
 }

@@ -243,6 +243,8 @@ pub(super) struct Matches<'g, 't, S: AsRef<[u32]>> {
     group: &'g DfaGroup<S>,
     text: &'t [u8],
     at: usize,
+    /// Where the search stops: matches end by here.
+    end: usize,
     last_end: Option<usize>,
     done: bool,
 }
@@ -254,10 +256,20 @@ pub(super) struct SearchFailed {
 
 impl<S: AsRef<[u32]>> DfaGroup<S> {
     pub(super) fn matches<'g, 't>(&'g self, text: &'t [u8]) -> Matches<'g, 't, S> {
+        self.matches_in(text, 0..text.len())
+    }
+
+    /// The matches that lie in `span` of the text (look-around still sees the bytes around it).
+    pub(super) fn matches_in<'g, 't>(
+        &'g self,
+        text: &'t [u8],
+        span: Range<usize>,
+    ) -> Matches<'g, 't, S> {
         Matches {
             group: self,
             text,
-            at: 0,
+            at: span.start,
+            end: span.end.min(text.len()),
             last_end: None,
             done: false,
         }
@@ -278,18 +290,23 @@ impl<S: AsRef<[u32]>> Iterator for Matches<'_, '_, S> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if self.done || self.at > self.text.len() {
+            if self.done || self.at > self.end {
                 return None;
             }
             let found = match &self.group.search {
-                super::Search::Unanchored { reverse } => {
-                    super::search::leftmost(&self.group.forward, reverse, self.text, self.at)
-                }
+                super::Search::Unanchored { reverse } => super::search::leftmost(
+                    &self.group.forward,
+                    reverse,
+                    self.text,
+                    self.at,
+                    self.end,
+                ),
                 super::Search::AnchoredAtCandidates { starts } => super::search::leftmost_anchored(
                     &self.group.forward,
                     starts,
                     self.text,
                     self.at,
+                    self.end,
                 ),
             };
             let (id, span) = match found {

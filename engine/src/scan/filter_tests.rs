@@ -744,6 +744,10 @@ fn screen_gates_skip_only_groups_that_cannot_match() {
             // Two rules' patterns screened by the same literal, `key=`: both units own it.
             deny("keys", patterns(&[], &["key=[^a]{4}"])),
             deny("other-keys", patterns(&[], &["key=[^b]{4}"])),
+            // One literal per match, at its start: the window must reach the match's end.
+            deny("tokens", patterns(&[], &["tok_[a-z]{12}"])),
+            // The literal at the match's end: the window must reach back to its start.
+            deny("handles", patterns(&[], &["[a-z]{10}@corp"])),
         ]
     };
     let gated = scanner(rules());
@@ -768,8 +772,35 @@ fn screen_gates_skip_only_groups_that_cannot_match() {
         "12 34 56 78 9a:bc de@fg",
         "key=aaaa",
     ];
+    // Long texts, where the groups behind literals run only on windows around them: matches
+    // at the edges, side by side, and far apart.
+    let prose = "the quarterly review went well and nobody asked for numbers. ".repeat(12);
+    let long: Vec<String> = [
+        "13812345678 and 123-45-6789",
+        "mac 00:1a:2b:3c:4d:5e then 10.0.0.1, 10.0.0.2 and 13912345678",
+        "key=bbbb key=aaaa sk-abcdef12 bob@example.com",
+        "12 34 1381234567 13 8123 45678 1.2.3 99:88",
+        "tok_abcdefghijkl",
+        "see abcdefghij@corp",
+    ]
+    .iter()
+    .flat_map(|pii| {
+        [
+            format!("{pii}{prose}"),
+            format!("{prose}{pii}"),
+            format!("{prose}{pii}{prose}{pii}{prose}"),
+        ]
+    })
+    .collect();
+    let long: Vec<&str> = long.iter().map(String::as_str).collect();
     for want in [Want::First, Want::Every, Want::Patterns, Want::All] {
-        for texts in [&texts[..], &texts[1..2], &texts[5..], &texts[7..]] {
+        for texts in [
+            &texts[..],
+            &texts[1..2],
+            &texts[5..],
+            &texts[7..],
+            &long[..],
+        ] {
             assert_eq!(
                 gated.scan(texts, want, Side::Request),
                 ungated.scan(texts, want, Side::Request),

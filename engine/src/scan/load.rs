@@ -167,12 +167,15 @@ impl<S: AsRef<[u32]>> DfaGroup<S> {
         patterns: Vec<PatternRef>,
         forward: dense::DFA<S>,
         reverse: dense::DFA<S>,
+        max_len: Option<usize>,
     ) -> DfaGroup<S> {
         DfaGroup {
             patterns,
             forward,
             search: Search::Unanchored { reverse },
             gate: None,
+            max_len,
+            literal_gate: false,
         }
     }
 
@@ -180,6 +183,7 @@ impl<S: AsRef<[u32]>> DfaGroup<S> {
     pub(crate) fn anchored_at_candidates(
         patterns: Vec<PatternRef>,
         forward: dense::DFA<S>,
+        max_len: Option<usize>,
     ) -> DfaGroup<S> {
         let starts = start_bytes(&forward);
         DfaGroup {
@@ -187,6 +191,8 @@ impl<S: AsRef<[u32]>> DfaGroup<S> {
             forward,
             search: Search::AnchoredAtCandidates { starts },
             gate: None,
+            max_len,
+            literal_gate: false,
         }
     }
 }
@@ -280,8 +286,18 @@ impl<S: AsRef<[u32]>> ScannerParts<S> {
             let Some(units) = self.units.get(usize::from(rule.normalized)) else {
                 continue;
             };
+            let dfa_units: Vec<u32> = self
+                .screens
+                .iter()
+                .filter(|screen| screen.normalized == rule.normalized)
+                .map(|screen| screen.unit)
+                .collect();
             for group in &mut rule.groups {
                 group.gate = gate(units, rule.rule, &group.patterns);
+                group.literal_gate = group
+                    .gate
+                    .as_ref()
+                    .is_some_and(|gate| gate.iter().all(|unit| !dfa_units.contains(unit)));
             }
         }
         let mut rules: Vec<RuleInfo<S>> = self
@@ -376,7 +392,7 @@ fn joined_keywords(
 /// One automaton for a view's exact and ASCII-folded keywords and its screen literals: folded
 /// when any keyword is, with exact keywords checked on match (see [`KeywordSet::exact`]). A
 /// screen literal matched with its case folded is still a sound screen: it passes more text.
-fn keyword_set(
+pub(super) fn keyword_set(
     exact: Vec<(String, usize, u32)>,
     folded: Vec<(String, usize, u32)>,
     literals: Vec<Vec<u8>>,
@@ -418,6 +434,7 @@ fn keyword_set(
         patterns.extend(literals.iter().map(Vec::as_slice));
         patterns
     };
+    let max_pattern_len = patterns.iter().map(|p| p.len()).max().unwrap_or(0);
     // Past one pattern, the sieve finds where one may start and an anchored search confirms it.
     let sieve = if patterns.len() > 1 {
         Sieve::new(&patterns)
@@ -454,6 +471,7 @@ fn keyword_set(
         lowercase: fold,
         sieve,
         literal_units: Vec::new(),
+        max_pattern_len,
     }))
 }
 

@@ -76,6 +76,11 @@ pub(crate) struct DfaGroup<S: AsRef<[u32]>> {
     /// patterns: a segment that passed none of them holds no match of the group. `None`: it
     /// runs on every segment (its view has no screens, or one of its patterns none).
     gate: Option<Box<[u32]>>,
+    /// The longest match of the group's patterns in text without marks (bytes), when bounded.
+    max_len: Option<usize>,
+    /// Every unit of `gate` is literals: a match then holds one of the literals found, and the
+    /// group can run on windows around them.
+    literal_gate: bool,
 }
 
 #[allow(
@@ -119,6 +124,8 @@ struct KeywordSet {
     sieve: Option<sieve::Sieve>,
     /// Automaton pattern id − `sites.len()` → the screen units that screen literal is part of.
     literal_units: Vec<Box<[u32]>>,
+    /// The longest pattern, in bytes: a match starting at a sieve candidate ends within it.
+    max_pattern_len: usize,
 }
 
 /// The normalised view's keywords with spaces, without their spaces, for the joined text (see

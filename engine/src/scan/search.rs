@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use aho_corasick::{Anchored as AcAnchored, Input as AcInput};
+use aho_corasick::{Anchored as AcAnchored, Input as AcInput, Match as AcMatch};
 use regex_automata::dfa::Automaton;
 use regex_automata::{Anchored, Input};
 
@@ -45,6 +45,33 @@ impl KeywordSet {
             from = at + 1;
         }
         false
+    }
+
+    /// Every match in `haystack`, overlapping, in the order of one overlapping search over it
+    /// (by end, the longer first): with a sieve, that search runs only over the windows where
+    /// a match can be, from each candidate place to the longest pattern's length past it.
+    /// Windows are merged, so each match lies in exactly one, and a window's matches all end
+    /// before the next window's begin.
+    fn overlapping<'h>(&'h self, haystack: &'h [u8]) -> impl Iterator<Item = AcMatch> + 'h {
+        let mut windows: Vec<Range<usize>> = Vec::new();
+        match &self.sieve {
+            Some(sieve) => {
+                let mut from = 0;
+                while let Some(at) = sieve.next_candidate(haystack, from) {
+                    let end = at.saturating_add(self.max_pattern_len).min(haystack.len());
+                    match windows.last_mut() {
+                        Some(last) if at <= last.end => last.end = last.end.max(end),
+                        _ => windows.push(at..end),
+                    }
+                    from = at + 1;
+                }
+            }
+            None => windows.push(0..haystack.len()),
+        }
+        windows.into_iter().flat_map(move |window| {
+            self.automaton
+                .find_overlapping_iter(AcInput::new(haystack).range(window))
+        })
     }
 
     /// The (rule, keyword index) of automaton pattern `id` matched at `span` of `text`, unless
@@ -237,6 +264,15 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
         let mut excused = Excused::default();
         // Per view, the screen units each segment passed, so far by their literals.
         let mut passed: [Passed; 2] = self.units.map(|units| Passed::new(units, texts.len()));
+        // And where each literal was found, per view and segment: (unit, span in the view's
+        // text), so a group behind literals runs only around them.
+        let mut literal_spans: [Vec<LiteralSpans>; 2] = self.units.map(|units| {
+            if units > 0 {
+                vec![Vec::new(); texts.len()]
+            } else {
+                Vec::new()
+            }
+        });
 
         // With keywords that hold a space, the normalised view's keyword pass searches the
         // collapsed text of segments with white space runs (see `separators`).
@@ -266,14 +302,26 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                     continue;
                 }
                 // Overlapping matches, so a candidate a filter rejects never hides a later one.
-                for m in set.automaton.find_overlapping_iter(haystack) {
+                for m in set.overlapping(haystack) {
                     let id = m.pattern().as_usize();
                     if let Some(literal) = id.checked_sub(set.sites.len()) {
-                        if let Some(passed) = passed.get_mut(usize::from(set.normalized)) {
-                            match set.literal_units.get(literal) {
+                        let view_index = usize::from(set.normalized);
+                        let units = set.literal_units.get(literal);
+                        if let Some(passed) = passed.get_mut(view_index) {
+                            match units {
                                 Some(units) => passed.set(segment, units),
                                 None => passed.set_all(segment),
                             }
+                        }
+                        let spans = literal_spans
+                            .get_mut(view_index)
+                            .and_then(|spans| spans.get_mut(segment));
+                        if let (Some(spans), Some(units)) = (spans, units) {
+                            let span = match collapsed {
+                                Some(collapsed) => collapsed.span(m.start()..m.end()),
+                                None => m.start()..m.end(),
+                            };
+                            spans.extend(units.iter().map(|&unit| (unit, span.clone())));
                         }
                         continue;
                     }
@@ -336,7 +384,7 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                 if !set.is_match(haystack) {
                     continue;
                 }
-                for m in set.automaton.find_overlapping_iter(haystack) {
+                for m in set.overlapping(haystack) {
                     let id = m.pattern().as_usize();
                     let Some((rule, k)) = set.confirm(id, &text.text, m.start()..m.end()) else {
                         continue;
@@ -428,12 +476,34 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                 .rules
                 .get(rule.rule)
                 .is_some_and(|r| r.filter.is_some());
-            // Whether a group can match in a segment: only where one of its screens passed.
-            let open = |group: &DfaGroup<S>, segment: usize| match (passed, &group.gate) {
-                (Some(passed), Some(gate)) => passed.any(segment, gate),
-                _ => true,
+            // Where a group can match in a segment: nowhere unless one of its screens passed,
+            // and near its literals when only literals screen it.
+            let screened_out = |group: &DfaGroup<S>, segment: usize| match (passed, &group.gate) {
+                (Some(passed), Some(gate)) => !passed.any(segment, gate),
+                _ => false,
             };
-            let skipped = |segment: usize| !rule.groups.iter().any(|g| open(g, segment));
+            let reach = |group: &DfaGroup<S>, segment: usize, len: usize| -> Reach {
+                if screened_out(group, segment) {
+                    return Reach::Skip;
+                }
+                let Some(gate) = &group.gate else {
+                    return Reach::Whole;
+                };
+                // A segment with marks is searched as the marked text, whose offsets are not
+                // the literals'.
+                let (true, Some(max_len)) = (group.literal_gate, group.max_len) else {
+                    return Reach::Whole;
+                };
+                if rule.normalized && has_marks(segment) {
+                    return Reach::Whole;
+                }
+                let spans = literal_spans
+                    .get(usize::from(rule.normalized))
+                    .and_then(|spans| spans.get(segment))
+                    .map_or(&[][..], Vec::as_slice);
+                windows(spans, gate, max_len, len)
+            };
+            let skipped = |segment: usize| rule.groups.iter().all(|g| screened_out(g, segment));
             if matches!(want, Want::Patterns | Want::All) {
                 // Every match of every pattern the rule's filters take, one after another.
                 for segment in (0..texts.len()).filter(|&s| !skipped(s)) {
@@ -443,7 +513,7 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                     let mut taken = Vec::new();
                     rule.first_accepted(
                         text,
-                        |g| open(g, segment),
+                        |g| reach(g, segment, text.len()),
                         |pattern, span| {
                             let span = unmarked(segment, span.clone());
                             if accepted(rule.rule, pattern, segment, &span, &mut excused) {
@@ -471,14 +541,14 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                 let (pattern, span) = if filtered {
                     rule.first_accepted(
                         text,
-                        |g| open(g, segment),
+                        |g| reach(g, segment, text.len()),
                         |pattern, span| {
                             let span = unmarked(segment, span.clone());
                             accepted(rule.rule, pattern, segment, &span, &mut excused)
                         },
                     )?
                 } else {
-                    rule.first_hit(text, |g| open(g, segment))?
+                    rule.first_hit(text, |g| reach(g, segment, text.len()))?
                 };
                 Some(Hit {
                     rule: rule.rule,
@@ -549,8 +619,9 @@ fn find_anchored<A: Automaton>(
     dfa: &A,
     starts: &[bool; 256],
     text: &[u8],
+    span: Range<usize>,
 ) -> Option<(usize, Range<usize>)> {
-    for (at, byte) in text.iter().enumerate() {
+    for (at, byte) in text.iter().enumerate().take(span.end).skip(span.start) {
         if !starts.get(usize::from(*byte)).copied().unwrap_or(true) {
             continue;
         }
@@ -568,27 +639,23 @@ fn find_anchored<A: Automaton>(
 }
 
 impl<S: AsRef<[u32]>> RuleRegexes<S> {
-    /// The first hit over the groups in order, of those `open` lets run on this text.
+    /// The first hit over the groups in order, each searched where `reach` says it can match.
     fn first_hit(
         &self,
         text: &[u8],
-        open: impl Fn(&DfaGroup<S>) -> bool,
+        reach: impl Fn(&DfaGroup<S>) -> Reach,
     ) -> Option<(PatternRef, Range<usize>)> {
-        for group in self.groups.iter().filter(|g| open(g)) {
-            let found = match &group.search {
-                Search::Unanchored { reverse } => find(&group.forward, reverse, text),
-                Search::AnchoredAtCandidates { starts } => {
-                    find_anchored(&group.forward, starts, text)
+        for group in &self.groups {
+            for span in reach(group).spans(text.len()) {
+                let found = match &group.search {
+                    Search::Unanchored { reverse } => find(&group.forward, reverse, text, span),
+                    Search::AnchoredAtCandidates { starts } => {
+                        find_anchored(&group.forward, starts, text, span)
+                    }
+                };
+                if let Some((pattern, span)) = found {
+                    return Some((group.pattern(pattern), span));
                 }
-            };
-            if let Some((pattern, span)) = found {
-                let pattern = group
-                    .patterns
-                    .get(pattern)
-                    .or(group.patterns.first())
-                    .copied()
-                    .unwrap_or(PatternRef::Regex(0));
-                return Some((pattern, span));
             }
         }
         None
@@ -602,11 +669,15 @@ impl<S: AsRef<[u32]>> RuleRegexes<S> {
     fn first_accepted(
         &self,
         text: &[u8],
-        open: impl Fn(&DfaGroup<S>) -> bool,
+        reach: impl Fn(&DfaGroup<S>) -> Reach,
         mut accept: impl FnMut(PatternRef, &Range<usize>) -> bool,
     ) -> Option<(PatternRef, Range<usize>)> {
-        for group in self.groups.iter().filter(|g| open(g)) {
-            for found in group.matches(text) {
+        for group in &self.groups {
+            for found in reach(group)
+                .spans(text.len())
+                .into_iter()
+                .flat_map(|span| group.matches_in(text, span))
+            {
                 match found {
                     Ok((pattern, span)) => {
                         if accept(pattern, &span) {
@@ -630,11 +701,13 @@ pub(super) fn leftmost<A: Automaton>(
     reverse: &A,
     text: &[u8],
     at: usize,
+    end: usize,
 ) -> Result<Option<(usize, Range<usize>)>, ()> {
-    if at > text.len() {
+    let end = end.min(text.len());
+    if at > end {
         return Ok(None);
     }
-    let input = Input::new(text).range(at..);
+    let input = Input::new(text).range(at..end);
     let end = match forward.try_search_fwd(&input) {
         Ok(Some(end)) => end,
         Ok(None) => return Ok(None),
@@ -655,14 +728,15 @@ pub(super) fn leftmost<A: Automaton>(
     Ok(Some((end.pattern().as_usize(), start..end_at)))
 }
 
-/// The leftmost-first match of an anchored DFA started at each candidate position from `at`.
+/// The leftmost-first match of an anchored DFA started at each candidate position in `at..end`.
 pub(super) fn leftmost_anchored<A: Automaton>(
     dfa: &A,
     starts: &[bool; 256],
     text: &[u8],
     at: usize,
+    end: usize,
 ) -> Result<Option<(usize, Range<usize>)>, ()> {
-    for (start, byte) in text.iter().enumerate().skip(at) {
+    for (start, byte) in text.iter().enumerate().take(end).skip(at) {
         if !starts.get(usize::from(*byte)).copied().unwrap_or(true) {
             continue;
         }
@@ -680,8 +754,13 @@ pub(super) fn leftmost_anchored<A: Automaton>(
 ///
 /// A search error (which these DFAs, built without quit bytes, do not produce) counts as a match
 /// at the start: a text the guard cannot search is not a text it lets through.
-fn find<A: Automaton>(forward: &A, reverse: &A, text: &[u8]) -> Option<(usize, Range<usize>)> {
-    let input = Input::new(text).earliest(true);
+fn find<A: Automaton>(
+    forward: &A,
+    reverse: &A,
+    text: &[u8],
+    span: Range<usize>,
+) -> Option<(usize, Range<usize>)> {
+    let input = Input::new(text).range(span).earliest(true);
     let end = match forward.try_search_fwd(&input) {
         Ok(Some(end)) => end,
         Ok(None) => return None,
@@ -963,5 +1042,111 @@ impl Passed {
 
     fn any(&self, segment: usize, units: &[u32]) -> bool {
         units.iter().any(|&unit| self.get(segment, unit))
+    }
+}
+
+/// Where a segment's screen literals were found: (screen unit, span in the view's text).
+type LiteralSpans = Vec<(u32, Range<usize>)>;
+
+/// Where a DFA group is searched in one segment.
+#[derive(Debug, PartialEq, Eq)]
+enum Reach {
+    /// Nowhere: none of its screens passed.
+    Skip,
+    /// The whole text.
+    Whole,
+    /// These disjoint, ascending spans, which hold every match it can have.
+    Windows(Vec<Range<usize>>),
+}
+
+impl Reach {
+    fn spans(self, len: usize) -> Vec<Range<usize>> {
+        match self {
+            Reach::Skip => Vec::new(),
+            Reach::Whole => std::iter::once(0..len).collect(),
+            Reach::Windows(windows) => windows,
+        }
+    }
+}
+
+/// The spans of a text of `len` bytes that hold every match of a group whose matches are at
+/// most `max_len` bytes and each hold one of its literals (found at `spans`, by unit; the
+/// group's units are `gate`): a match holding the literal at `a..b` lies in
+/// `b - max_len..a + max_len`. The whole text when that is most of it, or when no literal of
+/// the group was found (its screens passed by other means).
+fn windows(spans: &[(u32, Range<usize>)], gate: &[u32], max_len: usize, len: usize) -> Reach {
+    let mut windows: Vec<Range<usize>> = spans
+        .iter()
+        .filter(|(unit, _)| gate.contains(unit))
+        .map(|(_, span)| {
+            let end = span.start.saturating_add(max_len).min(len);
+            span.end.saturating_sub(max_len).min(end)..end
+        })
+        .collect();
+    if windows.is_empty() {
+        return Reach::Whole;
+    }
+    windows.sort_unstable_by_key(|w| w.start);
+    let mut merged: Vec<Range<usize>> = Vec::with_capacity(windows.len());
+    for window in windows {
+        match merged.last_mut() {
+            Some(last) if window.start <= last.end => last.end = last.end.max(window.end),
+            _ => merged.push(window),
+        }
+    }
+    let covered: usize = merged.iter().map(|w| w.end - w.start).sum();
+    if covered.saturating_mul(2) >= len {
+        return Reach::Whole;
+    }
+    Reach::Windows(merged)
+}
+
+#[cfg(test)]
+mod keyword_pass_tests {
+    use super::super::load::keyword_set;
+
+    /// The sieve's windows give the matches one overlapping search over the whole text gives,
+    /// in its order: the keyword pass records the first hit of each rule, so order is verdict.
+    #[test]
+    fn windowed_overlapping_matches_are_the_whole_texts_in_order() {
+        let alphabet: Vec<&[u8]> = vec![b"a", b"b", b"1", b"@", "密".as_bytes(), b"  "];
+        let mut seed = 0x853c_49e6_748f_ea9b_u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for round in 0..400 {
+            let literals: Vec<Vec<u8>> = (0..2 + next(30))
+                .map(|_| {
+                    (0..1 + next(6))
+                        .flat_map(|_| alphabet[next(alphabet.len())].to_vec())
+                        .collect()
+                })
+                .collect();
+            let set = keyword_set(Vec::new(), Vec::new(), literals.clone(), false, None)
+                .unwrap()
+                .unwrap();
+            assert!(set.sieve.is_some());
+            for _ in 0..10 {
+                let mut text = Vec::new();
+                while text.len() < next(200) {
+                    if next(4) == 0 {
+                        text.extend_from_slice(&literals[next(literals.len())]);
+                    } else {
+                        text.extend_from_slice(alphabet[next(alphabet.len())]);
+                    }
+                }
+                let key = |m: aho_corasick::Match| (m.pattern().as_usize(), m.start(), m.end());
+                let whole: Vec<_> = set
+                    .automaton
+                    .find_overlapping_iter(&text)
+                    .map(key)
+                    .collect();
+                let windowed: Vec<_> = set.overlapping(&text).map(key).collect();
+                assert_eq!(windowed, whole, "round {round}: {literals:?} in {text:?}");
+            }
+        }
     }
 }
