@@ -26,7 +26,10 @@ One Envoy (scripts/setup's .venv/bin/envoy, 1.40) on 127.0.0.1 only, with:
                   request (X = bare: everything, the module alone; noinspect: extraction and
                   scan; extractonly: the decision after extraction; notelemetry: metrics and
                   the property): each stage's price is its difference to inject-only.
-wrk posts a benign ~3 KB OpenAI chat body (bench/src/corpus.rs) with Host
+      NAME        with --module NAME=PATH: the guard plugin.wasm at PATH (another commit's
+                  `guardc build`, say), for a before/after of two builds in one Envoy.
+wrk posts a benign ~3 KB OpenAI chat body (bench/src/corpus.rs; with --numbers, the one with
+numbers in a sentence in four, which runs the number-like patterns' regexes) with Host
 dashscope.aliyuncs.com, in alternating rounds (every front once per round), and the table gives
 requests/s (mean over rounds), p50 and p99 latency (median over rounds), the ratios to `none`
 and to `floor` (median over rounds of the ratio within a round; fronts run in a new shuffled
@@ -38,7 +41,7 @@ stopped.
 
   bench/envoy-load.py [--rounds 3] [--duration 10] [--threads 2] [--connections 32]
                       [--concurrency 2] [--fronts none,floor,...] [--probes] [--probe-builds]
-                      [--json OUT]
+                      [--numbers] [--module NAME=PATH ...] [--json OUT]
 """
 
 from __future__ import annotations
@@ -104,7 +107,7 @@ def probe_build(work: Path, probe: str) -> Path:
     return out / "plugin.wasm"
 
 
-def build(work: Path, probes: list[str]) -> dict[str, Path]:
+def build(work: Path, probes: list[str], numbers: bool) -> dict[str, Path]:
     """The Wasm modules of each front, and the request body."""
     run(["cargo", "build", "--release", "-q", "-p", "guardc", "-p", "guard-bench"])
     run(["cargo", "build", "--release", "-q", "-p", "guard-bench-floor-filter", "--target", "wasm32-unknown-unknown"])
@@ -115,7 +118,8 @@ def build(work: Path, probes: list[str]) -> dict[str, Path]:
         modules[name] = out / "plugin.wasm"
     for probe in probes:
         modules[f"probe-{probe}"] = probe_build(work, probe)
-    body = run([str(TARGET / "release" / "chat-body"), "3000"], stdout=subprocess.PIPE).stdout
+    body = run([str(TARGET / "release" / "chat-body"), "3000"] + (["--numbers"] if numbers else []),
+               stdout=subprocess.PIPE).stdout
     (work / "body.json").write_bytes(body)
     return modules
 
@@ -267,6 +271,10 @@ def main() -> None:
     parser.add_argument("--probe-builds", action="store_true",
                         help="add probe-bare, probe-noinspect, probe-extractonly, probe-notelemetry: the guard with "
                              "inject-only's policy built to skip one stage each (and inject-only itself)")
+    parser.add_argument("--numbers", action="store_true",
+                        help="post the chat body with numbers (bench/src/corpus.rs numbered_chat_body)")
+    parser.add_argument("--module", action="append", default=[], metavar="NAME=PATH",
+                        help="one more guard front: the plugin.wasm at PATH (e.g. another commit's build)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     fronts = args.fronts.split(",")
@@ -278,7 +286,12 @@ def main() -> None:
         fronts += [f"probe-{probe}" for probe in PROBE_BUILDS]
     with tempfile.TemporaryDirectory(prefix="guard-envoy-load-") as tmp:
         work = Path(tmp)
-        modules = build(work, PROBE_BUILDS if args.probe_builds else [])
+        modules = build(work, PROBE_BUILDS if args.probe_builds else [], args.numbers)
+        for spec in args.module:
+            name, _, path = spec.partition("=")
+            modules[name] = Path(path).resolve()
+            if name not in fronts:
+                fronts.append(name)
         body = (work / "body.json").read_bytes()
         script = work / "post.lua"
         script.write_text(LUA % (HOST, work / "body.json"))

@@ -80,11 +80,30 @@ const ZH: &[&str] = &[
     "老师建议每天坚持阅读半小时。",
 ];
 
-/// One message's content: sentences from both languages, `target` bytes or a little more.
-fn paragraph(rng: &mut Rng, target: usize) -> String {
+/// Sentences with numbers, as prompts have them: dates, times, amounts, counts, versions. Each
+/// number starts a few of the benchmark policies' screen literals (two digits, a digit and a
+/// dot), so their regexes run on the text around it; none is a number any of them matches.
+const NUMBERED: &[&str] = &[
+    "In Q3 2024 we closed 128 tickets and shipped 4 releases.",
+    "The meeting moved to 10:30 on May 12, room 3.",
+    "Version 2.4 fixed 17 bugs and made search 35% faster.",
+    "We need 250 g of flour, 2 eggs and 1.5 cups of milk.",
+    "The hotel costs 680 yuan a night for 3 nights.",
+    "会议改到下午3点，大约有12个人参加。",
+    "这个版本修复了17个问题，搜索快了35%。",
+    "上个月我们一共处理了1024个工单。",
+    "从杭州到上海的高铁大约需要45分钟。",
+    "请在2025年3月之前提交第2版的草稿。",
+];
+
+/// One message's content: sentences from both languages, `target` bytes or a little more; with
+/// `numbers`, one sentence in four is one of [`NUMBERED`].
+fn paragraph(rng: &mut Rng, target: usize, numbers: bool) -> String {
     let mut text = String::new();
     while text.len() < target {
-        let sentence = if rng.below(2) == 0 {
+        let sentence = if numbers && rng.below(4) == 0 {
+            rng.pick(NUMBERED)
+        } else if rng.below(2) == 0 {
             rng.pick(EN)
         } else {
             rng.pick(ZH)
@@ -117,6 +136,16 @@ fn json_string(s: &str) -> String {
 /// An OpenAI chat-completions body of about `size` bytes (a few bytes more at most): a system
 /// prompt, then user and assistant turns of 200 to 4,000 bytes each.
 pub fn chat_body(size: usize) -> Vec<u8> {
+    chat_body_of(size, false)
+}
+
+/// [`chat_body`] with one sentence in four holding numbers ([`NUMBERED`]): what a prompt that
+/// mentions dates, amounts and versions costs.
+pub fn numbered_chat_body(size: usize) -> Vec<u8> {
+    chat_body_of(size, true)
+}
+
+fn chat_body_of(size: usize, numbers: bool) -> Vec<u8> {
     let mut rng = Rng::new(0x626f_6479 ^ size as u64);
     let head = r#"{"model":"qwen-plus","temperature":0.7,"stream":false,"messages":["#;
     let tail = "]}";
@@ -133,7 +162,7 @@ pub fn chat_body(size: usize) -> Vec<u8> {
             _ => "assistant",
         };
         let want = (200 + rng.below(3800)).min(room.max(16));
-        let mut content = paragraph(&mut rng, want);
+        let mut content = paragraph(&mut rng, want, numbers);
         // Cut to fit, on a character boundary.
         while content.len() > want.max(8) {
             content.pop();
@@ -155,7 +184,7 @@ pub fn chat_body(size: usize) -> Vec<u8> {
 /// `text/plain` body: one segment), for scan-only benchmarks.
 pub fn plain_text(size: usize) -> Vec<u8> {
     let mut rng = Rng::new(0x7465_7874 ^ size as u64);
-    let mut text = paragraph(&mut rng, size);
+    let mut text = paragraph(&mut rng, size, false);
     while text.len() > size {
         text.pop();
     }

@@ -56,20 +56,29 @@ fn bodies_are_benign_and_fully_scanned() {
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
         let ruleset = Ruleset::from_bytes(&compiled.bytes).unwrap();
         let policy = ruleset.select(spec::HOST, "/v1/chat/completions").unwrap();
-        for size in [1 << 10, 64 << 10] {
-            let body = corpus::chat_body(size);
-            assert!(
-                body.len() + 64 >= size && body.len() < size + 64,
-                "{size}: {}",
-                body.len()
-            );
-            match ruleset
-                .inspect(&policy, Some("application/json"), &body)
-                .decision
-            {
-                Decision::Allow | Decision::Escalate(_) => {}
-                Decision::Deny(d) => panic!("{name} denies the {size}-byte body: {d:?}"),
+        for size in [1 << 10, 3000, 64 << 10] {
+            for (kind, body) in [
+                ("", corpus::chat_body(size)),
+                (" numbered", corpus::numbered_chat_body(size)),
+            ] {
+                assert!(
+                    body.len() + 64 >= size && body.len() < size + 64,
+                    "{size}{kind}: {}",
+                    body.len()
+                );
+                match ruleset
+                    .inspect(&policy, Some("application/json"), &body)
+                    .decision
+                {
+                    Decision::Allow | Decision::Escalate(_) => {}
+                    Decision::Deny(d) => panic!("{name} denies the {size}-byte{kind} body: {d:?}"),
+                }
             }
+            let numbered = corpus::numbered_chat_body(size);
+            assert!(
+                numbered.iter().filter(|b| b.is_ascii_digit()).count() * 400 > numbered.len(),
+                "{size}: the numbered body has numbers"
+            );
             let text = corpus::plain_text(size);
             match ruleset.inspect(&policy, Some("text/plain"), &text).decision {
                 Decision::Allow | Decision::Escalate(_) => {}
