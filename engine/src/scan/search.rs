@@ -423,6 +423,10 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
         // runs every group), completed by the screen DFAs when a rule of the view is first
         // searched.
         let mut screened: [Option<Option<Passed>>; 2] = [None, None];
+        // By unit, so each group finds its own literals' spans by binary search.
+        for spans in literal_spans.iter_mut().flatten() {
+            spans.sort_unstable_by_key(|(unit, span)| (*unit, span.start));
+        }
         for rule in self.regexes.iter().filter(|r| on_side(r.rule)) {
             let decisive = decisive(rule.rule);
             if !found.wanted(rule.rule, decisive, want) {
@@ -1070,14 +1074,20 @@ impl Reach {
 }
 
 /// The spans of a text of `len` bytes that hold every match of a group whose matches are at
-/// most `max_len` bytes and each hold one of its literals (found at `spans`, by unit; the
+/// most `max_len` bytes and each hold one of its literals (found at `spans`, sorted by unit; the
 /// group's units are `gate`): a match holding the literal at `a..b` lies in
 /// `b - max_len..a + max_len`. The whole text when that is most of it, or when no literal of
 /// the group was found (its screens passed by other means).
 fn windows(spans: &[(u32, Range<usize>)], gate: &[u32], max_len: usize, len: usize) -> Reach {
-    let mut windows: Vec<Range<usize>> = spans
+    // `spans` is sorted by unit: each unit's spans are one run of it.
+    let of_unit = |unit: u32| {
+        let start = spans.partition_point(|(u, _)| *u < unit);
+        let end = spans.partition_point(|(u, _)| *u <= unit);
+        spans.get(start..end).unwrap_or_default()
+    };
+    let mut windows: Vec<Range<usize>> = gate
         .iter()
-        .filter(|(unit, _)| gate.contains(unit))
+        .flat_map(|&unit| of_unit(unit))
         .map(|(_, span)| {
             let end = span.start.saturating_add(max_len).min(len);
             span.end.saturating_sub(max_len).min(end)..end
