@@ -67,6 +67,7 @@ pub(super) fn view_screens(
     if literals.is_empty() && residual.len() < 2 {
         return None;
     }
+    let literals = shared_prefixes(literals);
     let dfas = if residual.is_empty() {
         Vec::new()
     } else {
@@ -180,6 +181,39 @@ pub(super) fn without_extensions(mut literals: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
         kept.push(literal);
     }
     kept
+}
+
+/// Each pattern's literals replaced by the view's shortest literal that begins them: a literal
+/// that extends another's (`13` of one pattern, `1` of another) adds nothing to the automaton,
+/// since where it occurs the shorter one does too, and the shorter one screens both patterns.
+/// So the automaton holds the view's literals without extensions, as before patterns had units.
+fn shared_prefixes(literals: Vec<(Screened, Vec<Vec<u8>>)>) -> Vec<(Screened, Vec<Vec<u8>>)> {
+    let kept = without_extensions(
+        literals
+            .iter()
+            .flat_map(|(_, literals)| literals.iter().cloned())
+            .collect(),
+    );
+    literals
+        .into_iter()
+        .map(|(screened, own)| {
+            let mut shared: Vec<Vec<u8>> = own
+                .into_iter()
+                .map(|literal| {
+                    // `kept` is sorted and prefix-free: the literal's kept prefix, if any, is the
+                    // greatest kept literal not after it.
+                    let at = kept.partition_point(|k| k.as_slice() <= literal.as_slice());
+                    match at.checked_sub(1).and_then(|i| kept.get(i)) {
+                        Some(prefix) if literal.starts_with(prefix) => prefix.clone(),
+                        _ => literal,
+                    }
+                })
+                .collect();
+            shared.sort_unstable();
+            shared.dedup();
+            (screened, shared)
+        })
+        .collect()
 }
 
 /// The most literals one pattern may add to its view's keyword automaton.
