@@ -184,7 +184,7 @@ pub(super) fn without_extensions(mut literals: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
 }
 
 /// Each pattern's literals replaced by the view's shortest literal that begins them: a literal
-/// that extends another's (`13` of one pattern, `1` of another) adds nothing to the automaton,
+/// that extends another's (`130` of one pattern, `13` of another) adds nothing to the automaton,
 /// since where it occurs the shorter one does too, and the shorter one screens both patterns.
 /// So the automaton holds the view's literals without extensions, as before patterns had units.
 fn shared_prefixes(literals: Vec<(Screened, Vec<Vec<u8>>)>) -> Vec<(Screened, Vec<Vec<u8>>)> {
