@@ -415,8 +415,9 @@ mod tests {
     use crate::ir::{HostPattern, Patterns, Policy, Program, Rule, RuleAction};
     use crate::{compile, CompileOptions, LoadError, Ruleset};
 
-    fn with_keyword(keyword: &str, skip_normalization: bool) -> Result<Ruleset, LoadError> {
-        let program = Program {
+    /// A program of one policy with one deny rule of these patterns.
+    fn one_rule(patterns: Patterns) -> Program {
+        Program {
             policies: vec![Policy {
                 name: "p".into(),
                 hosts: vec![HostPattern::Exact("a.example".into())],
@@ -426,15 +427,19 @@ mod tests {
                     id: "r".into(),
                     reason: None,
                     mode: Default::default(),
-                    action: RuleAction::Deny(Patterns {
-                        keywords: vec![keyword.into()],
-                        skip_normalization,
-                        ..Patterns::default()
-                    }),
+                    action: RuleAction::Deny(patterns),
                 }],
             }],
             judges: vec![],
-        };
+        }
+    }
+
+    fn with_keyword(keyword: &str, skip_normalization: bool) -> Result<Ruleset, LoadError> {
+        let program = one_rule(Patterns {
+            keywords: vec![keyword.into()],
+            skip_normalization,
+            ..Patterns::default()
+        });
         let compiled = compile(&program, &CompileOptions::default()).unwrap();
         Ruleset::from_bytes(&compiled.bytes)
     }
@@ -444,24 +449,10 @@ mod tests {
     #[test]
     fn screens_that_name_other_patterns_are_refused() {
         use crate::wire::{self, PatternRef};
-        let program = Program {
-            policies: vec![Policy {
-                name: "p".into(),
-                hosts: vec![HostPattern::Exact("a.example".into())],
-                path_prefix: None,
-                headers: vec![],
-                rules: vec![Rule {
-                    id: "r".into(),
-                    reason: None,
-                    mode: Default::default(),
-                    action: RuleAction::Deny(Patterns {
-                        regexes: vec!["1[3-9][0-9]{9}".into(), "[a-z]+@[a-z]+\\.com".into()],
-                        ..Patterns::default()
-                    }),
-                }],
-            }],
-            judges: vec![],
-        };
+        let program = one_rule(Patterns {
+            regexes: vec!["1[3-9][0-9]{9}".into(), "[a-z]+@[a-z]+\\.com".into()],
+            ..Patterns::default()
+        });
         let compiled = compile(&program, &CompileOptions::default()).unwrap();
         let decoded = wire::decode(&compiled.bytes).unwrap();
         let blobs: Vec<Vec<u8>> = (0..decoded.meta.blobs.len())

@@ -1114,19 +1114,14 @@ fn windows(spans: &[(u32, Range<usize>)], gate: &[u32], max_len: usize, len: usi
 #[cfg(test)]
 mod keyword_pass_tests {
     use super::super::load::keyword_set;
+    use super::super::sieve::below;
 
     /// The sieve's windows give the matches one overlapping search over the whole text gives,
     /// in its order: the keyword pass records the first hit of each rule, so order is verdict.
     #[test]
     fn windowed_overlapping_matches_are_the_whole_texts_in_order() {
         let alphabet: Vec<&[u8]> = vec![b"a", b"b", b"1", b"@", "密".as_bytes(), b"  "];
-        let mut seed = 0x853c_49e6_748f_ea9b_u64;
-        let mut next = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = below(0x853c_49e6_748f_ea9b);
         for round in 0..400 {
             let literals: Vec<Vec<u8>> = (0..2 + next(30))
                 .map(|_| {

@@ -175,6 +175,17 @@ fn test(bits: &[u64], bit: usize) -> bool {
         .is_none_or(|word| word >> (bit & 63) & 1 == 1)
 }
 
+/// A deterministic source of numbers below `n` (xorshift64) for the scanner's randomised tests.
+#[cfg(test)]
+pub(super) fn below(mut seed: u64) -> impl FnMut(usize) -> usize {
+    move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,13 +253,7 @@ mod tests {
         // patterns and their prefixes; every start of every overlapping match, by the automaton
         // itself, must be a candidate.
         let alphabet: Vec<&[u8]> = vec![b"a", b"b", b"1", b"@", b" ", "密".as_bytes(), b"\xe5"];
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = below(0x2545_f491_4f6c_dd1d);
         for round in 0..300 {
             let patterns: Vec<Vec<u8>> = (0..1 + next(40))
                 .map(|_| {
