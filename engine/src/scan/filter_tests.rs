@@ -792,7 +792,17 @@ fn screen_gates_skip_only_groups_that_cannot_match() {
         ]
     })
     .collect();
-    let long: Vec<&str> = long.iter().map(String::as_str).collect();
+    // And a text of so many literals that the scan stops recording their spans.
+    let digits = format!(
+        "{} 13812345678 tok_abcdefghijkl {}",
+        "1".repeat(20_000),
+        "2".repeat(20_000)
+    );
+    let long: Vec<&str> = long
+        .iter()
+        .map(String::as_str)
+        .chain([digits.as_str()])
+        .collect();
     for want in [Want::First, Want::Every, Want::Patterns, Want::All] {
         for texts in [
             &texts[..],

@@ -34,14 +34,23 @@ impl KeywordSet {
         let Some(sieve) = &self.sieve else {
             return self.automaton.is_match(haystack);
         };
+        // Each failed confirmation walks at most the longest pattern; past about two walks of
+        // the text's length in them (a text made to run along a long keyword's prefix at every
+        // place), the rest is left to one unanchored search, which is linear whatever the text.
+        let mut budget =
+            haystack.len().saturating_mul(2).saturating_add(1024) / self.max_pattern_len.max(1);
         let mut from = 0;
         while let Some(at) = sieve.next_candidate(haystack, from) {
+            if budget == 0 {
+                return self.automaton.is_match(AcInput::new(haystack).range(at..));
+            }
             let input = AcInput::new(haystack).range(at..).anchored(AcAnchored::Yes);
             // An automaton that cannot search anchored (never: it is built to) counts as a
             // match, and the caller's full search decides.
             if self.automaton.try_find(input).map_or(true, |m| m.is_some()) {
                 return true;
             }
+            budget -= 1;
             from = at + 1;
         }
         false
@@ -265,14 +274,17 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
         // Per view, the screen units each segment passed, so far by their literals.
         let mut passed: [Passed; 2] = self.units.map(|units| Passed::new(units, texts.len()));
         // And where each literal was found, per view and segment: (unit, span in the view's
-        // text), so a group behind literals runs only around them.
+        // text), so a group behind literals runs only around them; at most
+        // MAX_LITERAL_SPANS in all (a body of digits would otherwise record a span per byte
+        // and unit), past which a segment's groups run on all of it (`None`).
         let mut literal_spans: [Vec<LiteralSpans>; 2] = self.units.map(|units| {
             if units > 0 {
-                vec![Vec::new(); texts.len()]
+                vec![Some(Vec::new()); texts.len()]
             } else {
                 Vec::new()
             }
         });
+        let mut span_room = MAX_LITERAL_SPANS;
 
         // With keywords that hold a space, the normalised view's keyword pass searches the
         // collapsed text of segments with white space runs (see `separators`).
@@ -316,12 +328,18 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                         let spans = literal_spans
                             .get_mut(view_index)
                             .and_then(|spans| spans.get_mut(segment));
-                        if let (Some(spans), Some(units)) = (spans, units) {
-                            let span = match collapsed {
-                                Some(collapsed) => collapsed.span(m.start()..m.end()),
-                                None => m.start()..m.end(),
-                            };
-                            spans.extend(units.iter().map(|&unit| (unit, span.clone())));
+                        if let (Some(slot), Some(units)) = (spans, units) {
+                            match slot {
+                                Some(spans) if span_room >= units.len() => {
+                                    span_room -= units.len();
+                                    let span = match collapsed {
+                                        Some(collapsed) => collapsed.span(m.start()..m.end()),
+                                        None => m.start()..m.end(),
+                                    };
+                                    spans.extend(units.iter().map(|&unit| (unit, span.clone())));
+                                }
+                                _ => *slot = None,
+                            }
                         }
                         continue;
                     }
@@ -424,7 +442,7 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
         // searched.
         let mut screened: [Option<Option<Passed>>; 2] = [None, None];
         // By unit, so each group finds its own literals' spans by binary search.
-        for spans in literal_spans.iter_mut().flatten() {
+        for spans in literal_spans.iter_mut().flatten().flatten() {
             spans.sort_unstable_by_key(|(unit, span)| (*unit, span.start));
         }
         for rule in self.regexes.iter().filter(|r| on_side(r.rule)) {
@@ -504,8 +522,11 @@ impl<S: AsRef<[u32]>> PolicyScanner<S> {
                 let spans = literal_spans
                     .get(usize::from(rule.normalized))
                     .and_then(|spans| spans.get(segment))
-                    .map_or(&[][..], Vec::as_slice);
-                windows(spans, gate, max_len, len)
+                    .and_then(Option::as_ref);
+                match spans {
+                    Some(spans) => windows(spans, gate, max_len, len),
+                    None => Reach::Whole,
+                }
             };
             let skipped = |segment: usize| rule.groups.iter().all(|g| screened_out(g, segment));
             if matches!(want, Want::Patterns | Want::All) {
@@ -1049,8 +1070,13 @@ impl Passed {
     }
 }
 
-/// Where a segment's screen literals were found: (screen unit, span in the view's text).
-type LiteralSpans = Vec<(u32, Range<usize>)>;
+/// Where a segment's screen literals were found: (screen unit, span in the view's text); `None`
+/// when there were more than the scan records.
+type LiteralSpans = Option<Vec<(u32, Range<usize>)>>;
+
+/// The most literal spans one scan records (about 400 KB); past them, groups run on the whole of
+/// the segments whose spans were not all recorded.
+const MAX_LITERAL_SPANS: usize = 16 << 10;
 
 /// Where a DFA group is searched in one segment.
 #[derive(Debug, PartialEq, Eq)]
@@ -1115,6 +1141,32 @@ fn windows(spans: &[(u32, Range<usize>)], gate: &[u32], max_len: usize, len: usi
 mod keyword_pass_tests {
     use super::super::load::keyword_set;
     use super::super::sieve::below;
+
+    /// A text that runs along a long keyword's prefix at every place passes the sieve
+    /// everywhere and fails every confirmation: past its budget the set searches unanchored,
+    /// with the same answer.
+    #[test]
+    fn failing_confirmations_fall_back_to_one_search() {
+        let long = format!("{}b", "a".repeat(300));
+        let set = keyword_set(
+            Vec::new(),
+            Vec::new(),
+            vec![long.clone().into_bytes(), b"zz".to_vec()],
+            false,
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        for (text, found) in [
+            ("a".repeat(20_000), false),
+            (format!("{}zz", "a".repeat(20_000)), true),
+            (format!("{}{long}", "a".repeat(20_000)), true),
+            (format!("{long}{}", "a".repeat(20_000)), true),
+        ] {
+            assert_eq!(set.is_match(text.as_bytes()), found);
+            assert_eq!(set.automaton.is_match(text.as_bytes()), found);
+        }
+    }
 
     /// The sieve's windows give the matches one overlapping search over the whole text gives,
     /// in its order: the keyword pass records the first hit of each rule, so order is verdict.
