@@ -281,17 +281,20 @@ impl<S: AsRef<[u32]>> ScannerParts<S> {
                 keyword_sets.push(set);
             }
         }
+        // Per view, the units that are screen DFAs (the others are literals).
+        let dfa_units: [Vec<u32>; 2] = [false, true].map(|normalized| {
+            self.screens
+                .iter()
+                .filter(|screen| screen.normalized == normalized)
+                .map(|screen| screen.unit)
+                .collect()
+        });
         let mut regexes = self.regexes;
         for rule in &mut regexes {
-            let Some(units) = self.units.get(usize::from(rule.normalized)) else {
+            let view = usize::from(rule.normalized);
+            let (Some(units), Some(dfa_units)) = (self.units.get(view), dfa_units.get(view)) else {
                 continue;
             };
-            let dfa_units: Vec<u32> = self
-                .screens
-                .iter()
-                .filter(|screen| screen.normalized == rule.normalized)
-                .map(|screen| screen.unit)
-                .collect();
             for group in &mut rule.groups {
                 group.gate = gate(units, rule.rule, &group.patterns);
                 group.literal_gate = group
